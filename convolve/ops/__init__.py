@@ -1,0 +1,9 @@
+"""Stateless array functions: plain arrays in, plain arrays out.
+
+This package is the single home of the arithmetic. ``shapes`` knows every output size;
+``conv`` computes convolutions; the other modules hold pooling, activations,
+normalization and reshaping.
+"""
+from .args import DATA_FORMATS, PADDING_MODES, PADDINGS, standardize_tuple
+from .conv import applicable_formulations, choose_formulation, conv, pad
+from .shapes import AxisArithmetic, conv_output_shape, receptive_field_step

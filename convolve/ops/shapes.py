@@ -1,0 +1,151 @@
+"""Output sizes, padding amounts and receptive fields: the single source of truth.
+
+Every layer, op and picture that needs to know how big a convolution's output is
+calls :func:`conv_output_shape`. It can return the arithmetic it did, one
+:class:`AxisArithmetic` per spatial axis, so the same numbers can be shown to users.
+
+The rules, per spatial axis with input n, kernel k, stride s, dilation d:
+
+* effective kernel  ke = d * (k - 1) + 1
+* 'valid'           no padding
+* 'same'            out = ceil(n / s); total = max((out - 1) * s + ke - n, 0);
+                    before = total // 2, after = total - before (TensorFlow/Keras:
+                    the extra pixel goes after). Any stride and dilation.
+* 'causal' (1-D)    before = ke - 1, after = 0
+* 'full'            before = after = ke - 1
+* explicit          (before, after) as given
+* output            out = floor((n + before + after - ke) / s) + 1, which must be >= 1
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .args import standardize_padding, standardize_tuple
+
+SPATIAL_AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def axis_names(n: int) -> tuple:
+    """Human names of the spatial axes: ('height', 'width') for 2-D."""
+    return SPATIAL_AXES.get(n, tuple(f"axis {i}" for i in range(n)))
+
+
+@dataclass(frozen=True)
+class AxisArithmetic:
+    """How one spatial axis's output size was computed."""
+
+    axis: str
+    input: int
+    kernel: int
+    stride: int
+    dilation: int
+    padding: str  # as requested: 'valid', 'same', 'causal', 'full' or 'explicit'
+    before: int
+    after: int
+    output: int
+
+    @property
+    def effective_kernel(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+    def formula(self) -> str:
+        ke = self.effective_kernel
+        return (
+            f"floor(({self.input} + {self.before} + {self.after} - {ke}) / {self.stride}) + 1"
+        )
+
+    def __str__(self) -> str:
+        parts = [f"input {self.input}", f"kernel {self.kernel}"]
+        if self.dilation != 1:
+            parts.append(f"dilation {self.dilation} (effective kernel {self.effective_kernel})")
+        if self.stride != 1:
+            parts.append(f"stride {self.stride}")
+        pad = f"padding {self.padding}"
+        if self.before or self.after:
+            pad += f" ({self.before} before, {self.after} after)"
+        parts.append(pad)
+        return f"{self.axis}: " + ", ".join(parts) + f" → output {self.output} = {self.formula()}"
+
+
+def padding_amounts(padding, input_size: int, kernel: int, stride: int, dilation: int) -> tuple:
+    """(before, after) for one axis, given a *standardized* padding name or pair."""
+    ke = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        return (0, 0)
+    if padding == "same":
+        out = -(-input_size // stride)  # ceil
+        total = max((out - 1) * stride + ke - input_size, 0)
+        return (total // 2, total - total // 2)
+    if padding == "causal":
+        return (ke - 1, 0)
+    if padding == "full":
+        return (ke - 1, ke - 1)
+    return tuple(padding)
+
+
+def conv_output_shape(
+    input_sizes,
+    kernel_sizes,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    where: str = "",
+    explain: bool = False,
+):
+    """Spatial output sizes of a convolution or pooling window.
+
+    Args:
+        input_sizes: the spatial sizes, e.g. (height, width).
+        kernel_sizes: window sizes, same length.
+        strides, dilation_rate: int or per-axis tuple.
+        padding: a name, an int, a per-axis tuple of ints, or per-axis (before, after) pairs.
+        where: who is asking, for error messages ("Conv2D 'conv2d'").
+        explain: also return a list of :class:`AxisArithmetic`, one per axis.
+
+    Returns:
+        ``(out_sizes, pads)`` with ``pads`` a tuple of (before, after) pairs, or
+        ``(out_sizes, pads, arithmetic)`` when ``explain`` is true.
+
+    Raises:
+        ValueError when an output size would be below 1, showing the arithmetic.
+    """
+    input_sizes = tuple(int(v) for v in input_sizes)
+    n = len(input_sizes)
+    kernel_sizes = standardize_tuple(kernel_sizes, n, "kernel_size", where)
+    strides = standardize_tuple(strides, n, "strides", where)
+    dilations = standardize_tuple(dilation_rate, n, "dilation_rate", where)
+    std = standardize_padding(padding, n, where)
+    label = std if isinstance(std, str) else "explicit"
+    outs, pads, arithmetic = [], [], []
+    for name, size, k, s, d, i in zip(axis_names(n), input_sizes, kernel_sizes, strides, dilations, range(n)):
+        before, after = padding_amounts(std if isinstance(std, str) else std[i], size, k, s, d)
+        ke = d * (k - 1) + 1
+        out = (size + before + after - ke) // s + 1
+        record = AxisArithmetic(name, size, k, s, d, label, before, after, out)
+        if out < 1:
+            raise ValueError(
+                f"{where + ': ' if where else ''}the output would be empty: {record}. "
+                f"The input is too small for this kernel; use padding='same' or a smaller kernel, stride or dilation."
+            )
+        outs.append(out)
+        pads.append((before, after))
+        arithmetic.append(record)
+    if explain:
+        return tuple(outs), tuple(pads), arithmetic
+    return tuple(outs), tuple(pads)
+
+
+def receptive_field_step(field, jump, kernel_sizes, strides, dilation_rate=1):
+    """Receptive field and jump after one window layer.
+
+    ``field`` and ``jump`` are per-axis tuples for the layer's input (1 and 1 for the
+    image itself). The layer's effective kernel widens the field by (ke - 1) input
+    jumps; its stride multiplies the jump: r' = r + (ke - 1) * j, j' = j * s.
+    """
+    n = len(field)
+    kernel_sizes = standardize_tuple(kernel_sizes, n, "kernel_size")
+    strides = standardize_tuple(strides, n, "strides")
+    dilations = standardize_tuple(dilation_rate, n, "dilation_rate")
+    new_field = tuple(r + (d * (k - 1)) * j for r, j, k, d in zip(field, jump, kernel_sizes, dilations))
+    new_jump = tuple(j * s for j, s in zip(jump, strides))
+    return new_field, new_jump
