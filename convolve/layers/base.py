@@ -1,0 +1,253 @@
+"""Layer: owns weights, builds lazily from its first input, calls ops.
+
+A layer subclass declares:
+
+* ``__init__``: validate and store its arguments (errors surface where the user wrote them);
+* ``build(input_shape)``: create weights with ``add_weight`` (shapes include the batch axis);
+* ``compute_output_shape(input_shape)``: the output shape, batch axis may be None;
+* ``call(inputs, training=False)``: the forward pass, one or two ops calls;
+* ``input_ndim`` (exact rank) or ``min_ndim``; ``receptive_field(input_rank)`` for window layers.
+
+``__call__`` validates the input (numeric, rank, channel count of a built layer) before
+any computation, casts it to the layer's dtype (float32 unless ``dtype='float64'``),
+builds the layer on first use, then calls ``call``. The caller's array is never modified.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from .. import initializers
+from ..backend import as_float_array, standardize_dtype
+from ..variables import Variable
+
+_name_counts: defaultdict = defaultdict(int)
+
+
+def _snake(name: str) -> str:
+    """Keras' rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """'conv2d', then 'conv2d_1', 'conv2d_2', ... as Keras names layers."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def clear_session() -> None:
+    """Reset the automatic layer names (Keras' ``keras.backend.clear_session``)."""
+    _name_counts.clear()
+
+
+def format_shape(shape) -> str:
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Layer:
+    #: exact rank of the input (batch included), or None
+    input_ndim: int | None = None
+    #: minimum rank when the exact one is not fixed
+    min_ndim: int | None = None
+
+    def __init__(self, *, name=None, dtype=None, trainable=True, input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"Unrecognized keyword argument(s) passed to {type(self).__name__}: {sorted(kwargs)}"
+            )
+        self.name = name if name is not None else unique_name(_snake(type(self).__name__))
+        self.dtype = standardize_dtype(dtype)
+        self.trainable = trainable
+        self.built = False
+        self._weights: list[Variable] = []
+        self._input_shape_arg = None
+        if input_shape is not None:
+            try:
+                shape = tuple(None if s is None else int(s) for s in input_shape)
+            except TypeError:
+                raise TypeError(
+                    f"{self.where}: input_shape must be a tuple of ints (without the batch axis). "
+                    f"Received: input_shape={input_shape!r}"
+                ) from None
+            self._input_shape_arg = shape
+        self._built_input_shape = None
+
+    # ---- naming and messages ------------------------------------------------------
+    @property
+    def where(self) -> str:
+        """How messages name this layer: ``Conv2D 'conv2d'``."""
+        return f"{type(self).__name__} '{self.name}'"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # ---- weights ------------------------------------------------------------------
+    def add_weight(self, name, shape, initializer="zeros", trainable=True) -> Variable:
+        init = initializers.get(initializer, where=self.where)
+        value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        var = Variable(value, name=name, trainable=trainable and self.trainable, path=f"{self.name}/{name}")
+        self._weights.append(var)
+        return var
+
+    @property
+    def weights(self) -> list:
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self) -> list:
+        return [w for w in self._weights if w.trainable] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self.trainable:
+            return list(self._weights)
+        return [w for w in self._weights if not w.trainable]
+
+    def get_weights(self) -> list:
+        """Copies of the weight arrays, in Keras' order and layouts."""
+        return [w.numpy() for w in self._weights]
+
+    def set_weights(self, weights) -> None:
+        """Replace every weight; the count and each shape must match."""
+        weights = list(weights)
+        if len(weights) != len(self._weights):
+            raise ValueError(
+                f"{self.where}: set_weights expected a list of {len(self._weights)} arrays "
+                f"({', '.join(w.name for w in self._weights) or 'the layer has no weights'}"
+                f"{'' if self.built or self._weights else '; the layer is not built yet'}). "
+                f"Received: a list of {len(weights)} arrays"
+            )
+        arrays = []
+        for var, value in zip(self._weights, weights):
+            value = as_float_array(value, dtype=var.value.dtype, where=self.where, name=var.name)
+            if value.shape != var.shape:
+                raise ValueError(
+                    f"{self.where}: weight '{var.name}' has shape {var.shape}. "
+                    f"Received: an array of shape {value.shape}"
+                )
+            arrays.append(value)
+        for var, value in zip(self._weights, arrays):  # all checked: now assign
+            var.assign(value, where=self.where)
+
+    def count_params(self) -> int:
+        return int(sum(np.prod(w.shape) for w in self._weights))
+
+    # ---- shapes, building and calling ---------------------------------------------
+    def check_input_shape(self, shape) -> None:
+        """Raise ValueError if an input of ``shape`` (batch axis included) cannot go in."""
+        shape = tuple(shape)
+        if self.input_ndim is not None and len(shape) != self.input_ndim:
+            raise ValueError(
+                f"Input of layer {self.where} is incompatible with the layer: expected ndim={self.input_ndim}, "
+                f"found ndim={len(shape)}. Full shape received: {format_shape(shape)}"
+            )
+        if self.min_ndim is not None and len(shape) < self.min_ndim:
+            raise ValueError(
+                f"Input of layer {self.where} is incompatible with the layer: expected min_ndim={self.min_ndim}, "
+                f"found ndim={len(shape)}. Full shape received: {format_shape(shape)}"
+            )
+        if self.built and self._built_input_shape is not None:
+            for axis in self._fixed_axes():
+                want, got = self._built_input_shape[axis], shape[axis]
+                if want is not None and got is not None and want != got:
+                    raise ValueError(
+                        f"Input of layer {self.where} is incompatible with the layer: expected axis {axis} "
+                        f"of input shape to have value {want}, but received input with shape {format_shape(shape)}"
+                    )
+
+    def _fixed_axes(self) -> tuple:
+        """Axes of the input whose size the weights fix (the channel axis for most layers)."""
+        return ()
+
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def _maybe_build(self, input_shape) -> None:
+        if not self.built:
+            self.check_input_shape(input_shape)
+            self.build(tuple(input_shape))
+            self.built = True
+            self._built_input_shape = tuple(input_shape)
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return tuple(input_shape)
+
+    def call(self, inputs, training=False):
+        raise NotImplementedError
+
+    def __call__(self, inputs, training=False):
+        x = as_float_array(inputs, dtype=self.dtype, where=f"Layer {self.where}", name="inputs")
+        self.check_input_shape(x.shape)
+        self._maybe_build(x.shape)
+        return self.call(x, training=training)
+
+    # ---- receptive fields and config ----------------------------------------------
+    def receptive_field(self):
+        """How the layer changes receptive fields.
+
+        Returns ``"pointwise"`` for layers that keep every position's field (activations,
+        padding, normalization), a dict ``{kernel_size, strides, dilation_rate}`` for window
+        layers, or None when outputs mix every input position (Flatten, Dense on vectors).
+        """
+        return None
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._input_shape_arg is not None:
+            config["input_shape"] = list(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class InputLayer(Layer):
+    """The input of a model: it only declares the shape (batch axis excluded)."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        if shape is None:
+            raise ValueError("InputLayer: the `shape` argument is required. Received: shape=None")
+        super().__init__(name=name, dtype=dtype, input_shape=shape, **kwargs)
+        self.batch_size = batch_size
+        self.built = True
+
+    @property
+    def shape(self) -> tuple:
+        return (self.batch_size, *self._input_shape_arg)
+
+    def call(self, inputs, training=False):
+        return inputs
+
+    def receptive_field(self):
+        return "pointwise"
+
+    def get_config(self):
+        return {"shape": list(self._input_shape_arg), "batch_size": self.batch_size, "dtype": self.dtype, "name": self.name}
+
+
+class SymbolicInput:
+    """What ``Input(shape)`` returns: a placeholder with a shape (batch axis None)."""
+
+    def __init__(self, layer: InputLayer):
+        self.layer = layer
+
+    @property
+    def shape(self) -> tuple:
+        return self.layer.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.layer.dtype
+
+    def __repr__(self) -> str:
+        return f"<SymbolicInput shape={format_shape(self.shape)}, dtype={self.dtype}, name={self.layer.name}>"
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):
+    """A model input of ``shape`` (without the batch axis), as ``keras.Input``."""
+    return SymbolicInput(InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name))

@@ -1,0 +1,344 @@
+"""Convolution layers: Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D.
+
+Each stores its arguments (checked here, so mistakes surface where they were written),
+creates its kernel on first use, and calls ``ops.conv.conv`` -- where the arithmetic is.
+
+Weights and layouts are Keras': ``kernel`` (*kernel_size, in_channels // groups, filters)
+and ``bias`` (filters,); depthwise ``depthwise_kernel`` (*kernel_size, in_channels,
+depth_multiplier); separable adds ``pointwise_kernel`` (1, ..., in_channels *
+depth_multiplier, filters). Layers compute cross-correlation (no kernel flip).
+
+Beyond Keras: ``padding`` also takes 'full', an int, per-axis ints or (before, after)
+pairs; ``padding_mode`` is 'zeros', 'reflect', 'replicate' or 'circular'; strides > 1
+with dilation_rate > 1 is allowed; 'same' works for every stride and dilation.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..ops import activations
+from ..ops.args import (
+    standardize_data_format,
+    standardize_padding,
+    standardize_padding_mode,
+    standardize_tuple,
+)
+from ..ops.conv import conv
+from ..ops.shapes import conv_output_shape
+from .. import initializers
+from .base import Layer
+
+
+def _positive_int(value, name, where):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{where}: the `{name}` argument must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+class BaseConv(Layer):
+    """What every convolution layer shares: arguments, shapes, the channel check."""
+
+    rank: int = 2
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        bias_initializer="zeros",
+        padding_mode="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        n, where = self.rank, self.where
+        self.kernel_size = standardize_tuple(kernel_size, n, "kernel_size", where)
+        self.strides = standardize_tuple(strides, n, "strides", where)
+        self.dilation_rate = standardize_tuple(dilation_rate, n, "dilation_rate", where)
+        self.padding = standardize_padding(padding, n, where)
+        self.data_format = standardize_data_format(data_format, where)
+        self.padding_mode = standardize_padding_mode(padding_mode, where)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = initializers.get(bias_initializer, where)
+        self.input_ndim = n + 2
+
+    # the channel axis of the input, batch included
+    @property
+    def _channel_axis(self) -> int:
+        return -1 if self.data_format == "channels_last" else 1
+
+    def _fixed_axes(self):
+        return (self._channel_axis % self.input_ndim,)
+
+    def _spatial(self, shape):
+        shape = tuple(shape)
+        return shape[1:-1] if self.data_format == "channels_last" else shape[2:]
+
+    def _output_channels(self, input_channels) -> int:
+        return self.filters
+
+    def compute_output_shape(self, input_shape):
+        self.check_input_shape(input_shape)
+        spatial = self._spatial(input_shape)
+        if any(s is None for s in spatial):
+            out = tuple(None for _ in spatial)
+        else:
+            out, _ = conv_output_shape(
+                spatial, self.kernel_size, self.strides, self.padding, self.dilation_rate, where=self.where
+            )
+        channels = self._output_channels(input_shape[self._channel_axis])
+        if self.data_format == "channels_last":
+            return (input_shape[0], *out, channels)
+        return (input_shape[0], channels, *out)
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                f"{self.where}: the channel dimension of the inputs must be known. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        # check the spatial sizes now, so a too-small input fails before weights exist
+        if all(s is not None for s in self._spatial(input_shape)):
+            conv_output_shape(
+                self._spatial(input_shape), self.kernel_size, self.strides, self.padding, self.dilation_rate,
+                where=self.where,
+            )
+        self._build_weights(int(channels))
+
+    def _conv(self, x, kernel, bias, groups, strides=None, padding=None, dilation=None):
+        return conv(
+            x, kernel, bias,
+            strides=self.strides if strides is None else strides,
+            padding=self.padding if padding is None else padding,
+            dilation_rate=self.dilation_rate if dilation is None else dilation,
+            groups=groups, data_format=self.data_format,
+            padding_mode=self.padding_mode, where=self.where,
+        )
+
+    def receptive_field(self):
+        return {"kernel_size": self.kernel_size, "strides": self.strides, "dilation_rate": self.dilation_rate}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            kernel_size=list(self.kernel_size), strides=list(self.strides),
+            padding=self.padding if isinstance(self.padding, str) else [list(p) for p in self.padding],
+            data_format=self.data_format, dilation_rate=list(self.dilation_rate),
+            activation=self.activation.__name__, use_bias=self.use_bias,
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            padding_mode=self.padding_mode,
+        )
+        return config
+
+
+class Conv(BaseConv):
+    """N-d convolution: y = activation(conv(x, kernel) + bias)."""
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        padding_mode="zeros",
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+            bias_initializer, padding_mode, **kwargs,
+        )
+        self.filters = _positive_int(filters, "filters", self.where)
+        self.groups = _positive_int(groups, "groups", self.where)
+        if self.filters % self.groups:
+            raise ValueError(
+                f"{self.where}: the number of filters must be divisible by the number of groups. "
+                f"Received: filters={self.filters}, groups={self.groups}"
+            )
+        self.kernel_initializer = initializers.get(kernel_initializer, self.where)
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        if channels is not None and channels % self.groups:
+            raise ValueError(
+                f"{self.where}: the number of input channels must be divisible by the number of groups. "
+                f"Received: input channels={channels}, groups={self.groups}, input_shape={tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
+    def _build_weights(self, channels):
+        self.kernel = self.add_weight(
+            "kernel", (*self.kernel_size, channels // self.groups, self.filters), self.kernel_initializer
+        )
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+
+    def call(self, inputs, training=False):
+        bias = self.bias.value if self.use_bias else None
+        return self.activation(self._conv(inputs, self.kernel.value, bias, self.groups))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, groups=self.groups,
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+        )
+        return config
+
+
+class Conv1D(Conv):
+    """1-D convolution over (batch, length, channels). Kernel (k, in_channels // groups, filters)."""
+
+    rank = 1
+
+
+class Conv2D(Conv):
+    """2-D convolution over (batch, height, width, channels). Kernel (kh, kw, in_channels // groups, filters)."""
+
+    rank = 2
+
+
+class Conv3D(Conv):
+    """3-D convolution over (batch, depth, height, width, channels). Kernel (kd, kh, kw, in // groups, filters)."""
+
+    rank = 3
+
+
+class DepthwiseConv(BaseConv):
+    """Each input channel convolved with its own ``depth_multiplier`` filters (groups = channels).
+
+    Output channel c * depth_multiplier + j comes from input channel c and
+    ``depthwise_kernel[..., c, j]``.
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        padding_mode="zeros",
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+            bias_initializer, padding_mode, **kwargs,
+        )
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self.where)
+        self.depthwise_initializer = initializers.get(depthwise_initializer, self.where)
+
+    def _output_channels(self, input_channels):
+        return None if input_channels is None else input_channels * self.depth_multiplier
+
+    def _build_weights(self, channels):
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer
+        )
+        self.bias = (
+            self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer)
+            if self.use_bias else None
+        )
+
+    def _depthwise(self, x, bias):
+        kernel = self.depthwise_kernel.value  # (*K, C, m) -> grouped layout (*K, 1, C * m)
+        channels = kernel.shape[-2]
+        grouped = kernel.reshape(*self.kernel_size, 1, channels * self.depth_multiplier)
+        return self._conv(x, grouped, bias, groups=channels)
+
+    def call(self, inputs, training=False):
+        return self.activation(self._depthwise(inputs, self.bias.value if self.use_bias else None))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            depth_multiplier=self.depth_multiplier,
+            depthwise_initializer=initializers.serialize(self.depthwise_initializer),
+        )
+        return config
+
+
+class DepthwiseConv1D(DepthwiseConv):
+    rank = 1
+
+
+class DepthwiseConv2D(DepthwiseConv):
+    rank = 2
+
+
+class SeparableConv(DepthwiseConv):
+    """A depthwise convolution (no bias) followed by a 1x1 convolution to ``filters`` (with bias)."""
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        padding_mode="zeros",
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
+            use_bias, depthwise_initializer, bias_initializer, padding_mode, **kwargs,
+        )
+        self.filters = _positive_int(filters, "filters", self.where)
+        self.pointwise_initializer = initializers.get(pointwise_initializer, self.where)
+
+    def _output_channels(self, input_channels):
+        return self.filters
+
+    def _build_weights(self, channels):
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer
+        )
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", (*(1,) * self.rank, channels * self.depth_multiplier, self.filters),
+            self.pointwise_initializer,
+        )
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+
+    def call(self, inputs, training=False):
+        depthwise = self._depthwise(inputs, None)
+        ones = (1,) * self.rank
+        y = self._conv(
+            depthwise, self.pointwise_kernel.value, self.bias.value if self.use_bias else None,
+            groups=1, strides=ones, padding="valid", dilation=ones,
+        )
+        return self.activation(y)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, pointwise_initializer=initializers.serialize(self.pointwise_initializer))
+        return config
+
+
+class SeparableConv1D(SeparableConv):
+    rank = 1
+
+
+class SeparableConv2D(SeparableConv):
+    rank = 2

@@ -1,0 +1,50 @@
+"""A Keras-style progress line: ``3/10 [=========>....................] - 1s 12ms/step``.
+
+On a terminal the line is redrawn in place; otherwise (a log file, CI) only the final
+line is written, so logs get one line per run instead of hundreds.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progbar:
+    def __init__(self, target: int, width: int = 30, stream=None, interactive=None):
+        self.target = max(int(target), 1)
+        self.width = width
+        self.stream = stream if stream is not None else sys.stdout
+        if interactive is None:
+            isatty = getattr(self.stream, "isatty", None)
+            interactive = bool(isatty and isatty())
+        self.interactive = interactive
+        self.start = time.perf_counter()
+        self.seen = 0
+
+    def _line(self, current: int, values) -> str:
+        filled = int(self.width * current / self.target)
+        bar = "=" * max(filled - 1, 0) + (">" if current < self.target else "=") * (filled > 0)
+        bar = bar.ljust(self.width, ".")
+        elapsed = time.perf_counter() - self.start
+        per_step = elapsed / max(current, 1)
+        digits = len(str(self.target))
+        line = f"{current:>{digits}}/{self.target} [{bar}]"
+        if current < self.target:
+            line += f" - ETA: {per_step * (self.target - current):.0f}s"
+        else:
+            line += f" - {elapsed:.0f}s {per_step * 1000:.0f}ms/step"
+        for name, value in values or ():
+            line += f" - {name}: {value:.4f}"
+        return line
+
+    def update(self, current: int, values=None) -> None:
+        """Show progress after ``current`` steps; ``values`` is a list of (name, number)."""
+        self.seen = current
+        if self.interactive:
+            self.stream.write("\r" + self._line(current, values))
+            if current >= self.target:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif current >= self.target:
+            self.stream.write(self._line(current, values) + "\n")
+            self.stream.flush()
