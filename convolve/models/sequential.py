@@ -213,7 +213,7 @@ class Sequential:
             out = layer.compute_output_shape(shape) if shape is not None else None
             rf = layer.receptive_field() if tracking else None
             if isinstance(rf, dict):
-                field, jump = receptive_field_step(field, jump, **rf)
+                field, jump = receptive_field_step(field, jump, rf["kernel_size"], rf["strides"], rf["dilation_rate"])
             elif rf == "pointwise":
                 pass
             elif isinstance(rf, tuple) and rf and rf[0] == "upsample":
