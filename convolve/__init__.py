@@ -1,4 +1,14 @@
-"""convolve: convolutional neural networks on a readable NumPy core, with a Keras-compatible API."""
+"""convolve: convolutional neural networks on a readable NumPy core, with a Keras-compatible API.
+
+    from convolve.models import Sequential
+    from convolve.layers import Conv2D
+
+Only NumPy is imported here; optional parts (pictures, model files, PyTorch checks)
+import their libraries when first used.
+"""
 __version__ = "0.1.0"
 
-from . import ops  # noqa: E402
+from . import initializers, layers, models, ops, utils  # noqa: E402,F401
+from .backend import floatx, set_floatx  # noqa: E402,F401
+from .layers import Input  # noqa: E402,F401
+from .models import Sequential  # noqa: E402,F401
