@@ -143,6 +143,7 @@ def conv(
     dilations = standardize_tuple(dilation_rate, n, "dilation_rate", where)
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{where}: the `groups` argument must be a positive integer. Received: groups={groups!r}")
+    input_shape = x.shape  # as given, for messages
     if data_format == "channels_first":
         x = np.moveaxis(x, 1, -1)
     channels, filters = x.shape[-1], kernel.shape[-1]
@@ -155,7 +156,7 @@ def conv(
         raise ValueError(
             f"{where}: the kernel's in-channel axis must equal input channels // groups = "
             f"{channels} // {groups} = {channels // groups}. Received: kernel.shape={kernel.shape}, "
-            f"inputs.shape={x.shape}"
+            f"inputs.shape={input_shape}"
         )
     if bias is not None:
         bias = as_float_array(bias, where=where, name="bias")
