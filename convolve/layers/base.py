@@ -6,7 +6,7 @@ A layer subclass declares:
 * ``build(input_shape)``: create weights with ``add_weight`` (shapes include the batch axis);
 * ``compute_output_shape(input_shape)``: the output shape, batch axis may be None;
 * ``call(inputs, training=False)``: the forward pass, one or two ops calls;
-* ``input_ndim`` (exact rank) or ``min_ndim``; ``receptive_field(input_rank)`` for window layers.
+* ``input_ndim`` (exact rank) or ``min_ndim``; ``receptive_field()`` for window layers.
 
 ``__call__`` validates the input (numeric, rank, channel count of a built layer) before
 any computation, casts it to the layer's dtype (float32 unless ``dtype='float64'``),
@@ -53,6 +53,31 @@ class Layer:
     input_ndim: int | None = None
     #: minimum rank when the exact one is not fixed
     min_ndim: int | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        """Wrap each subclass's ``build`` so a direct ``layer.build(shape)`` call marks the
+        layer built and records the shape, exactly as a first call does (Keras does the same)."""
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is None or getattr(build, "_wraps_build", False):
+            return
+
+        def wrapped(self, input_shape):
+            outermost = not getattr(self, "_in_build", False)
+            self._in_build = True
+            try:
+                build(self, input_shape)
+            finally:
+                if outermost:
+                    self._in_build = False
+            if outermost:
+                self.built = True
+                self._built_input_shape = tuple(input_shape)
+
+        wrapped._wraps_build = True
+        wrapped.__doc__ = build.__doc__
+        wrapped.__name__ = "build"
+        cls.build = wrapped
 
     def __init__(self, *, name=None, dtype=None, trainable=True, input_shape=None, **kwargs):
         if kwargs:
@@ -170,8 +195,6 @@ class Layer:
         if not self.built:
             self.check_input_shape(input_shape)
             self.build(tuple(input_shape))
-            self.built = True
-            self._built_input_shape = tuple(input_shape)
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)

@@ -48,3 +48,13 @@ def test_trainable_flags():
     layer.trainable = False
     assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 2
     assert layer.count_params() == 3 * 3 * 2 + 2
+
+
+def test_direct_build_marks_built_and_is_not_repeated():
+    layer = Conv2D(2, 3)
+    layer.build((None, 6, 6, 1))
+    assert layer.built and len(layer.weights) == 2
+    layer(np.zeros((1, 6, 6, 1)))
+    assert len(layer.weights) == 2
+    with pytest.raises(ValueError, match="expected axis 3 of input shape to have value 1"):
+        layer(np.zeros((1, 6, 6, 2)))
