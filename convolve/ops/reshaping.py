@@ -1,0 +1,233 @@
+"""Moving values around without arithmetic: padding, cropping, upsampling, flattening, reshaping.
+
+Layout: ``x`` is (N, *S, C) for channels_last, (N, C, *S) for channels_first, with 1, 2
+or 3 spatial axes S (the input's rank decides), except for :func:`flatten` and
+:func:`reshape`, which take any rank with a leading batch axis.
+
+    zero_pad          (N, *S, C) -> (N, *(S + before + after), C)    zeros around each spatial axis
+    crop              (N, *S, C) -> (N, *(S - before - after), C)    cells removed at each end
+    upsample_nearest  (N, *S, C) -> (N, *(S * size), C)              each cell repeated size times per axis
+    flatten           (N, ...)   -> (N, prod(...))                   channels moved last first (channels_first)
+    reshape           (N, ...)   -> (N, *target_shape)
+
+Padding and cropping amounts follow Keras' ZeroPadding1D/2D/3D and Cropping1D/2D/3D: an int
+(the same at both ends of every axis); for 1-D a tuple (before, after); for 2-D and 3-D a
+tuple of one int per axis (the same at both ends); or a tuple of one (before, after) pair
+per axis.
+
+zero_pad, crop and upsample_nearest always return a new array; flatten and reshape return
+a view of ``x`` when NumPy can (as numpy.reshape does). None of them writes to ``x``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..backend import as_float_array, get_array_module
+from .args import standardize_data_format, standardize_tuple
+from .shapes import axis_names
+
+
+def zero_pad(x, padding, data_format="channels_last", where="zero_pad"):
+    """Add zeros before and after each spatial axis.
+
+    Args:
+        x: (N, *S, C) for channels_last, (N, C, *S) for channels_first; integer input is cast
+            to float32.
+        padding: an int, (before, after) for 1-D, one int per axis, or one (before, after)
+            pair per axis; all >= 0 (see the module docstring).
+
+    Returns:
+        (N, *(S + before + after), C) (or channels first), a new array.
+    """
+    x, data_format, n = _prepare_spatial(x, data_format, where)
+    pairs = _standardize_pairs(padding, n, "padding", where)
+    xp = get_array_module(x)
+    return xp.pad(x, _full_pairs(pairs, data_format), mode="constant", constant_values=0)
+
+
+def crop(x, cropping, data_format="channels_last", where="crop"):
+    """Remove cells at the start and end of each spatial axis.
+
+    Args:
+        x: (N, *S, C) for channels_last, (N, C, *S) for channels_first.
+        cropping: as ``padding`` in :func:`zero_pad`; every axis must keep at least one cell.
+
+    Returns:
+        (N, *(S - before - after), C) (or channels first), a new array.
+    """
+    x, data_format, n = _prepare_spatial(x, data_format, where)
+    pairs = _standardize_pairs(cropping, n, "cropping", where)
+    sizes = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
+    problems = [
+        f"{name}: input {size}, cropping ({before}, {after}) → output {size - before - after}"
+        for name, size, (before, after) in zip(axis_names(n), sizes, pairs)
+        if size - before - after < 1
+    ]
+    if problems:
+        raise ValueError(
+            f"{where}: the output would be empty: {'; '.join(problems)}. Every spatial axis must keep "
+            f"at least one cell. Received: cropping={cropping!r}, inputs.shape={x.shape}"
+        )
+    spatial = tuple(slice(before, size - after) for size, (before, after) in zip(sizes, pairs))
+    index = (slice(None), *spatial, slice(None)) if data_format == "channels_last" else (slice(None), slice(None), *spatial)
+    return x[index].copy()
+
+
+def upsample_nearest(x, size, data_format="channels_last", where="upsample_nearest"):
+    """Repeat each cell ``size`` times along each spatial axis (Keras UpSampling1D/2D/3D).
+
+    y[n, i_1, ..., i_d, c] = x[n, i_1 // size_1, ..., i_d // size_d, c]
+
+    Args:
+        x: (N, *S, C) for channels_last, (N, C, *S) for channels_first.
+        size: a positive int or one per spatial axis.
+
+    Returns:
+        (N, *(S * size), C) (or channels first), a new array.
+    """
+    x, data_format, n = _prepare_spatial(x, data_format, where)
+    size = standardize_tuple(size, n, "size", where)
+    first = 1 if data_format == "channels_last" else 2
+    # x viewed as (N, S_1, 1, S_2, 1, ..., C) is broadcast into (N, S_1, r_1, S_2, r_2, ..., C)
+    viewed, repeated, final = [], [], []
+    for axis, dim in enumerate(x.shape):
+        if first <= axis < first + n:
+            r = size[axis - first]
+            viewed += [dim, 1]
+            repeated += [dim, r]
+            final.append(dim * r)
+        else:
+            viewed.append(dim)
+            repeated.append(dim)
+            final.append(dim)
+    xp = get_array_module(x)
+    y = xp.empty(repeated, dtype=x.dtype)
+    y[...] = x.reshape(viewed)
+    return y.reshape(final)
+
+
+def flatten(x, data_format="channels_last", where="flatten"):
+    """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k), as Keras' Flatten.
+
+    channels_first input of rank > 2 has its channels moved last first, so that the result
+    is the same as for the channels_last version of the same data; rank-1 input becomes (N, 1).
+    """
+    x = as_float_array(x, where=where, name="inputs")
+    data_format = standardize_data_format(data_format, where)
+    if x.ndim == 0:
+        raise ValueError(f"{where}: expected input with a batch axis (rank >= 1). Received: inputs.shape={x.shape}")
+    if x.ndim == 1:
+        return x.reshape(x.shape[0], 1)
+    if data_format == "channels_first" and x.ndim > 2:
+        x = get_array_module(x).moveaxis(x, 1, -1)
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
+def reshape(x, target_shape, where="reshape"):
+    """(N, ...) -> (N, *target_shape), as Keras' Reshape.
+
+    Args:
+        x: any rank >= 1; the first axis is the batch and is kept.
+        target_shape: a tuple of positive ints, the batch axis excluded; one entry may be -1,
+            worked out from the others.
+    """
+    x = as_float_array(x, where=where, name="inputs")
+    if x.ndim == 0:
+        raise ValueError(f"{where}: expected input with a batch axis (rank >= 1). Received: inputs.shape={x.shape}")
+    expected = "a tuple of positive ints (the batch axis excluded), with at most one -1"
+    try:
+        target = tuple(target_shape)
+    except TypeError:
+        raise TypeError(f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}") from None
+    if not all(_is_int(d) and (d >= 1 or d == -1) for d in target) or sum(d == -1 for d in target) > 1:
+        raise ValueError(f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}")
+    target = tuple(int(d) for d in target)
+    per_sample = math.prod(x.shape[1:])
+    known = math.prod(d for d in target if d != -1)
+    if -1 in target:
+        if per_sample % known:
+            raise ValueError(
+                f"{where}: cannot reshape {per_sample} values per sample (inputs.shape={x.shape}) into "
+                f"target_shape {target}: {per_sample} is not divisible by {known}, the product of the known sizes. "
+                f"Received: target_shape={target_shape!r}"
+            )
+        target = tuple(per_sample // known if d == -1 else d for d in target)
+    elif known != per_sample:
+        raise ValueError(
+            f"{where}: cannot reshape {per_sample} values per sample (inputs.shape={x.shape}) into "
+            f"target_shape {target}, which holds {known}. Received: target_shape={target_shape!r}"
+        )
+    return x.reshape((x.shape[0], *target))
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _prepare_spatial(x, data_format, where):
+    x = as_float_array(x, where=where, name="inputs")
+    data_format = standardize_data_format(data_format, where)
+    n = x.ndim - 2
+    if n not in (1, 2, 3):
+        layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        raise ValueError(
+            f"{where}: expected input of rank 3, 4 or 5 {layout} with 1, 2 or 3 spatial axes. "
+            f"Received: inputs.shape={x.shape}"
+        )
+    return x, data_format, n
+
+
+def _standardize_pairs(value, n, name, where):
+    """Keras' ZeroPadding/Cropping argument -> n (before, after) pairs of non-negative ints.
+
+    int p                  ((p, p),) * n
+    (before, after), 1-D   ((before, after),)             (Keras ZeroPadding1D, Cropping1D)
+    n ints, 2-D and 3-D    ((p_1, p_1), ..., (p_n, p_n))
+    n pairs                as given
+    """
+    if n == 1:
+        expected = "a non-negative int, a tuple of 2 non-negative ints (before, after), or a tuple of 1 such pair"
+    else:
+        expected = (
+            f"a non-negative int, a tuple of {n} non-negative ints (one per spatial axis), "
+            f"or a tuple of {n} (before, after) pairs of non-negative ints"
+        )
+    message = f"{where}: the `{name}` argument must be {expected}. Received: {name}={value!r}"
+    if _is_int(value):
+        if value < 0:
+            raise ValueError(message)
+        return ((int(value), int(value)),) * n
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(message) from None
+    if n == 1 and len(items) == 2 and all(_is_int(v) for v in items):
+        items = (items,)  # Keras' 1-D form: (before, after)
+    if len(items) != n:
+        raise ValueError(message)
+    pairs = []
+    for item in items:
+        if _is_int(item):
+            pair = (item, item)
+        else:
+            try:
+                pair = tuple(item)
+            except TypeError:
+                raise ValueError(message) from None
+        if len(pair) != 2 or not all(_is_int(v) and v >= 0 for v in pair):
+            raise ValueError(message)
+        pairs.append((int(pair[0]), int(pair[1])))
+    return tuple(pairs)
+
+
+def _full_pairs(pairs, data_format):
+    """Spatial (before, after) pairs -> one pair per axis of the whole array."""
+    if data_format == "channels_last":
+        return ((0, 0), *pairs, (0, 0))
+    return ((0, 0), (0, 0), *pairs)

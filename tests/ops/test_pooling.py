@@ -1,0 +1,326 @@
+"""Tests for convolve/ops/pooling.py: a loop reference, hypothesis over shapes, PyTorch, errors."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convolve.ops.pooling import average_pool, global_average_pool, global_max_pool, max_pool
+from tests.helpers import assert_close, requires_torch, torch
+
+POOLS = {"max": max_pool, "average": average_pool}
+GLOBAL_POOLS = {"max": global_max_pool, "average": global_average_pool}
+
+
+# --- the definition, with plain loops ---------------------------------------------------
+
+
+def reference_pool(x, pool_size, strides, padding, op):
+    """channels_last x (N, *S, C); each window is the set of *input* cells it covers.
+
+    Output sizes and the 'same' split are worked out here from TensorFlow's definition,
+    independently of convolve.ops.shapes.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    batch, *sizes, channels = x.shape
+    outs, befores = [], []
+    for size, k, s in zip(sizes, pool_size, strides):
+        if padding == "valid":
+            out, before = (size - k) // s + 1, 0
+        else:
+            out = -(-size // s)
+            before = max((out - 1) * s + k - size, 0) // 2
+        outs.append(out)
+        befores.append(before)
+    y = np.empty((batch, *outs, channels))
+    for b in range(batch):
+        for o in itertools.product(*(range(v) for v in outs)):
+            for c in range(channels):
+                cells = []
+                for t in itertools.product(*(range(k) for k in pool_size)):
+                    i = tuple(oi * s + ti - bi for oi, s, ti, bi in zip(o, strides, t, befores))
+                    if all(0 <= ii < size for ii, size in zip(i, sizes)):
+                        cells.append(x[(b, *i, c)])
+                y[(b, *o, c)] = max(cells) if op == "max" else sum(cells) / len(cells)
+    return y
+
+
+def reference_global(x, op):
+    """channels_last x (N, *S, C) -> (N, C)."""
+    x = np.asarray(x, dtype=np.float64)
+    batch, *sizes, channels = x.shape
+    y = np.empty((batch, channels))
+    for b in range(batch):
+        for c in range(channels):
+            cells = [x[(b, *i, c)] for i in itertools.product(*(range(v) for v in sizes))]
+            y[b, c] = max(cells) if op == "max" else sum(cells) / len(cells)
+    return y
+
+
+def to_first(x):
+    return np.moveaxis(x, -1, 1)
+
+
+# --- hypothesis cases -----------------------------------------------------------------------
+
+
+@st.composite
+def pool_cases(draw):
+    n = draw(st.sampled_from([1, 2, 3]))
+    pool_size = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    strides = draw(st.one_of(st.none(), st.tuples(*[st.integers(1, 3)] * n)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    extra = 4 if n < 3 else 2
+    sizes = tuple(draw(st.integers(k if padding == "valid" else 1, k + extra)) for k in pool_size)
+    batch = draw(st.integers(1, 2))
+    channels = draw(st.integers(1, 3))
+    data_format = draw(st.sampled_from(["channels_last", "channels_first"]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    x = np.random.default_rng(seed).standard_normal((batch, *sizes, channels))
+    return x, pool_size, strides, padding, data_format
+
+
+def run_pool(op, x_last, pool_size, strides, padding, data_format, dtype):
+    """Call the op in ``data_format`` on channels_last data; return the result channels_last."""
+    x = x_last.astype(dtype)
+    if data_format == "channels_first":
+        y = POOLS[op](to_first(x), pool_size, strides, padding, data_format)
+        return np.moveaxis(y, 1, -1), y
+    y = POOLS[op](x, pool_size, strides, padding, data_format)
+    return y, y
+
+
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=pool_cases())
+def test_pool_matches_reference_float64(op, case):
+    x, pool_size, strides, padding, data_format = case
+    y_last, y = run_pool(op, x, pool_size, strides, padding, data_format, np.float64)
+    assert y.dtype == np.float64
+    assert y.flags.c_contiguous
+    expected = reference_pool(x, pool_size, pool_size if strides is None else strides, padding, op)
+    assert_close(y_last, expected, np.float64)
+
+
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=pool_cases())
+def test_pool_matches_reference_float32(op, case):
+    x, pool_size, strides, padding, data_format = case
+    y_last, y = run_pool(op, x, pool_size, strides, padding, data_format, np.float32)
+    assert y.dtype == np.float32
+    expected = reference_pool(x.astype(np.float32), pool_size, pool_size if strides is None else strides, padding, op)
+    assert_close(y_last, expected, np.float32)
+
+
+# --- hand-worked cases: what 'same' means for each pool ----------------------------------
+
+
+def test_same_average_divides_by_real_cells():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0]).reshape(1, 5, 1)
+    # out = ceil(5 / 2) = 3; total pad = (3 - 1) * 2 + 2 - 5 = 1, all after: windows [1 2] [3 4] [5]
+    y = average_pool(x, 2, 2, "same")
+    np.testing.assert_array_equal(y.ravel(), [1.5, 3.5, 5.0])
+    # centred 3x3 windows on ones: the padding must not pull corners and edges below 1
+    y = average_pool(np.ones((1, 4, 5, 2)), 3, 1, "same")
+    np.testing.assert_array_equal(y, np.ones((1, 4, 5, 2)))
+
+
+def test_same_max_ignores_padding():
+    x = np.full((1, 3, 3, 1), -5.0)
+    np.testing.assert_array_equal(max_pool(x, 2, 1, "same"), np.full((1, 3, 3, 1), -5.0))
+    x = np.array([-1.0, -2.0, -3.0]).reshape(1, 3, 1)
+    # out 3, total pad 2: one cell each side; windows [pad -1 -2] [-1 -2 -3] [-2 -3 pad]
+    np.testing.assert_array_equal(max_pool(x, 3, 1, "same").ravel(), [-1.0, -1.0, -2.0])
+
+
+def test_strides_default_to_pool_size():
+    x = np.random.default_rng(0).standard_normal((2, 6, 7, 3))
+    for pool in POOLS.values():
+        np.testing.assert_array_equal(pool(x, (2, 3)), pool(x, (2, 3), (2, 3)))
+        assert pool(x, (2, 3)).shape == (2, 3, 2, 3)
+
+
+def test_same_output_sizes_are_ceil_of_input_over_stride():
+    x = np.zeros((1, 7, 5, 4, 1))
+    for pool in POOLS.values():
+        assert pool(x, (3, 2, 5), (2, 3, 1), "same").shape == (1, 4, 2, 4, 1)
+
+
+def test_empty_batch_and_channels():
+    for pool in POOLS.values():
+        assert pool(np.zeros((0, 4, 4, 2)), 2).shape == (0, 2, 2, 2)
+        assert pool(np.zeros((2, 4, 4, 0)), 2, padding="same").shape == (2, 2, 2, 0)
+
+
+def test_padding_name_is_case_insensitive():
+    x = np.random.default_rng(1).standard_normal((1, 5, 2))
+    np.testing.assert_array_equal(max_pool(x, 2, padding="SAME"), max_pool(x, 2, padding="same"))
+
+
+# --- global pooling ---------------------------------------------------------------------------
+
+
+@st.composite
+def global_cases(draw):
+    n = draw(st.sampled_from([1, 2, 3]))
+    sizes = tuple(draw(st.integers(1, 4)) for _ in range(n))
+    batch = draw(st.integers(1, 3))
+    channels = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    x = np.random.default_rng(seed).standard_normal((batch, *sizes, channels))
+    return x, draw(st.sampled_from(["channels_last", "channels_first"])), draw(st.booleans())
+
+
+@pytest.mark.parametrize("op", ["max", "average"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=global_cases())
+def test_global_pool_matches_reference(op, dtype, case):
+    x, data_format, keepdims = case
+    x = x.astype(dtype)
+    n = x.ndim - 2
+    arg = to_first(x) if data_format == "channels_first" else x
+    y = GLOBAL_POOLS[op](arg, data_format=data_format, keepdims=keepdims)
+    assert y.dtype == dtype
+    expected = reference_global(x, op)
+    if keepdims:
+        shape = (x.shape[0], *([1] * n), x.shape[-1]) if data_format == "channels_last" else (x.shape[0], x.shape[-1], *([1] * n))
+        assert y.shape == shape
+        y = y.reshape(x.shape[0], x.shape[-1])
+    assert_close(y, expected, dtype)
+
+
+# --- PyTorch ------------------------------------------------------------------------------
+
+
+def torch_pool(x_first, op, pool_size, strides, pads):
+    """PyTorch's pooling on channels_first x after padding by ``pads`` ((before, after) per axis).
+
+    The padded cells must not count: -inf for the maximum; for the average, the sum over the
+    zero-padded input divided by the number of real cells (the same pooling of a ones array).
+    """
+    t = torch()
+    F = t.nn.functional
+    n = len(pool_size)
+    flat = [v for before, after in reversed(pads) for v in (before, after)]  # last axis first
+    xt = t.from_numpy(x_first)
+    max_fn = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[n - 1]
+    avg_fn = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[n - 1]
+    if op == "max":
+        return max_fn(F.pad(xt, flat, value=-float("inf")), pool_size, strides).numpy()
+    sums = avg_fn(F.pad(xt, flat), pool_size, strides)
+    counts = avg_fn(F.pad(t.ones_like(xt), flat), pool_size, strides)
+    return (sums / counts).numpy()
+
+
+def same_pads(sizes, pool_size, strides):
+    """TensorFlow's 'same' split, written out again for the PyTorch comparison."""
+    pads = []
+    for size, k, s in zip(sizes, pool_size, strides):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return pads
+
+
+@requires_torch
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=pool_cases())
+def test_pool_matches_pytorch(op, case):
+    x, pool_size, strides, padding, _ = case
+    strides = pool_size if strides is None else strides
+    x_first = np.ascontiguousarray(to_first(x))
+    pads = same_pads(x.shape[1:-1], pool_size, strides) if padding == "same" else [(0, 0)] * len(pool_size)
+    expected = torch_pool(x_first, op, pool_size, strides, pads)
+    y = POOLS[op](x_first, pool_size, strides, padding, "channels_first")
+    assert_close(y, expected, np.float64)
+
+
+@requires_torch
+@pytest.mark.parametrize("op", ["max", "average"])
+def test_global_pool_matches_pytorch(op):
+    t = torch()
+    x = np.random.default_rng(3).standard_normal((3, 4, 5, 6, 2))  # channels_first, 3-D
+    xt = t.from_numpy(x)
+    expected = (xt.amax(dim=(2, 3, 4)) if op == "max" else xt.mean(dim=(2, 3, 4))).numpy()
+    assert_close(GLOBAL_POOLS[op](x, data_format="channels_first"), expected, np.float64)
+
+
+# --- inputs: never modified, integers become float32 ---------------------------------------------
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_input_not_modified(padding, data_format):
+    x = np.random.default_rng(2).standard_normal((2, 5, 6, 3))
+    keep = x.copy()
+    x.flags.writeable = False  # any write would raise
+    for pool in POOLS.values():
+        y = pool(x, 2, 1, padding, data_format)
+        y[...] = 7.0  # the result is the op's own array, not a view of the input
+    for pool in GLOBAL_POOLS.values():
+        pool(x, data_format, keepdims=True)[...] = 7.0
+    np.testing.assert_array_equal(x, keep)
+
+
+def test_integer_input_gives_float32():
+    x = np.arange(2 * 4 * 4 * 3).reshape(2, 4, 4, 3)
+    for pool in POOLS.values():
+        y = pool(x, 2, padding="same")
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y, pool(x.astype(np.float32), 2, padding="same"))
+    for pool in GLOBAL_POOLS.values():
+        assert pool(x).dtype == np.float32
+    assert max_pool(x.tolist(), 2).dtype == np.float32  # nested lists too
+
+
+# --- every error message ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pool", [max_pool, average_pool])
+def test_errors(pool):
+    x = np.zeros((1, 4, 4, 2))
+    name = pool.__name__
+    with pytest.raises(ValueError, match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: inputs.shape=\(4, 2\)"):
+        pool(np.zeros((4, 2)), 2)
+    with pytest.raises(ValueError, match=r"expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: inputs.shape=\(1, 2, 2, 2, 2, 2\)"):
+        pool(np.zeros((1, 2, 2, 2, 2, 2)), 2, data_format="channels_first")
+    with pytest.raises(ValueError, match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=\(2, 2, 2\)"):
+        pool(x, (2, 2, 2))
+    with pytest.raises(TypeError, match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=2.5"):
+        pool(x, 2.5)
+    with pytest.raises(ValueError, match=r"the `pool_size` argument must contain only positive integers. Received: pool_size=0"):
+        pool(x, 0)
+    with pytest.raises(ValueError, match=r"the `strides` argument must contain only positive integers. Received: strides=\(1, 0\)"):
+        pool(x, 2, (1, 0))
+    with pytest.raises(ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='causal'"):
+        pool(x, 2, padding="causal")
+    with pytest.raises(ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding=1"):
+        pool(x, 2, padding=1)
+    with pytest.raises(ValueError, match=r"the `data_format` argument must be one of .*Received: data_format='NHWC'"):
+        pool(x, 2, data_format="NHWC")
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: the output would be empty: width: input 4, kernel 5.*Received: inputs.shape=\(1, 4, 4, 2\), "
+        r"pool_size=\(2, 5\), strides=\(2, 5\), padding='valid'",
+    ):
+        pool(x, (2, 5))
+    with pytest.raises(TypeError, match=rf"{name} expected a numeric array.*Received: inputs with dtype=<U1"):
+        pool(np.array([[["a"]]]), 1)
+
+
+@pytest.mark.parametrize("pool", [global_max_pool, global_average_pool])
+def test_global_errors(pool):
+    name = pool.__name__
+    with pytest.raises(ValueError, match=rf"{name}: expected input of rank 3, 4 or 5.*Received: inputs.shape=\(2, 3\)"):
+        pool(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match=r"the `keepdims` argument must be True or False. Received: keepdims=1"):
+        pool(np.zeros((2, 3, 3)), keepdims=1)
+    with pytest.raises(ValueError, match=r"every spatial axis must have at least one position.*Received: inputs.shape=\(2, 0, 3\)"):
+        pool(np.zeros((2, 0, 3)))
+    with pytest.raises(ValueError, match=r"Received: inputs.shape=\(2, 3, 0\) with data_format='channels_first'"):
+        pool(np.zeros((2, 3, 0)), data_format="channels_first")
+    with pytest.raises(ValueError, match=r"Received: data_format='last'"):
+        pool(np.zeros((2, 3, 3)), data_format="last")
+    with pytest.raises(TypeError, match=rf"{name} expected a numeric array.*Received: inputs with dtype=object"):
+        pool(np.array([[[None]]]))
