@@ -36,3 +36,22 @@ from .reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+
+
+def get(class_name: str):
+    """The layer class called ``class_name`` (for configs and saved models)."""
+    cls = globals().get(class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        known = sorted(k for k, v in globals().items() if isinstance(v, type) and issubclass(v, Layer))
+        raise ValueError(f"Unknown layer class. Expected one of {known}. Received: class_name={class_name!r}")
+    return cls
+
+
+def serialize(layer) -> dict:
+    """{'class_name': ..., 'config': ...}: a layer as JSON-ready data."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(data: dict):
+    """The inverse of :func:`serialize`."""
+    return get(data["class_name"]).from_config(dict(data["config"]))

@@ -200,6 +200,28 @@ class Sequential:
         self.compile_kwargs = kwargs
         self.compiled = True
 
+    # ---- configuration -------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The architecture as JSON-ready data: name, input shape and each layer's config."""
+        from .. import layers as layers_module
+
+        return {
+            "name": self.name,
+            "input_shape": None if self._input_shape is None else list(self._input_shape),
+            "layers": [layers_module.serialize(layer) for layer in self._layers],
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        from .. import layers as layers_module
+
+        model = cls(name=config.get("name"))
+        for data in config["layers"]:
+            model._layers.append(layers_module.deserialize(data))
+        if config.get("input_shape") is not None:
+            model.build(tuple(config["input_shape"]))
+        return model
+
     # ---- summary ---------------------------------------------------------------------
     def summary_rows(self) -> list:
         """One dict per layer: name, type, output shape, params, receptive field, jump."""

@@ -196,3 +196,30 @@ def test_build_without_shape_and_empty_model_errors():
         Sequential().predict(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="no defined output shape"):
         Sequential([Conv2D(1, 3)]).output_shape
+
+
+def test_config_round_trip_through_json_for_every_layer_kind():
+    import json
+
+    from convolve import layers as L
+
+    model = Sequential([
+        Input((16, 16, 2)), L.Conv2D(4, 3, activation="relu", padding="same", padding_mode="reflect"),
+        L.MaxPooling2D(), L.BatchNormalization(), L.Dropout(0.2), L.Conv2D(2, 3, groups=2, strides=2),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), L.SeparableConv2D(3, 3, padding="same"),
+        L.ZeroPadding2D(), L.Cropping2D(((1, 0), (0, 1))), L.UpSampling2D(), L.AveragePooling2D(),
+        L.Activation("tanh"), L.LeakyReLU(), L.Flatten(), L.Dense(8), L.ReLU(), L.Reshape((2, 4)),
+        L.Softmax(), L.GlobalMaxPooling1D(),
+    ])
+    clone = Sequential.from_config(json.loads(json.dumps(model.get_config())))
+    assert [type(l) for l in clone.layers] == [type(l) for l in model.layers]
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((2, 16, 16, 2))
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_unknown_layer_class_in_config():
+    from convolve import layers as L
+
+    with pytest.raises(ValueError, match=r"Unknown layer class. Expected one of \[.*'Conv2D'.*\]. Received: class_name='Conv9D'"):
+        L.deserialize({"class_name": "Conv9D", "config": {}})
