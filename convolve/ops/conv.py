@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from itertools import product
+from typing import NamedTuple
 
 import numpy as np
 
@@ -123,6 +124,49 @@ def conv(
         y: (N, *O, F) for channels_last, (N, F, *O) for channels_first; the dtype is
         the common float dtype of ``x`` and ``kernel``.
     """
+    spec = _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where)
+    if formulation is None:
+        formulation = choose_formulation(spec.channels, spec.kernel_size, spec.strides, groups)
+    elif formulation not in applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups):
+        raise ValueError(
+            f"{where}: formulation must be one of "
+            f"{applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups)} for this shape. "
+            f"Received: formulation={formulation!r}"
+        )
+    xp = pad(spec.x, spec.pads, spec.padding_mode)  # (N, *P, C)
+    compute = {"pointwise": _pointwise, "taps": _taps, "im2col": _im2col, "direct": _direct}[formulation]
+    y = compute(xp, spec.kernel, spec.out_sizes, spec.strides, spec.dilations, groups)  # (N, *O, F), new
+    if spec.bias is not None:
+        y += spec.bias
+    if spec.data_format == "channels_first":
+        y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
+    return y
+
+
+class _Spec(NamedTuple):
+    """A checked convolution: arrays in channels_last and one dtype, sizes resolved."""
+
+    x: np.ndarray  # (N, *S, C), channels_last view of the input
+    kernel: np.ndarray  # (*K, C // G, F)
+    bias: np.ndarray | None
+    strides: tuple
+    dilations: tuple
+    pads: tuple  # one (before, after) per spatial axis
+    out_sizes: tuple
+    data_format: str
+    padding_mode: str
+
+    @property
+    def channels(self):
+        return self.x.shape[-1]
+
+    @property
+    def kernel_size(self):
+        return self.kernel.shape[:-2]
+
+
+def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where) -> _Spec:
+    """Validate every argument of a convolution before any arithmetic; see :func:`conv`."""
     x = as_float_array(x, where=where, name="inputs")
     kernel = as_float_array(kernel, where=where, name="kernel")
     n = kernel.ndim - 2
@@ -163,27 +207,12 @@ def conv(
         if bias.shape != (filters,):
             raise ValueError(f"{where}: expected bias of shape ({filters},). Received: bias.shape={bias.shape}")
     out_sizes, pads = conv_output_shape(x.shape[1:-1], kernel.shape[:n], strides, padding, dilations, where=where)
-    if formulation is None:
-        formulation = choose_formulation(channels, kernel.shape[:n], strides, groups)
-    elif formulation not in applicable_formulations(channels, kernel.shape[:n], strides, groups):
-        raise ValueError(
-            f"{where}: formulation must be one of "
-            f"{applicable_formulations(channels, kernel.shape[:n], strides, groups)} for this shape. "
-            f"Received: formulation={formulation!r}"
-        )
-
     dtype = np.result_type(x.dtype, kernel.dtype)
-    x = x.astype(dtype, copy=False)
-    kernel = kernel.astype(dtype, copy=False)
-
-    xp = pad(x, pads, padding_mode)  # (N, *P, C)
-    compute = {"pointwise": _pointwise, "taps": _taps, "im2col": _im2col, "direct": _direct}[formulation]
-    y = compute(xp, kernel, out_sizes, strides, dilations, groups)  # (N, *O, F), a new array
-    if bias is not None:
-        y += bias.astype(dtype, copy=False)
-    if data_format == "channels_first":
-        y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
-    return y
+    return _Spec(
+        x.astype(dtype, copy=False), kernel.astype(dtype, copy=False),
+        None if bias is None else bias.astype(dtype, copy=False),
+        strides, dilations, pads, out_sizes, data_format, padding_mode,
+    )
 
 
 # --- the formulations: each takes the padded channels_last input -----------------
@@ -301,3 +330,162 @@ def _direct(xp, kernel, out_sizes, strides, dilations, groups):
         np.multiply(win[..., None], kernel[tap].reshape(groups, fg), out=tmp)
         y += tmp
     return y.reshape(batch, *out_sizes, filters)
+
+
+# --- backward: the gradients of conv(), from the same primitives -----------------------
+#
+# With g = dL/dy (N, *O, F) and the padded input xp (N, *P, C):
+#
+#   dL/dkernel[t] = sum over n, o of window_t(xp)[n, o, :]^T  g[n, o, :]     (C/G, F) per tap
+#   dL/dxp        = sum over taps t of g @ kernel[t]^T, added into window_t  (the transposed conv)
+#   dL/dx         = dL/dxp folded back through the padding (pad_backward)
+#   dL/dbias      = g summed over every axis but the last
+#
+# Stride 1 with one group uses the flat row-offset view of ``_taps`` (no copies of x);
+# everything else builds im2col columns in batch chunks, as ``_im2col`` does.
+
+
+def pad_backward(grad, pads, mode, sizes):
+    """Gradient of :func:`pad`: fold the padded gradient back onto the unpadded input.
+
+    For 'zeros' this is a crop. For the other modes every padded cell is a copy of some
+    input cell; its gradient is added to that cell. The source index of each padded cell,
+    per axis, comes from padding ``arange(size)`` with the same mode.
+    """
+    if not any(b or a for b, a in pads):
+        return grad
+    if mode == "zeros":
+        return grad[(slice(None), *(slice(b, b + n) for (b, _), n in zip(pads, sizes)), slice(None))]
+    for axis, ((before, after), n) in enumerate(zip(pads, sizes), start=1):
+        if not (before or after):
+            continue
+        source = np.pad(np.arange(n), (before, after), mode=_NP_PAD_MODES[mode])
+        folded = np.moveaxis(grad, axis, 0)
+        out = folded[before : before + n].copy()
+        border = [*range(before), *range(before + n, before + n + after)]  # only the padded cells
+        np.add.at(out, source[border], folded[border])
+        grad = np.moveaxis(out, 0, axis)
+    return grad
+
+
+def conv_backward(
+    grad_y,
+    x,
+    kernel,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    groups=1,
+    data_format="channels_last",
+    padding_mode="zeros",
+    use_bias=True,
+    need_input_grad=True,
+    where="conv",
+):
+    """Gradients of :func:`conv` with respect to its input, kernel and bias.
+
+    Args:
+        grad_y: dL/dy, the shape of conv's output.
+        x, kernel and the rest: exactly as given to :func:`conv`.
+        use_bias: also return dL/dbias.
+        need_input_grad: compute dL/dx (skip it for a model's first layer).
+
+    Returns:
+        (grad_x or None, grad_kernel, grad_bias or None), each in its argument's layout.
+    """
+    spec = _check(x, kernel, None, strides, padding, dilation_rate, groups, data_format, padding_mode, where)
+    g = as_float_array(grad_y, where=where, name="grad_y").astype(spec.x.dtype, copy=False)
+    if spec.data_format == "channels_first":
+        g = np.moveaxis(g, 1, -1)
+    expected = (spec.x.shape[0], *spec.out_sizes, spec.kernel.shape[-1])
+    if g.shape != expected:
+        raise ValueError(f"{where}: grad_y must have the output's shape {expected}. Received: grad_y.shape={g.shape}")
+    xp = pad(spec.x, spec.pads, spec.padding_mode)
+    if groups == 1 and all(s == 1 for s in spec.strides):
+        grad_kernel, grad_xp = _taps_backward(xp, g, spec, need_input_grad)
+    else:
+        grad_kernel, grad_xp = _im2col_backward(xp, g, spec, groups, need_input_grad)
+    grad_bias = g.sum(axis=tuple(range(g.ndim - 1))) if use_bias else None
+    grad_x = None
+    if need_input_grad:
+        grad_x = pad_backward(grad_xp, spec.pads, spec.padding_mode, spec.x.shape[1:-1])
+        if spec.data_format == "channels_first":
+            grad_x = np.moveaxis(grad_x, -1, 1)
+        grad_x = np.ascontiguousarray(grad_x)
+    return grad_x, grad_kernel, grad_bias
+
+
+def _taps_backward(xp, g, spec, need_input_grad):
+    """Stride 1, one group. G is dL/dy laid out like the padded input (zeros where no
+    output exists), flat (rows, F); then per tap t with row offset off_t:
+
+        dL/dkernel[t]        = X[off_t : off_t + rows]^T @ G[:rows]
+        dL/dX[off_t : ...]  += G[:rows] @ kernel[t]^T
+    """
+    n_spatial = len(spec.out_sizes)
+    padded = xp.shape[1:-1]
+    channels, filters = spec.kernel.shape[-2], spec.kernel.shape[-1]
+    taps = spec.kernel.reshape(-1, channels, filters)
+    rowstride = [math.prod(padded[a + 1 :]) for a in range(n_spatial)]
+    offsets = [
+        sum(t * d * r for t, d, r in zip(tap, spec.dilations, rowstride))
+        for tap in product(*(range(k) for k in spec.kernel_size))
+    ]
+    xp = np.ascontiguousarray(xp)
+    grad_taps = np.zeros_like(taps)
+    grad_xp = np.zeros_like(xp) if need_input_grad else None
+    chunk = _batch_chunk(math.prod(padded) * (channels + 2 * filters))
+    valid = (slice(None), *(slice(0, o) for o in spec.out_sizes), slice(None))
+    for start in range(0, xp.shape[0], chunk):
+        block = xp[start : start + chunk]
+        X = block.reshape(-1, channels)
+        rows = X.shape[0] - offsets[-1]
+        G = np.zeros((block.shape[0], *padded, filters), dtype=xp.dtype)
+        G[valid] = g[start : start + chunk]
+        G = G.reshape(-1, filters)[:rows]
+        for i, off in enumerate(offsets):
+            grad_taps[i] += X[off : off + rows].T @ G
+        if need_input_grad:
+            GX = grad_xp[start : start + chunk].reshape(-1, channels)
+            tmp = np.empty((rows, channels), dtype=xp.dtype)
+            for off, w in zip(offsets, taps):
+                np.matmul(G, w.T, out=tmp)
+                GX[off : off + rows] += tmp
+    return grad_taps.reshape(spec.kernel.shape), grad_xp
+
+
+def _im2col_backward(xp, g, spec, groups, need_input_grad):
+    """General strides, dilations and groups, per batch chunk:
+
+        cols (G, M, T*Cg) as in ``_im2col``;  gy (G, M, Fg)
+        dL/dW   (G, T*Cg, Fg) += cols^T @ gy
+        dcols   (G, M, T*Cg)   = gy @ W^T, then each tap's slice added into its window of dL/dxp
+    """
+    out_sizes, strides, dilations = spec.out_sizes, spec.strides, spec.dilations
+    ksize = spec.kernel_size
+    T = math.prod(ksize)
+    cg, filters = spec.kernel.shape[-2], spec.kernel.shape[-1]
+    fg = filters // groups
+    w = spec.kernel.reshape(T * cg, groups, fg).transpose(1, 0, 2)  # (G, T*Cg, Fg)
+    per_sample = math.prod(out_sizes)
+    grad_w = np.zeros((groups, T * cg, fg), dtype=xp.dtype)
+    grad_xp = np.zeros_like(xp) if need_input_grad else None
+    taps = list(product(*(range(k) for k in ksize)))
+    chunk = _batch_chunk(per_sample * T * cg * groups)
+    for start in range(0, xp.shape[0], chunk):
+        block = xp[start : start + chunk]
+        m = block.shape[0] * per_sample
+        cols = np.empty((groups, m, T, cg), dtype=xp.dtype)
+        for i, tap in enumerate(taps):
+            win = _window(block, tap, out_sizes, strides, dilations)
+            cols[:, :, i, :] = win.reshape(m, groups, cg).transpose(1, 0, 2)
+        gy = g[start : start + chunk].reshape(m, groups, fg).transpose(1, 0, 2)  # (G, M, Fg)
+        grad_w += np.matmul(cols.reshape(groups, m, T * cg).transpose(0, 2, 1), gy)
+        if need_input_grad:
+            dcols = np.matmul(gy, w.transpose(0, 2, 1)).reshape(groups, m, T, cg)
+            target = grad_xp[start : start + chunk]
+            for i, tap in enumerate(taps):
+                win = _window(target, tap, out_sizes, strides, dilations)  # a view: adds land in grad_xp
+                win += dcols[:, :, i, :].transpose(1, 0, 2).reshape(win.shape)
+    grad_kernel = grad_w.transpose(1, 0, 2).reshape(spec.kernel.shape)
+    return grad_kernel, grad_xp

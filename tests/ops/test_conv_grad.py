@@ -1,0 +1,135 @@
+"""Gradients of the convolution: finite differences in float64 on hypothesis-drawn
+configurations, PyTorch's autograd when it is installed, and the error messages."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convolve.ops.conv import conv, conv_backward, pad, pad_backward
+from tests.helpers import assert_close, relative_error, requires_torch, torch
+
+MODES = ["zeros", "reflect", "replicate", "circular"]
+
+
+@st.composite
+def configurations(draw):
+    n = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cg, fg = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    strides = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    dilations = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    size = tuple(draw(st.integers(d * (k - 1) + 1, 6)) for k, d in zip(kernel, dilations))
+    padding = draw(st.sampled_from(["valid", "same", "full"] + (["causal"] if n == 1 else [])))
+    return dict(
+        n=n, groups=groups, channels=cg * groups, filters=fg * groups, kernel=kernel, size=size,
+        kw=dict(strides=strides, padding=padding, dilation_rate=dilations, groups=groups,
+                data_format=draw(st.sampled_from(["channels_last", "channels_first"])),
+                padding_mode=draw(st.sampled_from(MODES))),
+    )
+
+
+def make(cfg, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, *cfg["size"], cfg["channels"]))
+    if cfg["kw"]["data_format"] == "channels_first":
+        x = np.moveaxis(x, -1, 1).copy()
+    k = rng.standard_normal((*cfg["kernel"], cfg["channels"] // cfg["groups"], cfg["filters"]))
+    b = rng.standard_normal(cfg["filters"])
+    return x.astype(dtype), k.astype(dtype), b.astype(dtype)
+
+
+def finite_difference(f, arrays, which, eps=1e-6):
+    arr = arrays[which]
+    out = np.zeros_like(arr)
+    for idx in np.ndindex(arr.shape):
+        plus = [a.copy() for a in arrays]
+        minus = [a.copy() for a in arrays]
+        plus[which][idx] += eps
+        minus[which][idx] -= eps
+        out[idx] = (f(*plus) - f(*minus)) / (2 * eps)
+    return out
+
+
+@given(configurations())
+def test_gradients_match_finite_differences(cfg):
+    x, k, b = make(cfg)
+    y = conv(x, k, b, **cfg["kw"])
+    gy = np.random.default_rng(1).standard_normal(y.shape)
+    before = [a.copy() for a in (gy, x, k)]
+    gx, gk, gb = conv_backward(gy, x, k, **cfg["kw"])
+    for a, a0 in zip((gy, x, k), before):
+        np.testing.assert_array_equal(a, a0)  # nothing modified in place
+    f = lambda x_, k_, b_: float(np.sum(gy * conv(x_, k_, b_, **cfg["kw"])))  # noqa: E731
+    for which, analytic in enumerate((gx, gk, gb)):
+        assert relative_error(analytic, finite_difference(f, [x, k, b], which)) < 1e-6
+
+
+@given(configurations())
+def test_float32_gradients_match_float64(cfg):
+    x, k, _ = make(cfg)
+    gy = np.random.default_rng(2).standard_normal(conv(x, k, **cfg["kw"]).shape)
+    g64 = conv_backward(gy, x, k, **cfg["kw"])
+    g32 = conv_backward(gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), **cfg["kw"])
+    for a32, a64 in zip(g32, g64):
+        assert a32.dtype == np.float32
+        assert_close(a32, a64, np.float32)
+
+
+def test_without_input_gradient_and_bias():
+    x, k, _ = make(dict(size=(5, 5), channels=2, groups=1, filters=3, kernel=(3, 3), kw={"data_format": "channels_last"}))
+    gx, gk, gb = conv_backward(np.ones((2, 3, 3, 3)), x, k, need_input_grad=False, use_bias=False)
+    assert gx is None and gb is None and gk.shape == k.shape
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pad_backward_is_the_adjoint_of_pad(mode):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 5, 3))
+    pads = ((2, 1), (0, 3))
+    g = rng.standard_normal(pad(x, pads, mode).shape)
+    # <pad(x), g> == <x, pad_backward(g)> for a linear map and its adjoint
+    assert abs(np.sum(pad(x, pads, mode) * g) - np.sum(x * pad_backward(g, pads, mode, (4, 5)))) < 1e-10
+
+
+def test_grad_y_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"grad_y must have the output's shape \(1, 3, 3, 1\). Received: grad_y.shape=\(1, 3, 3\)"):
+        conv_backward(np.ones((1, 3, 3)), np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)))
+
+
+@requires_torch
+@given(configurations())
+def test_gradients_match_torch(cfg):
+    if cfg["kw"]["padding_mode"] == "reflect":
+        pads_fit = True  # torch refuses reflect pads wider than the input; 'full' pads by ke - 1
+        for k, d, s in zip(cfg["kernel"], cfg["kw"]["dilation_rate"], cfg["size"]):
+            pads_fit &= d * (k - 1) < s
+        if not pads_fit:
+            return
+    t = torch()
+    F = t.nn.functional
+    from convolve.ops.shapes import conv_output_shape
+
+    x, k, b = make(cfg)
+    kw = cfg["kw"]
+    first = kw["data_format"] == "channels_first"
+    x_last = np.moveaxis(x, 1, -1) if first else x
+    _, pads = conv_output_shape(x_last.shape[1:-1], cfg["kernel"], kw["strides"], kw["padding"], kw["dilation_rate"])
+    y = conv(x, k, b, **kw)
+    gy = np.random.default_rng(4).standard_normal(y.shape)
+    gx, gk, gb = conv_backward(gy, x, k, **kw)
+
+    tx = t.tensor(np.moveaxis(x_last, -1, 1).copy(), requires_grad=True)
+    tk = t.tensor(np.moveaxis(k, (-1, -2), (0, 1)).copy(), requires_grad=True)
+    tb = t.tensor(b, requires_grad=True)
+    flat = [p for pair in reversed(pads) for p in pair]
+    mode = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}[kw["padding_mode"]]
+    padded = F.pad(tx, flat, mode=mode) if any(flat) else tx
+    conv_fn = [F.conv1d, F.conv2d, F.conv3d][cfg["n"] - 1]
+    ty = conv_fn(padded, tk, tb, stride=kw["strides"], dilation=kw["dilation_rate"], groups=kw["groups"])
+    gy_first = gy if first else np.moveaxis(gy, -1, 1)
+    ty.backward(t.tensor(np.ascontiguousarray(gy_first)))
+    tgx = tx.grad.numpy() if first else np.moveaxis(tx.grad.numpy(), 1, -1)
+    assert_close(gx, tgx)
+    assert_close(gk, np.moveaxis(tk.grad.numpy(), (0, 1), (-1, -2)))
+    assert_close(gb, tb.grad.numpy())
