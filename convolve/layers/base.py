@@ -19,7 +19,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import initializers
+from .. import autograd, initializers
+from ..autograd import Tensor
 from ..backend import as_float_array, standardize_dtype
 from ..variables import Variable
 
@@ -203,7 +204,10 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, inputs, training=False):
-        x = as_float_array(inputs, dtype=self.dtype, where=f"Layer {self.where}", name="inputs")
+        if isinstance(inputs, Tensor):  # recorded by a GradientTape: keep the graph
+            x = inputs if inputs.dtype == self.dtype else autograd.cast(inputs, self.dtype)
+        else:
+            x = as_float_array(inputs, dtype=self.dtype, where=f"Layer {self.where}", name="inputs")
         self.check_input_shape(x.shape)
         self._maybe_build(x.shape)
         return self.call(x, training=training)

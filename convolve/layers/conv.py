@@ -23,7 +23,7 @@ from ..ops.args import (
     standardize_padding_mode,
     standardize_tuple,
 )
-from ..ops.conv import conv
+from .. import autograd
 from ..ops.shapes import conv_output_shape
 from .. import initializers
 from .base import Layer
@@ -111,7 +111,7 @@ class BaseConv(Layer):
         self._build_weights(int(channels))
 
     def _conv(self, x, kernel, bias, groups, strides=None, padding=None, dilation=None):
-        return conv(
+        return autograd.conv(
             x, kernel, bias,
             strides=self.strides if strides is None else strides,
             padding=self.padding if padding is None else padding,
@@ -184,8 +184,7 @@ class Conv(BaseConv):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 
     def call(self, inputs, training=False):
-        bias = self.bias.value if self.use_bias else None
-        return self.activation(self._conv(inputs, self.kernel.value, bias, self.groups))
+        return autograd.activation(self._conv(inputs, self.kernel, self.bias, self.groups), self.activation)
 
     def get_config(self):
         config = super().get_config()
@@ -256,13 +255,12 @@ class DepthwiseConv(BaseConv):
         )
 
     def _depthwise(self, x, bias):
-        kernel = self.depthwise_kernel.value  # (*K, C, m) -> grouped layout (*K, 1, C * m)
-        channels = kernel.shape[-2]
-        grouped = kernel.reshape(*self.kernel_size, 1, channels * self.depth_multiplier)
+        channels = self.depthwise_kernel.shape[-2]  # (*K, C, m) -> grouped layout (*K, 1, C * m)
+        grouped = autograd.view(self.depthwise_kernel, (*self.kernel_size, 1, channels * self.depth_multiplier))
         return self._conv(x, grouped, bias, groups=channels)
 
     def call(self, inputs, training=False):
-        return self.activation(self._depthwise(inputs, self.bias.value if self.use_bias else None))
+        return autograd.activation(self._depthwise(inputs, self.bias), self.activation)
 
     def get_config(self):
         config = super().get_config()
@@ -324,11 +322,8 @@ class SeparableConv(DepthwiseConv):
     def call(self, inputs, training=False):
         depthwise = self._depthwise(inputs, None)
         ones = (1,) * self.rank
-        y = self._conv(
-            depthwise, self.pointwise_kernel.value, self.bias.value if self.use_bias else None,
-            groups=1, strides=ones, padding="valid", dilation=ones,
-        )
-        return self.activation(y)
+        y = self._conv(depthwise, self.pointwise_kernel, self.bias, groups=1, strides=ones, padding="valid", dilation=ones)
+        return autograd.activation(y, self.activation)
 
     def get_config(self):
         config = super().get_config()

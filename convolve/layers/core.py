@@ -20,8 +20,8 @@ from .. import initializers
 from ..backend import get_array_module
 from ..ops import activations
 from ..ops.args import standardize_data_format
-from ..ops.core import dense
-from ..ops.reshaping import flatten, reshape
+from .. import autograd
+from ..autograd import dense, flatten, reshape
 from ..random import generator
 from .base import Layer, format_shape
 from .conv import _positive_int
@@ -96,8 +96,8 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def call(self, inputs, training=False):
-        y = dense(inputs, self.kernel.value, self.bias.value if self.use_bias else None, where=self.where)
-        return self.activation(y)
+        y = dense(inputs, self.kernel, self.bias if self.use_bias else None, where=self.where)
+        return autograd.activation(y, self.activation)
 
     def receptive_field(self):
         # on (batch, *spatial, features) Dense is a 1x1 convolution; on (batch, features) it mixes everything
@@ -265,7 +265,7 @@ class Dropout(Layer):
         keep = rng.random(self._mask_shape(inputs.shape)) >= self.rate  # P(keep) = 1 - rate
         scale = 0.0 if self.rate == 1.0 else 1.0 / (1.0 - self.rate)
         mask = keep.astype(inputs.dtype) * inputs.dtype.type(scale)  # 0 or 1 / (1 - rate), in the input's dtype
-        return inputs * get_array_module(inputs).asarray(mask)
+        return autograd.multiply(inputs, get_array_module(inputs).asarray(mask))
 
     def receptive_field(self):
         return "pointwise"
@@ -286,7 +286,7 @@ class Activation(Layer):
         self.activation = activations.get(activation, where=self.where)
 
     def call(self, inputs, training=False):
-        return self.activation(inputs)
+        return autograd.activation(inputs, self.activation)
 
     def receptive_field(self):
         return "pointwise"  # softmax acts on the last (channel) axis, also per position
@@ -313,9 +313,9 @@ class ReLU(Layer):
         self.threshold = _check_number(threshold, "threshold", self.where, minimum=0.0)
 
     def call(self, inputs, training=False):
-        return activations.relu(
-            inputs, negative_slope=self.negative_slope, max_value=self.max_value, threshold=self.threshold,
-            where=self.where,
+        return autograd.activation(
+            inputs, activations.relu, negative_slope=self.negative_slope, max_value=self.max_value,
+            threshold=self.threshold, where=self.where,
         )
 
     def receptive_field(self):
@@ -339,7 +339,7 @@ class LeakyReLU(Layer):
         self.negative_slope = _check_number(negative_slope, "negative_slope", self.where, minimum=0.0)
 
     def call(self, inputs, training=False):
-        return activations.leaky_relu(inputs, negative_slope=self.negative_slope, where=self.where)
+        return autograd.activation(inputs, activations.leaky_relu, negative_slope=self.negative_slope, where=self.where)
 
     def receptive_field(self):
         return "pointwise"
@@ -386,7 +386,7 @@ class Softmax(Layer):
         return input_shape
 
     def call(self, inputs, training=False):
-        return activations.softmax(inputs, axis=self.axis, where=self.where)
+        return autograd.activation(inputs, activations.softmax, axis=self.axis, where=self.where)
 
     def receptive_field(self):
         # per position when it normalises over the last (channel) axis only; otherwise it mixes positions

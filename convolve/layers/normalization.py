@@ -9,7 +9,7 @@ The layer calls ``ops.normalization.batch_norm``:
 from __future__ import annotations
 
 from .. import initializers
-from ..ops.normalization import batch_norm
+from .. import autograd
 from .base import Layer, format_shape
 from .core import _check_number, _is_int
 
@@ -90,12 +90,17 @@ class BatchNormalization(Layer):
         return input_shape
 
     def call(self, inputs, training=False):
-        # TODO(training issue): with training=True, use the batch statistics and update the moving ones.
-        return batch_norm(
-            inputs, self.moving_mean.value, self.moving_variance.value,
-            gamma=self.gamma.value if self.scale else None,
-            beta=self.beta.value if self.center else None,
-            epsilon=self.epsilon, axis=self.axis, where=self.where,
+        """Training (and a trainable layer, as in Keras): normalise with the batch's mean and
+        (biased) variance over every axis but ``axis``, and move the moving statistics toward
+        them: moving = moving * momentum + batch * (1 - momentum). Otherwise use the moving ones."""
+        if training and self.trainable:
+            y, mean, var = autograd.batch_norm_train(inputs, self.gamma, self.beta, self.epsilon, self.axis)
+            for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+                moving.value *= self.momentum
+                moving.value += (1.0 - self.momentum) * batch.astype(moving.value.dtype, copy=False)
+            return y
+        return autograd.batch_norm(
+            inputs, self.moving_mean, self.moving_variance, self.gamma, self.beta, self.epsilon, self.axis
         )
 
     def receptive_field(self):

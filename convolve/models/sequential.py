@@ -10,9 +10,10 @@ from ..backend import as_float_array
 from ..layers.base import InputLayer, Layer, SymbolicInput, format_shape, unique_name
 from ..ops.shapes import receptive_field_step
 from .progress import Progbar
+from .training import TrainingMixin
 
 
-class Sequential:
+class Sequential(TrainingMixin):
     """A linear stack of layers.
 
     ``Sequential([Conv2D(...), ...])`` or ``Sequential()`` then ``add(layer)``. The input
@@ -28,7 +29,8 @@ class Sequential:
         self.built = False
         self.compiled = False
         self.optimizer = self.loss = None
-        self.metrics = []
+        self.compiled_metrics = []
+        self.stop_training = False
         for layer in layers or ():
             self.add(layer)
 
@@ -191,14 +193,6 @@ class Sequential:
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self._layers)
-
-    # ---- training configuration (training itself comes with convolve.autograd) --------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        """Store the optimizer, loss and metrics (Keras' signature)."""
-        self.optimizer, self.loss = optimizer, loss
-        self.metrics = list(metrics or [])
-        self.compile_kwargs = kwargs
-        self.compiled = True
 
     # ---- configuration -------------------------------------------------------------------
     def get_config(self) -> dict:

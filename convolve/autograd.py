@@ -1,0 +1,354 @@
+"""Reverse-mode automatic differentiation over a recorded tape, for the coarse ops.
+
+Outside a :class:`GradientTape` nothing is recorded: every function here computes with
+plain arrays and returns a plain array, so inference keeps no activations alive. Inside
+
+    with GradientTape() as tape:
+        y = model(x, training=True)        # layers call the functions below
+    grads = tape.gradient(y, variables, output_gradient=dloss_dy)
+
+each op returns a :class:`Tensor` that remembers its inputs and a closure computing its
+vector-Jacobian product from ``convolve.ops`` (e.g. ``conv_backward``). ``gradient`` walks
+the recorded graph once, in reverse topological order.
+
+A layer's weights are :class:`convolve.variables.Variable` objects; the tape turns each
+into one leaf the first time an op uses it, so a weight used twice gets both gradients.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from .ops import activations as act_ops
+from .ops import conv as conv_ops
+from .ops import core as core_ops
+from .ops import normalization as norm_ops
+from .ops import pooling as pool_ops
+from .ops import reshaping as reshape_ops
+from .variables import Variable
+
+_tape = None  # the active GradientTape, or None
+
+
+class Tensor:
+    """A recorded value: ``value`` (an array), the tensors it came from, and its backward.
+
+    ``backward(grad, needs)`` returns one gradient per parent (None where ``needs`` is
+    False). ``op`` names the function that made it (the training loop looks for
+    'softmax' to fuse it with a cross-entropy loss).
+    """
+
+    __slots__ = ("value", "parents", "backward", "op", "__weakref__")
+
+    def __init__(self, value, parents=(), backward=None, op="leaf"):
+        self.value = value
+        self.parents = parents
+        self.backward = backward
+        self.op = op
+
+    shape = property(lambda self: self.value.shape)
+    dtype = property(lambda self: self.value.dtype)
+    ndim = property(lambda self: self.value.ndim)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __repr__(self):
+        return f"<Tensor op={self.op}, shape={self.shape}, dtype={self.dtype}>"
+
+
+class GradientTape:
+    """Records the ops run inside ``with GradientTape() as tape:``; then :meth:`gradient`."""
+
+    def __init__(self):
+        self._leaves: dict[int, tuple[Variable, Tensor]] = {}
+
+    def __enter__(self):
+        global _tape
+        if _tape is not None:
+            raise RuntimeError("GradientTape: tapes do not nest; finish the outer one first.")
+        _tape = self
+        return self
+
+    def __exit__(self, *exc):
+        global _tape
+        _tape = None
+        return False
+
+    def leaf(self, variable: Variable) -> Tensor | None:
+        """The leaf tensor standing for ``variable`` (None when it is not trainable)."""
+        if not variable.trainable:
+            return None
+        entry = self._leaves.get(id(variable))
+        if entry is None:
+            entry = (variable, Tensor(variable.value))
+            self._leaves[id(variable)] = entry
+        return entry[1]
+
+    def gradient(self, target: Tensor, sources, output_gradient=None):
+        """dtarget/dsource for each source (a Variable or a Tensor); None where unconnected.
+
+        ``output_gradient`` is dL/dtarget (default: ones, i.e. the gradient of sum(target)).
+        """
+        if not isinstance(target, Tensor):
+            raise TypeError(f"GradientTape.gradient: the target must be a recorded Tensor. Received: {type(target).__name__}")
+        order = _topological_order(target)
+        grads = {id(target): np.ones_like(target.value) if output_gradient is None else output_gradient}
+        wanted = {id(t) for t in order}
+        for node in reversed(order):
+            g = grads.pop(id(node), None) if node.backward is not None else grads.get(id(node))
+            if g is None or node.backward is None:
+                continue
+            needs = tuple(p is not None and id(p) in wanted for p in node.parents)
+            for parent, pg in zip(node.parents, node.backward(g, needs)):
+                if parent is None or pg is None:
+                    continue
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+        out = []
+        for source in sources:
+            tensor = self._leaves.get(id(source), (None, None))[1] if isinstance(source, Variable) else source
+            out.append(None if tensor is None else grads.get(id(tensor)))
+        return out
+
+
+def _topological_order(root: Tensor) -> list:
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in node.parents:
+            if p is not None and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def is_recording() -> bool:
+    return _tape is not None
+
+
+@contextmanager
+def no_record():
+    """Compute without recording even inside a tape (e.g. metrics during training)."""
+    global _tape
+    saved, _tape = _tape, None
+    try:
+        yield
+    finally:
+        _tape = saved
+
+
+def value(x):
+    """The array behind a Tensor, a Variable or an array."""
+    if isinstance(x, (Tensor, Variable)):
+        return x.value
+    return x
+
+
+def _node(x):
+    """What the graph links to for an op input: a Tensor, a Variable's leaf, or None (a constant)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, Variable):
+        return _tape.leaf(x)
+    return None
+
+
+def record(result, inputs, backward, op):
+    """Wrap an op's result for the tape. ``backward(g, needs)`` -> one gradient per input."""
+    if _tape is None:
+        return result
+    parents = tuple(_node(i) for i in inputs)
+    if all(p is None for p in parents):
+        return result
+    return Tensor(result, parents, backward, op)
+
+
+# --- the ops, each a forward call and its vector-Jacobian product ------------------------
+
+
+def conv(x, kernel, bias=None, **kw):
+    """``ops.conv.conv`` recorded; backward by ``ops.conv.conv_backward``."""
+    xv, kv = value(x), value(kernel)
+    y = conv_ops.conv(xv, kv, value(bias), **kw)
+    kw = {k: v for k, v in kw.items() if k != "formulation"}
+
+    def backward(g, needs):
+        gx, gk, gb = conv_ops.conv_backward(g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw)
+        return gx, gk, gb
+
+    return record(y, (x, kernel, bias), backward, "conv")
+
+
+def activation(x, fn, **kw):
+    """Apply activation ``fn`` (an ``ops.activations`` function); backward from its table."""
+    xv = value(x)
+    y = fn(xv, **kw)
+    kw.pop("where", None)
+    if _tape is None or fn is act_ops.linear:
+        return y if fn is not act_ops.linear else x
+    entry = act_ops.BACKWARD.get(fn.__name__)
+    if entry is None or act_ops.ACTIVATIONS.get(fn.__name__) is not fn:
+        raise ValueError(
+            f"activation {getattr(fn, '__name__', fn)!r} has no gradient in convolve; use a built-in "
+            f"activation ({sorted(act_ops.BACKWARD)}) to train. Received: {fn!r}"
+        )
+    backward_fn, needs_what = entry
+
+    def backward(g, needs):
+        return (backward_fn(g, xv if needs_what == "x" else y, **kw),)
+
+    return record(y, (x,), backward, fn.__name__)
+
+
+def add(a, b):
+    def backward(g, needs):
+        return _unbroadcast(g, np.shape(value(a))), _unbroadcast(g, np.shape(value(b)))
+
+    return record(value(a) + value(b), (a, b), backward, "add")
+
+
+def multiply(a, b):
+    av, bv = value(a), value(b)
+
+    def backward(g, needs):
+        return (
+            _unbroadcast(g * bv, av.shape) if needs[0] else None,
+            _unbroadcast(g * av, np.shape(bv)) if needs[1] else None,
+        )
+
+    return record(av * bv, (a, b), backward, "multiply")
+
+
+def _unbroadcast(g, shape):
+    """Sum a broadcast gradient back down to ``shape``."""
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _no_where(kw):
+    return {k: v for k, v in kw.items() if k != "where"}
+
+
+def dense(x, kernel, bias=None, **kw):
+    """x (..., in) @ kernel (in, units) + bias; backward by ``ops.core.dense_backward``."""
+    xv, kv = value(x), value(kernel)
+    y = core_ops.dense(xv, kv, value(bias), **kw)
+
+    def backward(g, needs):
+        gx, gk, gb = core_ops.dense_backward(g, xv, kv, need_x=needs[0])
+        return gx, gk, gb if bias is not None else None
+
+    return record(y, (x, kernel, bias), backward, "dense")
+
+
+def _pool(name, x, pool_size, strides=None, padding="valid", data_format="channels_last", where=None):
+    forward = getattr(pool_ops, name)
+    backward_fn = getattr(pool_ops, name + "_backward")
+    xv = value(x)
+    y = forward(xv, pool_size, strides, padding, data_format, **({"where": where} if where else {}))
+    arg = xv if name == "max_pool" else xv.shape  # max needs the values, average only the shape
+    backward = lambda g, needs: (backward_fn(g, arg, pool_size, strides, padding, data_format),)  # noqa: E731
+    return record(y, (x,), backward, name)
+
+
+def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last", where=None):
+    return _pool("max_pool", x, pool_size, strides, padding, data_format, where)
+
+
+def average_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last", where=None):
+    return _pool("average_pool", x, pool_size, strides, padding, data_format, where)
+
+
+def _global_pool(name, x, data_format="channels_last", keepdims=False, where=None):
+    forward = getattr(pool_ops, name)
+    backward_fn = getattr(pool_ops, name + "_backward")
+    xv = value(x)
+    y = forward(xv, data_format=data_format, keepdims=keepdims, **({"where": where} if where else {}))
+    arg = xv if name == "global_max_pool" else xv.shape
+    backward = lambda g, needs: (backward_fn(g, arg, data_format=data_format, keepdims=keepdims),)  # noqa: E731
+    return record(y, (x,), backward, name)
+
+
+def global_max_pool(x, data_format="channels_last", keepdims=False, where=None):
+    return _global_pool("global_max_pool", x, data_format, keepdims, where)
+
+
+def global_average_pool(x, data_format="channels_last", keepdims=False, where=None):
+    return _global_pool("global_average_pool", x, data_format, keepdims, where)
+
+
+def view(x, shape):
+    """``x.reshape(shape)`` for any array or tensor (a kernel's layout change, say)."""
+    xv = value(x)
+    return record(xv.reshape(shape), (x,), lambda g, needs: (g.reshape(xv.shape),), "view")
+
+
+def batch_norm_train(x, gamma, beta, epsilon, axis):
+    """Normalise with the batch's own statistics; returns (y, batch_mean, batch_variance)."""
+    xv, gv = value(x), value(gamma)
+    y, mean, var = norm_ops.batch_norm_train(xv, gv, value(beta), epsilon=epsilon, axis=axis)
+
+    def backward(g, needs):
+        return norm_ops.batch_norm_train_backward(g, xv, gv, mean, var, epsilon=epsilon, axis=axis)
+
+    return record(y, (x, gamma, beta), backward, "batch_norm_train"), mean, var
+
+
+def batch_norm(x, mean, variance, gamma, beta, epsilon, axis):
+    """Normalise with fixed statistics (inference form, or a frozen layer in training)."""
+    xv, gv = value(x), value(gamma)
+    mv, vv = value(mean), value(variance)
+    y = norm_ops.batch_norm(xv, mv, vv, gv, value(beta), epsilon=epsilon, axis=axis)
+
+    def backward(g, needs):
+        return norm_ops.batch_norm_backward(g, xv, mv, vv, gv, epsilon=epsilon, axis=axis)
+
+    return record(y, (x, gamma, beta), backward, "batch_norm")
+
+
+def zero_pad(x, padding, data_format="channels_last", **kw):
+    y = reshape_ops.zero_pad(value(x), padding, data_format=data_format, **kw)
+    backward = lambda g, needs: (reshape_ops.zero_pad_backward(g, padding, data_format=data_format),)  # noqa: E731
+    return record(y, (x,), backward, "zero_pad")
+
+
+def crop(x, cropping, data_format="channels_last", **kw):
+    shape = value(x).shape
+    y = reshape_ops.crop(value(x), cropping, data_format=data_format, **kw)
+    backward = lambda g, needs: (reshape_ops.crop_backward(g, shape, cropping, data_format=data_format),)  # noqa: E731
+    return record(y, (x,), backward, "crop")
+
+
+def upsample_nearest(x, size, data_format="channels_last", **kw):
+    y = reshape_ops.upsample_nearest(value(x), size, data_format=data_format, **kw)
+    backward = lambda g, needs: (reshape_ops.upsample_nearest_backward(g, size, data_format=data_format),)  # noqa: E731
+    return record(y, (x,), backward, "upsample_nearest")
+
+
+def flatten(x, data_format="channels_last", **kw):
+    shape = value(x).shape
+    y = reshape_ops.flatten(value(x), data_format=data_format, **kw)
+    backward = lambda g, needs: (reshape_ops.flatten_backward(g, shape, data_format=data_format),)  # noqa: E731
+    return record(y, (x,), backward, "flatten")
+
+
+def reshape(x, target_shape, **kw):
+    shape = value(x).shape
+    y = reshape_ops.reshape(value(x), target_shape, **kw)
+    return record(y, (x,), lambda g, needs: (reshape_ops.reshape_backward(g, shape),), "reshape")
+
+
+def cast(x, dtype):
+    """``x`` in ``dtype``; the gradient is cast back to x's dtype."""
+    xv = value(x)
+    return record(xv.astype(dtype), (x,), lambda g, needs: (g.astype(xv.dtype),), "cast")

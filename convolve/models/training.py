@@ -1,0 +1,304 @@
+"""The training loop: compile, fit, evaluate, train_on_batch, test_on_batch (Keras' signatures).
+
+One training step, in full:
+
+    with GradientTape() as tape:                       # record the forward pass
+        y_pred = model(x, training=True)
+    loss, dloss = loss.value_and_grad(y, y_pred)        # dL/dy_pred, from convolve.losses
+    grads = tape.gradient(y_pred, weights, dloss)       # each op's hand-written backward
+    optimizer.apply(grads, weights)                     # in place
+
+A final softmax followed by a cross-entropy loss is fused: the gradient with respect to the
+logits is simply (softmax - onehot) / N, which is exact and never divides by a tiny
+probability. Everything else follows Keras 3: 'sum_over_batch_size' losses, metrics
+averaged over the epoch weighted by batch size, validation on the last fraction of the data.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from .. import autograd, callbacks as callbacks_module, losses as losses_module
+from .. import metrics as metrics_module, optimizers as optimizers_module
+from ..backend import as_float_array
+from ..random import generator
+from .progress import Progbar
+
+_FUSABLE = ("CategoricalCrossentropy", "SparseCategoricalCrossentropy")
+
+
+class TrainingMixin:
+    """compile/fit/evaluate for any model with ``__call__``, ``trainable_weights`` and ``layers``."""
+
+    # ---- configuration ---------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None, **kwargs):
+        """Choose the optimizer, the loss and the metrics (names or objects, as in Keras)."""
+        unknown = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
+        if unknown:
+            raise TypeError(f"{self.where}.compile: unrecognized keyword argument(s) {sorted(unknown)}")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = None if loss is None else losses_module.get(loss)
+        self._metric_identifiers = list(metrics or [])
+        self.compiled_metrics = [metrics_module.get(m, loss=self.loss) for m in self._metric_identifiers]
+        self.compiled = True
+        self.stop_training = False
+
+    def get_compile_config(self) -> dict | None:
+        if not getattr(self, "compiled", False):
+            return None
+        return {
+            "optimizer": optimizers_module.serialize(self.optimizer),
+            "loss": None if self.loss is None else losses_module.serialize(self.loss),
+            "metrics": [m if isinstance(m, str) else metrics_module.serialize(m) for m in self._metric_identifiers],
+        }
+
+    def compile_from_config(self, config) -> None:
+        self.compile(
+            optimizer=optimizers_module.get(config["optimizer"]),
+            loss=None if config["loss"] is None else losses_module.get(config["loss"]),
+            metrics=[m if isinstance(m, str) else metrics_module.get(m) for m in config["metrics"]],
+        )
+
+    def _require_compiled(self, what):
+        if not getattr(self, "compiled", False) or self.loss is None:
+            raise RuntimeError(
+                f"{self.where}: call compile(optimizer, loss, metrics) before {what}(). "
+                f"Received: a model that is {'compiled without a loss' if getattr(self, 'compiled', False) else 'not compiled'}"
+            )
+
+    # ---- one step ----------------------------------------------------------------------
+    def _losses_and_grads(self, x, y, sample_weight, training):
+        """Forward (recorded when training), loss value, and dL/dweights when training."""
+        if not training:
+            y_pred = self(x, training=False)
+            return float(self.loss(y, y_pred, sample_weight)), y_pred, None
+        with autograd.GradientTape() as tape:
+            out = self(x, training=True)
+        target = out
+        if (
+            isinstance(out, autograd.Tensor) and out.op == "softmax" and type(self.loss).__name__ in _FUSABLE
+            and not getattr(self.loss, "from_logits", False) and getattr(self.loss, "label_smoothing", 0.0) == 0.0
+            and out.parents[0] is not None
+        ):
+            target = out.parents[0]  # the logits
+            sparse = type(self.loss).__name__ == "SparseCategoricalCrossentropy"
+            value, grad = losses_module.softmax_cross_entropy_with_logits(y, target.value, sparse, sample_weight)
+        else:
+            value, grad = self.loss.value_and_grad(y, autograd.value(out), sample_weight)
+        weights = self.trainable_weights
+        if isinstance(target, autograd.Tensor):
+            grads = tape.gradient(target, weights, output_gradient=np.asarray(grad, dtype=target.dtype))
+        else:
+            grads = [None] * len(weights)
+        penalty = 0.0
+        for layer in self.layers:
+            for var, reg in getattr(layer, "regularized_weights", lambda: [])():
+                penalty += float(reg(var.value))
+                if var.trainable:
+                    i = next(i for i, w in enumerate(weights) if w is var)
+                    extra = reg.gradient(var.value).astype(var.value.dtype, copy=False)
+                    grads[i] = extra if grads[i] is None else grads[i] + extra
+        return float(value) + penalty, autograd.value(out), grads
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics) on that batch."""
+        self._require_compiled("train_on_batch")
+        x, y, sample_weight = self._check_data(x, y, sample_weight, "train_on_batch")
+        sample_weight = _apply_class_weight(y, sample_weight, class_weight)
+        self._reset_metrics()
+        logs = self._step(x, y, sample_weight, training=True)
+        return logs if return_dict else _as_list(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x, y, sample_weight = self._check_data(x, y, sample_weight, "test_on_batch")
+        self._reset_metrics()
+        logs = self._step(x, y, sample_weight, training=False)
+        return logs if return_dict else _as_list(logs)
+
+    def _step(self, x, y, sample_weight, training, tracker=None):
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        loss, y_pred, grads = self._losses_and_grads(x, y, sample_weight, training)
+        if training:
+            self.optimizer.apply(grads, self.trainable_weights)
+        tracker = tracker or metrics_module.Mean(name="loss")
+        tracker.update_state(loss, sample_weight=len(x))
+        for metric in self.compiled_metrics:
+            metric.update_state(y, y_pred, sample_weight)
+        logs = {"loss": tracker.result()}
+        logs.update({m.name: m.result() for m in self.compiled_metrics})
+        return logs
+
+    def _reset_metrics(self):
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+
+    # ---- data ----------------------------------------------------------------------------
+    def _check_data(self, x, y, sample_weight, what):
+        where = f"{self.where}.{what}"
+        if x is None or y is None:
+            raise ValueError(f"{where}: expected arrays x and y. Received: x={type(x).__name__}, y={type(y).__name__}")
+        x = as_float_array(x, where=where, name="x")
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"{where}: expected numeric targets y. Received: y with dtype={y.dtype}")
+        if len(x) != len(y):
+            raise ValueError(f"{where}: x and y must have the same number of samples. Received: len(x)={len(x)}, len(y)={len(y)}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=x.dtype)
+            if sample_weight.shape != (len(x),):
+                raise ValueError(
+                    f"{where}: sample_weight must have one weight per sample, shape ({len(x)},). "
+                    f"Received: sample_weight.shape={sample_weight.shape}"
+                )
+        return x, y, sample_weight
+
+    # ---- fit / evaluate --------------------------------------------------------------------
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        """Train for ``epochs`` epochs; returns a History. Ctrl-C stops cleanly, keeping the model.
+
+        Progress: a bar per epoch on a terminal, one line per epoch otherwise (verbose 'auto'
+        or 1); 2 prints one line per epoch always; 0 is silent.
+        """
+        self._require_compiled("fit")
+        x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
+        batch_size = 32 if batch_size is None else batch_size
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"{self.where}.fit: batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"{self.where}.fit: validation_split must be in [0, 1). Received: validation_split={validation_split!r}")
+        if validation_data is None and validation_split:
+            cut = int(len(x) * (1.0 - validation_split))  # Keras: the last fraction, before shuffling
+            validation_data = (x[cut:], y[cut:]) + (() if sample_weight is None else (sample_weight[cut:],))
+            x, y = x[:cut], y[:cut]
+            sample_weight = None if sample_weight is None else sample_weight[:cut]
+        sample_weight = _apply_class_weight(y, sample_weight, class_weight)
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+
+        n = len(x)
+        steps = steps_per_epoch or max(1, math.ceil(n / batch_size))
+        verbose = _resolve_verbose(verbose)
+        history = callbacks_module.History()
+        cb = callbacks_module.CallbackList(
+            list(callbacks or []) + [history], model=self,
+            verbose=verbose, epochs=epochs, steps=steps,
+        )
+        self.stop_training = False
+        self.history = history
+        cb.on_train_begin({})
+        epoch = initial_epoch
+        try:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                cb.on_epoch_begin(epoch, {})
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
+                bar = Progbar(steps, interactive=None if verbose == 1 else False) if verbose else None
+                order = generator().permutation(n) if shuffle else np.arange(n)
+                tracker = metrics_module.Mean(name="loss")
+                logs = {}
+                start = time.perf_counter()
+                for step in range(steps):
+                    idx = order[(step * batch_size) % n : (step * batch_size) % n + batch_size]
+                    cb.on_train_batch_begin(step, {})
+                    sw = None if sample_weight is None else sample_weight[idx]
+                    logs = self._step(x[idx], y[idx], sw, training=True, tracker=tracker)
+                    cb.on_train_batch_end(step, logs)
+                    if bar:
+                        bar.update(step + 1, list(logs.items()) if step + 1 < steps else None)
+                    if self.stop_training:
+                        break
+                logs = dict(logs)
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    vx, vy, vw = _unpack(validation_data)
+                    val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
+                                        sample_weight=vw, return_dict=True)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if bar:
+                    elapsed = time.perf_counter() - start
+                    line = f"{steps}/{steps} - {elapsed:.0f}s {elapsed / steps * 1000:.0f}ms/step - "
+                    print(line + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), file=sys.stdout, flush=True)
+                cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            print(f"\nTraining interrupted during epoch {epoch + 1}; the model keeps its weights so far.", file=sys.stdout)
+        cb.on_train_end({})
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss and metrics on (x, y), computed in batches without recording anything."""
+        self._require_compiled("evaluate")
+        x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
+        batch_size = 32 if batch_size is None else batch_size
+        self._reset_metrics()
+        tracker = metrics_module.Mean(name="loss")
+        total = max(1, math.ceil(len(x) / batch_size))
+        verbose = _resolve_verbose(verbose)
+        bar = Progbar(total) if verbose else None
+        logs = {}
+        for step in range(total):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            sw = None if sample_weight is None else sample_weight[sl]
+            logs = self._step(x[sl], y[sl], sw, training=False, tracker=tracker)
+            if bar:
+                bar.update(step + 1, list(logs.items()))
+        return logs if return_dict else _as_list(logs)
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2, True, False):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def _unpack(data):
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError(
+            f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight). Received: {type(data).__name__}"
+            + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else "")
+        )
+    return data[0], data[1], (data[2] if len(data) == 3 else None)
+
+
+def _apply_class_weight(y, sample_weight, class_weight):
+    """Multiply each sample's weight by its class's weight (labels sparse or one-hot)."""
+    if not class_weight:
+        return sample_weight
+    labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.asarray(y).reshape(len(y)).astype(int)
+    missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
+    if missing:
+        raise ValueError(f"class_weight must give a weight for every class in y. Received: no weight for classes {missing}")
+    weights = np.array([class_weight[int(c)] for c in labels], dtype=np.float32)
+    return weights if sample_weight is None else sample_weight * weights
+
+
+def _as_list(logs):
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
