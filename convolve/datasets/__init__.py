@@ -1,0 +1,18 @@
+"""Datasets, as ``keras.datasets`` has them: ``load_data()`` returns ``((x_train, y_train), (x_test, y_test))``.
+
+    from convolve.datasets import mnist, fashion_mnist
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_subset()  # bundled, no download
+
+- ``mnist``, ``fashion_mnist``: the data found on this machine (Keras', torchvision's or
+  Debian's copies, or ``$CONVOLVE_DATA``), else downloaded once, checksummed, into
+  ``~/.convolve/datasets/``. Each module's docstring lists where it looks, in order.
+- ``idx``: ``read_idx`` and ``write_idx`` for the IDX format these datasets use.
+
+Only NumPy and the standard library are needed; ``tqdm``, when installed, draws the
+download progress bar.
+"""
+from . import fashion_mnist, idx, mnist  # noqa: F401
+from ._download import ChecksumError, DownloadError  # noqa: F401
+from ._loader import DatasetNotFoundError  # noqa: F401
+from .idx import read_idx, write_idx  # noqa: F401
