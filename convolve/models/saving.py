@@ -1,0 +1,473 @@
+"""Model files: one safetensors file holding the weights, the optimizer state and, in its
+metadata, the architecture and the compile settings as JSON. Never pickle.
+
+    model.save("model.safetensors")              # or save_model(model, path)
+    model = convolve.models.load_model("model.safetensors")
+    model.save_weights("w.safetensors"); model.load_weights("w.safetensors")
+
+What is in a file
+-----------------
+Tensors (safetensors stores them by name; the order below is kept by the index):
+
+* ``weights/<i>/<variable path>``: every weight of ``model.weights``, in Keras' order, the
+  index zero-padded to three digits (``weights/000/conv2d/kernel``,
+  ``weights/001/conv2d/bias``, ...), BatchNormalization's moving statistics included;
+* ``optimizer/<state key>``: ``model.optimizer.state()`` (``optimizer/iterations``,
+  ``optimizer/learning_rate``, ``optimizer/conv2d/kernel/momentum``, ...); model files only.
+
+Metadata (safetensors allows only string -> string). Plain strings: ``format`` (``convolve``),
+``convolve_version`` (the version that wrote the file) and the two hex SHA-256 digests:
+
+* ``tensors_sha256``: over every tensor's name, dtype, shape and bytes, in name order;
+* ``metadata_sha256``: over every other metadata entry.
+
+Every other value is JSON text:
+
+* ``format_version``: ``1``; a file from a newer format is refused with a message;
+* ``contents``: ``"model"`` (save_model) or ``"weights"`` (save_weights);
+* ``model_class``: ``"Sequential"``; ``model_config``: ``model.get_config()``;
+* ``compile_config``: ``model.get_compile_config()`` or ``null``;
+* ``optimizer_state_keys``: the optimizer's state keys, in order;
+* ``rng_states``: ``{layer name: bit generator state}`` for layers with their own generator
+  (a Dropout with a ``seed``), so their next masks are the ones they would have drawn.
+
+The checksums detect corruption and edits made without recomputing them; they are not a
+signature (anyone can write a valid file).
+
+Loading never executes code: the header is parsed as JSON and the tensors by safetensors;
+class names are looked up only in convolve's registries (``convolve.layers.get``, the
+optimizer, loss and metric ``get`` functions, and the model classes below). Loading draws
+nothing from the global random generator (the layers' initial weights, drawn while
+rebuilding, are replaced and the generator's state is put back), so training that resumes
+after ``load_model`` in the same process continues bit for bit.
+
+Writing is atomic: the bytes go to a temporary file in the target's directory, which is
+flushed, fsync'ed and then renamed over the target (``os.replace``). A crash leaves the
+previous file as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import uuid
+
+import numpy as np
+
+FORMAT = "convolve"
+FORMAT_VERSION = 1
+_WEIGHTS = "weights/"
+_OPTIMIZER = "optimizer/"
+_WEIGHT_NAME = re.compile(r"^weights/(\d+)/(.+)$")
+_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
+_CHUNK = 1 << 20
+#: metadata values stored as plain strings; all others are JSON text
+_PLAIN_KEYS = ("format", "convolve_version", "tensors_sha256", "metadata_sha256")
+
+#: the keys every convolve file has (both contents)
+REQUIRED_KEYS = (
+    "format", "format_version", "convolve_version", "contents", "model_class", "model_config",
+    "compile_config", "optimizer_state_keys", "rng_states", "tensors_sha256", "metadata_sha256",
+)
+
+
+def _model_classes() -> dict:
+    """The model classes a file may name (imported here: ``sequential`` imports this module)."""
+    from .sequential import Sequential
+
+    return {"Sequential": Sequential}
+
+
+def _safetensors_numpy():
+    try:
+        from safetensors import numpy as safetensors_numpy
+    except ImportError as error:
+        raise ImportError(
+            'Saving and loading models needs the safetensors package: pip install "convolve[io]" '
+            "(or pip install safetensors)."
+        ) from error
+    return safetensors_numpy
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+# ---- checksums -----------------------------------------------------------------------------
+def _tensors_digest(tensors: dict) -> str:
+    """SHA-256 over each tensor's name, dtype, shape and little-endian bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.asarray(tensors[name])
+        little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+        head = json.dumps([name, array.dtype.name, list(array.shape)]).encode()
+        h.update(struct.pack("<Q", len(head)))
+        h.update(head)
+        h.update(np.ascontiguousarray(little).tobytes())
+    return h.hexdigest()
+
+
+def _metadata_digest(metadata: dict) -> str:
+    entries = {k: v for k, v in metadata.items() if k != "metadata_sha256"}
+    return hashlib.sha256(json.dumps(entries, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# ---- writing -------------------------------------------------------------------------------
+def _write_bytes(file, data) -> None:
+    """Write ``data`` to the open binary ``file`` in chunks (tests replace this to crash midway)."""
+    view = memoryview(data)
+    for start in range(0, len(view), _CHUNK):
+        file.write(view[start : start + _CHUNK])
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)  # the umask applies, as for an ordinary new file
+    try:
+        with os.fdopen(fd, "wb") as file:
+            _write_bytes(file, data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (POSIX; not possible on Windows)
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _check_target(path, overwrite: bool, what: str) -> str:
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{what}: the file path must be a str or os.PathLike. Received: filepath={path!r}") from None
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: the path names a directory; give a file name. Received: filepath={path!r}")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{what}: the file exists and overwrite=False. Received: filepath={path!r}")
+    return path
+
+
+def _model_class_name(model) -> str:
+    classes = _model_classes()
+    for cls in type(model).__mro__:
+        if classes.get(cls.__name__) is cls:
+            return cls.__name__
+    raise TypeError(f"convolve can save {sorted(classes)} models. Received: a {type(model).__name__}")
+
+
+def _rng_states(model) -> dict:
+    return {
+        layer.name: layer._rng.bit_generator.state
+        for layer in model.layers
+        if isinstance(getattr(layer, "_rng", None), np.random.Generator)
+    }
+
+
+def _weight_tensors(model) -> dict:
+    return {
+        f"{_WEIGHTS}{i:03d}/{var.path}": np.asarray(var.value, order="C") for i, var in enumerate(model.weights)
+    }
+
+
+def _serialize(model, tensors: dict, contents: str, compile_config, optimizer_keys) -> bytes:
+    metadata = {
+        "format": FORMAT,
+        "format_version": json.dumps(FORMAT_VERSION),
+        "convolve_version": _version(),
+        "contents": json.dumps(contents),
+        "model_class": json.dumps(_model_class_name(model)),
+        "model_config": json.dumps(model.get_config()),
+        "compile_config": json.dumps(compile_config),
+        "optimizer_state_keys": json.dumps(list(optimizer_keys)),
+        "rng_states": json.dumps(_rng_states(model)),
+        "tensors_sha256": _tensors_digest(tensors),
+    }
+    metadata["metadata_sha256"] = _metadata_digest(metadata)
+    return _safetensors_numpy().save(tensors, metadata=metadata)
+
+
+def save_model(model, filepath, overwrite=True) -> None:
+    """Save the architecture, the weights, the compile settings and the optimizer state to one
+    safetensors file, atomically. ``load_model`` gives back a model that predicts the same and
+    resumes training exactly."""
+    path = _check_target(filepath, overwrite, "save_model")
+    tensors = _weight_tensors(model)
+    compile_config, keys = None, []
+    if getattr(model, "compiled", False):
+        compile_config = model.get_compile_config()
+        if model.optimizer is not None:
+            state = model.optimizer.state()
+            keys = list(state)
+            for key in keys:
+                tensors[_OPTIMIZER + key] = np.asarray(state[key], order="C")
+    _atomic_write(path, _serialize(model, tensors, "model", compile_config, keys))
+
+
+def save_weights(model, filepath, overwrite=True) -> None:
+    """Save only the weights (in Keras' order) to one safetensors file, atomically."""
+    path = _check_target(filepath, overwrite, "save_weights")
+    tensors = _weight_tensors(model)
+    _atomic_write(path, _serialize(model, tensors, "weights", None, []))
+
+
+# ---- reading -------------------------------------------------------------------------------
+def _fail(path, problem) -> ValueError:
+    return ValueError(f"Cannot load '{path}': {problem}")
+
+
+def _json(path, metadata, key):
+    try:
+        return json.loads(metadata[key])
+    except (TypeError, ValueError):
+        raise _fail(path, f"its metadata entry {key!r} is not valid JSON. Received: {metadata[key][:80]!r}") from None
+
+
+def _read(filepath, what):
+    """(path, metadata with JSON decoded, tensors) after every check on the file."""
+    try:
+        path = os.fspath(filepath)
+    except TypeError:
+        raise TypeError(f"{what}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}") from None
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what}: no such file: '{path}'")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: '{path}' is a directory, not a model file")
+    with open(path, "rb") as file:
+        data = file.read()
+
+    if len(data) < 8:
+        raise _fail(path, f"the file is {len(data)} bytes long, too short for a safetensors file (empty or truncated?)")
+    (header_size,) = struct.unpack("<Q", data[:8])
+    if header_size > _MAX_HEADER:
+        raise _fail(path, "it is not a safetensors file (its first 8 bytes do not give a plausible header size)")
+    if 8 + header_size > len(data):
+        raise _fail(
+            path,
+            f"the file is truncated or not a safetensors file: its header should be {header_size} bytes, "
+            f"but only {len(data) - 8} bytes follow the header size",
+        )
+    try:
+        header = json.loads(data[8 : 8 + header_size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _fail(path, "it is not a safetensors file (its header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise _fail(path, "it is not a safetensors file (its header is not a JSON object)")
+    metadata = header.get("__metadata__")
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        found = metadata.get("format") if isinstance(metadata, dict) else None
+        raise _fail(
+            path,
+            "it is a safetensors file but not a convolve model file (its metadata has no 'format': 'convolve'"
+            + (f"; it has 'format': {found!r}" if found is not None else "")
+            + "); convolve only loads files that save_model or save_weights wrote",
+        )
+    if not all(isinstance(v, str) for v in metadata.values()):
+        raise _fail(path, "its metadata values must all be strings")
+    try:
+        version = int(metadata.get("format_version"))
+    except (TypeError, ValueError):
+        raise _fail(path, f"its format_version is not an integer. Received: {metadata.get('format_version')!r}") from None
+    if version > FORMAT_VERSION:
+        raise _fail(
+            path,
+            f"it has format_version {version} (written by convolve {metadata.get('convolve_version', '?')}), "
+            f"but this convolve ({_version()}) reads format versions up to {FORMAT_VERSION}; upgrade convolve",
+        )
+    if version < 1:
+        raise _fail(path, f"its format_version must be at least 1. Received: {version}")
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if missing:
+        raise _fail(path, f"its metadata lacks the entries {missing}")
+    if _metadata_digest(metadata) != metadata["metadata_sha256"]:
+        raise _fail(path, "its metadata does not match its checksum (metadata_sha256): the file was edited or corrupted")
+
+    # tensor data: the header's offsets must fit the bytes that follow it
+    ends = [
+        entry["data_offsets"][1]
+        for key, entry in header.items()
+        if key != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list)
+        and len(entry["data_offsets"]) == 2 and isinstance(entry["data_offsets"][1], int)
+    ]
+    available = len(data) - 8 - header_size
+    if ends and max(ends) > available:
+        raise _fail(
+            path,
+            f"the file is truncated: its tensors need {max(ends)} bytes of data, but only {available} bytes follow the header",
+        )
+    try:
+        tensors = _safetensors_numpy().load(data)
+    except Exception as error:  # safetensors' own SafetensorError for a malformed layout
+        raise _fail(path, f"safetensors could not read the tensors ({error})") from None
+    if _tensors_digest(tensors) != metadata["tensors_sha256"]:
+        raise _fail(path, "its tensor data does not match its checksum (tensors_sha256): the file was modified or corrupted")
+
+    decoded = {key: (metadata[key] if key in _PLAIN_KEYS else _json(path, metadata, key)) for key in REQUIRED_KEYS}
+    decoded["format_version"] = version
+    if decoded["contents"] not in ("model", "weights"):
+        raise _fail(path, f"its 'contents' must be 'model' or 'weights'. Received: {decoded['contents']!r}")
+    return path, decoded, tensors
+
+
+def _stored_weights(path, tensors) -> list:
+    """[(stored path, array)] in index order; every index from 0 to n - 1 exactly once."""
+    indexed = {}
+    for name, array in tensors.items():
+        if name.startswith(_OPTIMIZER):
+            continue
+        match = _WEIGHT_NAME.match(name)
+        if match is None:
+            raise _fail(path, f"unexpected tensor {name!r} (expected 'weights/<index>/<path>' or 'optimizer/<key>')")
+        index = int(match.group(1))
+        if index in indexed:
+            raise _fail(path, f"two tensors have the weight index {index}")
+        indexed[index] = (match.group(2), array)
+    if sorted(indexed) != list(range(len(indexed))):
+        raise _fail(path, f"the weight indices are not 0 to {len(indexed) - 1}. Received: {sorted(indexed)}")
+    return [indexed[i] for i in range(len(indexed))]
+
+
+def _assign_weights(model, path, stored) -> None:
+    """Check every stored weight against the model's, by position, then assign them all."""
+    variables = model.weights
+    if len(stored) != len(variables):
+        raise ValueError(
+            f"Cannot load '{path}' into {model.where}: the file has {len(stored)} weights "
+            f"({', '.join(p for p, _ in stored) or 'none'}), the model has {len(variables)} "
+            f"({', '.join(v.path for v in variables) or 'none; is it built?'})"
+        )
+    for i, ((stored_path, array), var) in enumerate(zip(stored, variables)):
+        stored_name = stored_path.rsplit("/", 1)[-1]
+        if stored_name != var.name or tuple(array.shape) != var.shape:
+            raise ValueError(
+                f"Cannot load '{path}' into {model.where}: weight {i} does not match. The file has "
+                f"'{stored_path}' with shape {tuple(array.shape)}; the model has '{var.path}' with shape {var.shape}"
+            )
+    for (_, array), var in zip(stored, variables):
+        var.assign(array, where=f"load_weights('{path}')")
+
+
+def _restore_rng_states(model, path, states) -> None:
+    if not isinstance(states, dict):
+        raise _fail(path, "its 'rng_states' must be a JSON object")
+    layers = {layer.name: layer for layer in model.layers}
+    for name, state in states.items():
+        rng = getattr(layers.get(name), "_rng", None)
+        if not isinstance(rng, np.random.Generator):
+            raise _fail(path, f"it holds a random generator state for layer {name!r}, which has no generator of its own")
+        try:
+            rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as error:
+            raise _fail(path, f"the random generator state of layer {name!r} is invalid ({error})") from None
+
+
+class _GlobalRandomStateKept:
+    """Put the global generator's state back on exit: rebuilding layers draws initial weights."""
+
+    def __enter__(self):
+        from ..random import generator
+
+        self._generator = generator()
+        self._state = self._generator.bit_generator.state
+        return self
+
+    def __exit__(self, *exc):
+        self._generator.bit_generator.state = self._state
+        return False
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """The model ``save_model`` wrote: architecture, weights, and (with ``compile=True``) the
+    compile settings and optimizer state. ``safe_mode`` is accepted for Keras' signature;
+    loading is always safe (no code runs). ``custom_objects`` is not supported."""
+    if custom_objects:
+        raise ValueError(
+            "load_model: custom_objects is not supported; convolve resolves class names only through its own "
+            f"registries and never runs code from a file. Received: custom_objects={custom_objects!r}"
+        )
+    path, meta, tensors = _read(filepath, "load_model")
+    if meta["contents"] != "model":
+        raise _fail(path, "it holds only weights (written by save_weights); build the model and call model.load_weights")
+    classes = _model_classes()
+    cls = classes.get(meta["model_class"]) if isinstance(meta["model_class"], str) else None
+    if cls is None:
+        raise _fail(path, f"unknown model class. Expected one of {sorted(classes)}. Received: {meta['model_class']!r}")
+    with _GlobalRandomStateKept():
+        try:
+            model = cls.from_config(meta["model_config"])
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise _fail(path, f"the architecture in its model_config could not be rebuilt: {error}") from error
+        _assign_weights(model, path, _stored_weights(path, tensors))
+    _restore_rng_states(model, path, meta["rng_states"])
+
+    keys = meta["optimizer_state_keys"]
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise _fail(path, "its 'optimizer_state_keys' must be a JSON list of strings")
+    found = {name[len(_OPTIMIZER):] for name in tensors if name.startswith(_OPTIMIZER)}
+    if found != set(keys):
+        raise _fail(
+            path,
+            f"its optimizer tensors do not match optimizer_state_keys: missing {sorted(set(keys) - found)}, "
+            f"unexpected {sorted(found - set(keys))}",
+        )
+    if compile and meta["compile_config"] is not None:
+        try:
+            model.compile_from_config(meta["compile_config"])
+        except (ValueError, TypeError, KeyError) as error:
+            raise _fail(path, f"its compile_config could not be restored: {error}") from error
+        if keys and model.optimizer is not None:
+            try:
+                model.optimizer.set_state({key: tensors[_OPTIMIZER + key] for key in keys})
+            except (ValueError, TypeError) as error:
+                raise _fail(path, f"its optimizer state does not fit the optimizer: {error}") from error
+    return model
+
+
+def load_weights(model, filepath) -> None:
+    """Load weights that ``save_weights`` (or ``save_model``) wrote into ``model``, by position,
+    in Keras' order. Every weight's name and shape are checked before any is changed; layer
+    names may differ (``conv2d`` vs ``conv2d_1``). An unbuilt model is first built for the
+    input shape stored in the file."""
+    path, meta, tensors = _read(filepath, "load_weights")
+    stored = _stored_weights(path, tensors)
+    if not getattr(model, "built", True):
+        config = meta["model_config"]
+        shape = config.get("input_shape") if isinstance(config, dict) else None
+        if shape is not None:
+            with _GlobalRandomStateKept():
+                model.build(tuple(shape))
+    _assign_weights(model, path, stored)
+
+
+class SavingMixin:
+    """``save``, ``save_weights`` and ``load_weights`` methods (Keras' names and arguments)."""
+
+    def save(self, filepath, overwrite=True):
+        """Save the architecture, weights, compile settings and optimizer state (see ``save_model``)."""
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save only the weights (see ``convolve.models.saving.save_weights``)."""
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by ``save_weights`` or ``save`` (see ``convolve.models.saving.load_weights``)."""
+        load_weights(self, filepath)
