@@ -16,17 +16,20 @@ into one leaf the first time an op uses it, so a weight used twice gets both gra
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 import numpy as np
 
 from .ops import activations as act_ops
-from .ops import conv as conv_ops
 from .ops import core as core_ops
 from .ops import normalization as norm_ops
 from .ops import pooling as pool_ops
 from .ops import reshaping as reshape_ops
 from .variables import Variable
+
+# ``convolve.ops.conv`` the attribute is the conv function (re-exported); take the module itself
+conv_ops = sys.modules[__package__ + ".ops.conv"]
 
 _tape = None  # the active GradientTape, or None
 
@@ -352,3 +355,14 @@ def cast(x, dtype):
     """``x`` in ``dtype``; the gradient is cast back to x's dtype."""
     xv = value(x)
     return record(xv.astype(dtype), (x,), lambda g, needs: (g.astype(xv.dtype),), "cast")
+
+
+def conv_transpose(x, kernel, bias=None, **kw):
+    """``ops.conv.conv_transpose`` recorded; backward by ``ops.conv.conv_transpose_backward``."""
+    xv, kv = value(x), value(kernel)
+    y = conv_ops.conv_transpose(xv, kv, value(bias), **kw)
+
+    def backward(g, needs):
+        return conv_ops.conv_transpose_backward(g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw)
+
+    return record(y, (x, kernel, bias), backward, "conv_transpose")

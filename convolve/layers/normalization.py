@@ -2,7 +2,7 @@
 
 Weights, in Keras' order, one value per channel of ``axis``: ``gamma`` (when ``scale``),
 ``beta`` (when ``center``), then the non-trainable ``moving_mean`` and ``moving_variance``.
-The layer calls ``ops.normalization.batch_norm``:
+The layer calls ``autograd.batch_norm_train`` (training) or ``autograd.batch_norm`` (inference):
 
     y = (x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta
 """
@@ -15,15 +15,15 @@ from .core import _check_number, _is_int
 
 
 class BatchNormalization(Layer):
-    """Normalise each channel of ``axis`` with the layer's moving statistics, then scale and shift.
+    """Normalise each channel of ``axis``, then scale by gamma and shift by beta.
 
     Input of any rank >= 2 with the channels on ``axis`` (-1: channels_last; 1: channels_first).
     Once built, the rank and the number of channels are fixed.
 
-    TODO(training issue): ``training=True`` should normalise with the batch's own mean and
-    variance and update the moving statistics with ``momentum``
-    (moving = moving * momentum + batch * (1 - momentum)). For now both ``training=False``
-    and ``training=True`` use the moving statistics (the inference form).
+    ``training=True`` (and a trainable layer) normalises with the batch's own mean and biased
+    variance and updates the moving statistics with ``momentum``
+    (moving = moving * momentum + batch * (1 - momentum)); otherwise the moving statistics
+    are used (the inference form), as in Keras.
     """
 
     min_ndim = 2

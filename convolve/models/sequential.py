@@ -10,10 +10,11 @@ from ..backend import as_float_array
 from ..layers.base import InputLayer, Layer, SymbolicInput, format_shape, unique_name
 from ..ops.shapes import receptive_field_step
 from .progress import Progbar
+from .saving import SavingMixin
 from .training import TrainingMixin
 
 
-class Sequential(TrainingMixin):
+class Sequential(SavingMixin, TrainingMixin):
     """A linear stack of layers.
 
     ``Sequential([Conv2D(...), ...])`` or ``Sequential()`` then ``add(layer)``. The input

@@ -80,12 +80,15 @@ class TrainingMixin:
         target = out
         if (
             isinstance(out, autograd.Tensor) and out.op == "softmax" and type(self.loss).__name__ in _FUSABLE
-            and not getattr(self.loss, "from_logits", False) and getattr(self.loss, "label_smoothing", 0.0) == 0.0
-            and out.parents[0] is not None
+            and not getattr(self.loss, "from_logits", False) and out.parents[0] is not None
         ):
             target = out.parents[0]  # the logits
             sparse = type(self.loss).__name__ == "SparseCategoricalCrossentropy"
-            value, grad = losses_module.softmax_cross_entropy_with_logits(y, target.value, sparse, sample_weight)
+            value, grad = losses_module.softmax_cross_entropy_with_logits(
+                y, target.value, sparse, sample_weight,
+                label_smoothing=getattr(self.loss, "label_smoothing", 0.0),
+                ignore_class=getattr(self.loss, "ignore_class", None), reduction=self.loss.reduction,
+            )
         else:
             value, grad = self.loss.value_and_grad(y, autograd.value(out), sample_weight)
         weights = self.trainable_weights

@@ -114,17 +114,34 @@ def test_matches_loop_reference(dtype, shape, axis, center, scale):
     assert_close(y, expected, dtype)
 
 
-def test_training_true_uses_moving_statistics_for_now():
-    """TODO(training issue): training=True should use the batch statistics; until then it is the inference form."""
+def test_training_uses_batch_statistics_and_moves_the_moving_ones():
+    """Keras: training=True normalises with the batch's mean and biased variance and sets
+    moving = moving * momentum + batch * (1 - momentum); inference uses the moving ones."""
     rng = np.random.default_rng(0)
-    layer = BatchNormalization(dtype="float64")
-    x = rng.standard_normal((8, 3)) * 5 + 2
+    layer = BatchNormalization(momentum=0.9, dtype="float64")
+    x = rng.standard_normal((8, 4, 3)) * 5 + 2
     layer(x)
-    layer.set_weights(random_statistics(rng, 3))
+    gamma, beta, mean0, var0 = random_statistics(rng, 3)
+    layer.set_weights([gamma, beta, mean0, var0])
+    y = layer(x, training=True)
+    m, v = x.mean(axis=(0, 1)), x.var(axis=(0, 1))
+    np.testing.assert_allclose(y, (x - m) / np.sqrt(v + 1e-3) * gamma + beta, rtol=1e-12)
+    _, _, mean1, var1 = layer.get_weights()
+    np.testing.assert_allclose(mean1, 0.9 * mean0 + 0.1 * m, rtol=1e-12)
+    np.testing.assert_allclose(var1, 0.9 * var0 + 0.1 * v, rtol=1e-12)
+    np.testing.assert_allclose(layer(x, training=False), (x - mean1) / np.sqrt(var1 + 1e-3) * gamma + beta, rtol=1e-12)
+
+
+def test_frozen_layer_uses_moving_statistics_even_in_training():
+    rng = np.random.default_rng(1)
+    layer = BatchNormalization(dtype="float64")
+    x = rng.standard_normal((8, 3))
+    layer(x)
+    layer.trainable = False
     before = layer.get_weights()
     np.testing.assert_array_equal(layer(x, training=True), layer(x, training=False))
     for w, b in zip(layer.get_weights(), before):
-        np.testing.assert_array_equal(w, b)  # moving statistics not updated yet
+        np.testing.assert_array_equal(w, b)
 
 
 @settings(max_examples=30)

@@ -143,10 +143,16 @@ def test_summary_receptive_field_and_jump(capsys):
     assert "13x13" in out and "Trainable params: " in out and "Non-trainable params: 0" in out
 
 
-def test_compile_is_stored():
+def test_compile_resolves_names_like_keras():
+    from convolve import losses, metrics, optimizers
+
     model = Sequential([Conv2D(1, 3, input_shape=(5, 5, 1))])
     model.compile(optimizer="adam", loss="mse", metrics=["accuracy"])
-    assert model.compiled and model.optimizer == "adam" and model.loss == "mse" and model.metrics == ["accuracy"]
+    assert model.compiled and isinstance(model.optimizer, optimizers.Adam)
+    assert isinstance(model.loss, losses.MeanSquaredError)
+    assert [m.name for m in model.compiled_metrics] == ["accuracy"]
+    with pytest.raises(TypeError, match=r"unrecognized keyword argument\(s\) \['foo'\]"):
+        model.compile("adam", "mse", foo=1)
 
 
 # ---- errors ---------------------------------------------------------------------------------
