@@ -2,8 +2,11 @@
 from .base import Input, InputLayer, Layer, clear_session
 from .conv import (
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
+    Conv2DTranspose,
     Conv3D,
+    Conv3DTranspose,
     DepthwiseConv1D,
     DepthwiseConv2D,
     SeparableConv1D,

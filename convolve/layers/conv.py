@@ -1,4 +1,5 @@
-"""Convolution layers: Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D.
+"""Convolution layers: Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D,
+Conv1DTranspose/2DTranspose/3DTranspose.
 
 Each stores its arguments (checked here, so mistakes surface where they were written),
 creates its kernel on first use, and calls ``ops.conv.conv`` -- where the arithmetic is.
@@ -6,7 +7,8 @@ creates its kernel on first use, and calls ``ops.conv.conv`` -- where the arithm
 Weights and layouts are Keras': ``kernel`` (*kernel_size, in_channels // groups, filters)
 and ``bias`` (filters,); depthwise ``depthwise_kernel`` (*kernel_size, in_channels,
 depth_multiplier); separable adds ``pointwise_kernel`` (1, ..., in_channels *
-depth_multiplier, filters). Layers compute cross-correlation (no kernel flip).
+depth_multiplier, filters); transposed ``kernel`` (*kernel_size, filters, in_channels).
+Layers compute cross-correlation (no kernel flip).
 
 Beyond Keras: ``padding`` also takes 'full', an int, per-axis ints or (before, after)
 pairs; ``padding_mode`` is 'zeros', 'reflect', 'replicate' or 'circular'; strides > 1
@@ -14,17 +16,19 @@ with dilation_rate > 1 is allowed; 'same' works for every stride and dilation.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from ..ops import activations
 from ..ops.args import (
+    check_choice,
     standardize_data_format,
     standardize_padding,
     standardize_padding_mode,
     standardize_tuple,
 )
 from .. import autograd
-from ..ops.shapes import conv_output_shape
+from ..ops.shapes import conv_output_shape, conv_transpose_output_shape
 from .. import initializers
 from .base import Layer
 
@@ -337,3 +341,127 @@ class SeparableConv1D(SeparableConv):
 
 class SeparableConv2D(SeparableConv):
     rank = 2
+
+
+class ConvTranspose(BaseConv):
+    """N-d transposed convolution: y = activation(conv_transpose(x, kernel) + bias).
+
+    The gradient of a convolution with respect to its input, used to upsample: each input
+    pixel scatters its channel vector times the kernel into an output grid ``strides``
+    times larger (TensorFlow's and Keras 3's definition; see ``ops.conv.conv_transpose``).
+    Output sizes follow Keras 3: with effective kernel ke = dilation * (k - 1) + 1,
+    'valid' gives n * s + max(ke - s, 0), 'same' gives n * s, and an explicit
+    ``output_padding`` p gives (n - 1) * s + ke - 2 * pad + p (pad = ke // 2 for 'same').
+
+    Kernel (*kernel_size, filters, in_channels) as in Keras. ``padding`` is 'valid' or
+    'same'; ``output_padding`` must be below the stride on every axis. Unlike Keras,
+    strides > 1 together with dilation_rate > 1 is allowed.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        output_padding=None,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        if "padding_mode" in kwargs:  # Keras has none; the padding is cropped from the output, never filled
+            raise TypeError(f"Unrecognized keyword argument(s) passed to {type(self).__name__}: ['padding_mode']")
+        super().__init__(
+            kernel_size, strides, "valid", data_format, dilation_rate, activation, use_bias,
+            bias_initializer, "zeros", **kwargs,
+        )
+        self.padding = check_choice(padding, ("valid", "same"), "padding", self.where)
+        self.filters = _positive_int(filters, "filters", self.where)
+        self.output_padding = None
+        if output_padding is not None:
+            self.output_padding = standardize_tuple(output_padding, self.rank, "output_padding", self.where, allow_zero=True)
+            if any(p >= s for p, s in zip(self.output_padding, self.strides)):
+                raise ValueError(
+                    f"{self.where}: the `output_padding` argument must be smaller than `strides` on every axis. "
+                    f"Received: output_padding={output_padding!r}, strides={self.strides}"
+                )
+        self.kernel_initializer = initializers.get(kernel_initializer, self.where)
+
+    def _output_sizes(self, spatial):
+        out, _ = conv_transpose_output_shape(
+            spatial, self.kernel_size, self.strides, self.padding, self.output_padding, self.dilation_rate,
+            where=self.where,
+        )
+        return out
+
+    def compute_output_shape(self, input_shape):
+        self.check_input_shape(input_shape)
+        spatial = self._spatial(input_shape)
+        out = tuple(None for _ in spatial) if any(s is None for s in spatial) else self._output_sizes(spatial)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *out, self.filters)
+        return (input_shape[0], self.filters, *out)
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                f"{self.where}: the channel dimension of the inputs must be known. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        if all(s is not None for s in self._spatial(input_shape)):
+            self._output_sizes(self._spatial(input_shape))  # fail before weights exist
+        self.kernel = self.add_weight("kernel", (*self.kernel_size, self.filters, int(channels)), self.kernel_initializer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+
+    def call(self, inputs, training=False):
+        y = autograd.conv_transpose(
+            inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
+            output_padding=self.output_padding, dilation_rate=self.dilation_rate,
+            data_format=self.data_format, where=self.where,
+        )
+        return autograd.activation(y, self.activation)
+
+    def receptive_field(self):
+        """``("upsample", strides, widen)``: the jump between neighbouring outputs is the
+        input's divided by ``strides`` (as for UpSampling), and one output sees up to
+        ``widen + 1`` neighbouring input positions per axis, widen = floor((k - 1) / s') *
+        (d / g) with g = gcd(d, s), s' = s / g (floor((k - 1) / s) when d = 1), so its field
+        grows by ``widen`` input jumps."""
+        widen = tuple(
+            (k - 1) // (s // math.gcd(d, s)) * (d // math.gcd(d, s))
+            for k, s, d in zip(self.kernel_size, self.strides, self.dilation_rate)
+        )
+        return ("upsample", self.strides, widen)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["padding_mode"]
+        config.update(
+            filters=self.filters,
+            output_padding=None if self.output_padding is None else list(self.output_padding),
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+        )
+        return config
+
+
+class Conv1DTranspose(ConvTranspose):
+    """1-D transposed convolution over (batch, length, channels). Kernel (k, filters, in_channels)."""
+
+    rank = 1
+
+
+class Conv2DTranspose(ConvTranspose):
+    """2-D transposed convolution over (batch, height, width, channels). Kernel (kh, kw, filters, in_channels)."""
+
+    rank = 2
+
+
+class Conv3DTranspose(ConvTranspose):
+    """3-D transposed convolution over (batch, depth, height, width, channels). Kernel (kd, kh, kw, filters, in)."""
+
+    rank = 3

@@ -300,3 +300,182 @@ def test_against_torch(groups, multiplier):
         stride=stride, dilation=dil, groups=g,
     ).permute(0, 2, 3, 1)
     assert_close(y, ref.numpy())
+
+
+# ---- transposed convolutions -------------------------------------------------------------
+
+from convolve.autograd import GradientTape  # noqa: E402
+from convolve.layers import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose  # noqa: E402
+from convolve.ops.conv import conv_transpose_backward  # noqa: E402
+from tests.ops.test_conv_transpose import loop_conv_transpose  # noqa: E402
+
+TRANSPOSED = [Conv1DTranspose, Conv2DTranspose, Conv3DTranspose]
+
+
+def test_transpose_keras_defaults_names_and_weights():
+    layer = Conv2DTranspose(4, 3)
+    assert layer.name == "conv2d_transpose" and Conv1DTranspose(1, 2).name == "conv1d_transpose"
+    assert layer.kernel_size == (3, 3) and layer.strides == (1, 1) and layer.dilation_rate == (1, 1)
+    assert layer.padding == "valid" and layer.output_padding is None and layer.data_format == "channels_last"
+    assert layer.use_bias and layer.activation.__name__ == "linear"
+    assert not layer.built
+    layer(np.zeros((1, 5, 5, 6)))
+    kernel, bias = layer.get_weights()
+    assert kernel.shape == (3, 3, 4, 6) and kernel.dtype == np.float32  # (*kernel_size, filters, in_channels)
+    limit = np.sqrt(6.0 / (3 * 3 * 4 + 3 * 3 * 6))
+    assert np.abs(kernel).max() <= limit and np.all(bias == 0)
+    assert [w.name for w in layer.weights] == ["kernel", "bias"]
+    assert Conv3DTranspose(2, 2, use_bias=False)(np.zeros((1, 2, 2, 2, 3))).shape == (1, 3, 3, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "layer,input_shape,expected",
+    [
+        (lambda: Conv2DTranspose(1, 3, strides=2), (1, 4, 4, 1), (1, 9, 9, 1)),
+        (lambda: Conv2DTranspose(1, 3, strides=2, padding="same"), (1, 4, 4, 1), (1, 8, 8, 1)),
+        (lambda: Conv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2)), (1, 4, 5, 1), (1, 10, 16, 2)),
+        (lambda: Conv2DTranspose(1, 4, strides=2, padding="same", output_padding=1), (1, 4, 4, 1), (1, 7, 7, 1)),
+        (lambda: Conv1DTranspose(3, 5, dilation_rate=2), (2, 6, 1), (2, 14, 3)),
+        (lambda: Conv3DTranspose(1, 2, strides=2, padding="same"), (1, 2, 3, 4, 1), (1, 4, 6, 8, 1)),
+        (lambda: Conv2DTranspose(5, 3, strides=2, data_format="channels_first"), (1, 2, 4, 4), (1, 5, 9, 9)),
+    ],
+)
+def test_transpose_output_shapes_follow_keras(layer, input_shape, expected):
+    layer = layer()
+    assert layer.compute_output_shape(input_shape) == expected
+    assert layer(np.zeros(input_shape)).shape == expected
+    unknown = (None, *input_shape[1:])
+    assert layer.compute_output_shape(unknown) == (None, *expected[1:])
+
+
+@given(
+    rank=st.integers(1, 3),
+    size=st.integers(1, 5),
+    k=st.integers(1, 4),
+    s=st.integers(1, 3),
+    d=st.integers(1, 2),
+    padding=st.sampled_from(["valid", "same"]),
+    p=st.integers(-1, 2),
+    channels_first=st.booleans(),
+)
+def test_transpose_compute_output_shape_matches_call(rank, size, k, s, d, padding, p, channels_first):
+    cls = TRANSPOSED[rank - 1]
+    fmt = "channels_first" if channels_first else "channels_last"
+    output_padding = None if p < 0 else min(p, s - 1)
+    layer = cls(2, k, strides=s, dilation_rate=d, padding=padding, output_padding=output_padding, data_format=fmt)
+    shape = (2, 3, *(size,) * rank) if channels_first else (2, *(size,) * rank, 3)
+    try:
+        expected = layer.compute_output_shape(shape)
+    except ValueError as e:
+        assert "With padding='same' and an even effective kernel" in str(e)
+        with pytest.raises(ValueError, match="even effective kernel"):
+            layer(np.zeros(shape))
+        assert not layer.built
+        return
+    assert layer(np.zeros(shape)).shape == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_transpose_matches_loop_reference(dtype):
+    rng = np.random.default_rng(6)
+    layer = Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same", output_padding=(1, 2), dilation_rate=(1, 1),
+                            bias_initializer="random_normal", dtype=dtype.__name__)
+    x = rng.standard_normal((2, 4, 3, 5))
+    y = layer(x)
+    assert y.dtype == dtype
+    kernel, bias = layer.get_weights()
+    expected = loop_conv_transpose(x.astype(dtype).astype(np.float64), kernel.astype(np.float64), (2, 3), (1, 1), "same", (1, 2))
+    assert_close(y, expected + bias, dtype)
+
+
+def test_transpose_strides_with_dilation_are_allowed():
+    rng = np.random.default_rng(7)
+    layer = Conv1DTranspose(2, 3, strides=2, dilation_rate=2, dtype="float64")  # Keras refuses this pair; we do not
+    x = rng.standard_normal((1, 4, 3))
+    y = layer(x)
+    assert_close(y, loop_conv_transpose(x, layer.get_weights()[0], (2,), (2,), "valid"))
+
+
+def test_transpose_channels_first_equals_channels_last_and_activation():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 5, 4, 3))
+    last = Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", dtype="float64", bias_initializer="random_normal")
+    first = Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", dtype="float64", data_format="channels_first")
+    y_last = last(x)
+    assert y_last.min() == 0.0
+    first(np.moveaxis(x, -1, 1))
+    first.set_weights(last.get_weights())
+    assert_close(np.moveaxis(first(np.moveaxis(x, -1, 1)), 1, -1), y_last)
+
+
+def test_transpose_gradients_through_the_tape():
+    rng = np.random.default_rng(9)
+    layer = Conv2DTranspose(2, 3, strides=2, padding="same", dtype="float64", bias_initializer="random_normal")
+    x = rng.standard_normal((2, 3, 4, 3))
+    gy = rng.standard_normal(layer.compute_output_shape(x.shape))
+    with GradientTape() as tape:
+        y = layer(x)
+    assert y.op == "conv_transpose"
+    gk, gb = tape.gradient(y, [layer.kernel, layer.bias], output_gradient=gy)
+    _, ek, eb = conv_transpose_backward(gy, x, layer.kernel.value, strides=2, padding="same")
+    assert_close(gk, ek)
+    assert_close(gb, eb)
+
+
+def test_transpose_config_round_trip_and_receptive_field():
+    layer = Conv2DTranspose(3, (3, 2), strides=(2, 1), padding="same", output_padding=(1, 0), dilation_rate=(1, 2),
+                            activation="relu", use_bias=False, kernel_initializer="he_normal")
+    config = layer.get_config()
+    assert config["output_padding"] == [1, 0] and config["filters"] == 3 and "padding_mode" not in config
+    clone = Conv2DTranspose.from_config(config)
+    assert clone.get_config() == config
+    assert Conv1DTranspose.from_config(Conv1DTranspose(2, 3).get_config()).output_padding is None
+    # jump divided by the strides; a 3-tap kernel at stride 2 reaches 1 more input (2 at stride 1)
+    assert layer.receptive_field() == ("upsample", (2, 1), (1, 2))
+    assert Conv1DTranspose(1, 5, strides=2, dilation_rate=2).receptive_field() == ("upsample", (2,), (4,))  # d = s: every tap its own input
+    assert Conv1DTranspose(1, 4, strides=2).receptive_field() == ("upsample", (2,), (1,))
+
+
+@requires_torch
+def test_transpose_against_torch():
+    t = torch()
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 5, 6, 3))
+    layer = Conv2DTranspose(4, 3, strides=(2, 3), output_padding=(1, 2), dtype="float64", bias_initializer="random_normal")
+    y = layer(x)
+    kernel, bias = layer.get_weights()
+    ref = t.nn.functional.conv_transpose2d(
+        t.tensor(x).permute(0, 3, 1, 2), t.tensor(kernel).permute(3, 2, 0, 1), t.tensor(bias),
+        stride=(2, 3), output_padding=(1, 2),
+    ).permute(0, 2, 3, 1)
+    assert_close(y, ref.numpy())
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"output_padding": 2, "strides": 2}, r"Conv2DTranspose 'conv2d_transpose': the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)"),
+        ({"output_padding": 1}, r"Received: output_padding=1, strides=\(1, 1\)"),
+        ({"output_padding": (1, -1), "strides": 2}, r"`output_padding` argument must contain only non-negative integers"),
+        ({"padding": "full"}, r"`padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'"),
+        ({"padding": 1}, r"Received: padding=1"),
+        ({"filters": 0}, r"`filters` argument must be a positive integer. Received: filters=0"),
+        ({"strides": 0}, r"Received: strides=0"),
+        ({"padding_mode": "reflect"}, r"Unrecognized keyword argument\(s\) passed to Conv2DTranspose: \['padding_mode'\]"),
+    ],
+)
+def test_transpose_bad_arguments_raise_at_construction(kwargs, match):
+    args = {"filters": 4, "kernel_size": 3, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        Conv2DTranspose(**args)
+
+
+def test_transpose_input_errors():
+    with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):
+        Conv2DTranspose(1, 3)(np.zeros((8, 8, 1)))
+    layer = Conv2DTranspose(1, 3)
+    layer(np.zeros((1, 4, 4, 2)))
+    with pytest.raises(ValueError, match=r"expected axis 3 of input shape to have value 2, but received input with shape \(1, 4, 4, 3\)"):
+        layer(np.zeros((1, 4, 4, 3)))
+    with pytest.raises(ValueError, match=r"the channel dimension of the inputs must be known"):
+        Conv2DTranspose(1, 3).build((None, 4, 4, None))
