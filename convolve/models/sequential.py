@@ -234,6 +234,10 @@ class Sequential(SavingMixin, TrainingMixin):
             elif rf == "pointwise":
                 pass
             elif isinstance(rf, tuple) and rf and rf[0] == "upsample":
+                # ("upsample", factors[, widen]): an output sees `widen` more positions of its
+                # input (transposed convs), then outputs sit 1/factor input positions apart
+                if len(rf) > 2:
+                    field = tuple(r + w * j for r, w, j in zip(field, rf[2], jump))
                 jump = tuple(j / s for j, s in zip(jump, rf[1]))
             else:
                 tracking = False

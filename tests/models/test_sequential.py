@@ -229,3 +229,11 @@ def test_unknown_layer_class_in_config():
 
     with pytest.raises(ValueError, match=r"Unknown layer class. Expected one of \[.*'Conv2D'.*\]. Received: class_name='Conv9D'"):
         L.deserialize({"class_name": "Conv9D", "config": {}})
+
+
+def test_receptive_field_through_a_transposed_convolution():
+    from convolve.layers import Conv2DTranspose
+
+    model = Sequential([Input((16, 16, 1)), Conv2D(2, 3, strides=2), Conv2DTranspose(1, 3, strides=2)])
+    # each output of the transposed conv sees 2 neighbouring conv outputs (2 apart): 3 + 2 = 5 pixels
+    assert [(r["receptive_field"], r["jump"]) for r in model.summary_rows()] == [((3, 3), (2, 2)), ((5, 5), (1, 1))]
