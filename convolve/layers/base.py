@@ -19,7 +19,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import autograd, initializers
+from .. import autograd, initializers, regularizers
 from ..autograd import Tensor
 from ..backend import as_float_array, standardize_dtype
 from ..variables import Variable
@@ -50,6 +50,8 @@ def format_shape(shape) -> str:
 
 
 class Layer:
+    #: accepts kernel_regularizer and bias_regularizer (Conv*, Dense)
+    regularizable: bool = False
     #: exact rank of the input (batch included), or None
     input_ndim: int | None = None
     #: minimum rank when the exact one is not fixed
@@ -81,6 +83,11 @@ class Layer:
         cls.build = wrapped
 
     def __init__(self, *, name=None, dtype=None, trainable=True, input_shape=None, **kwargs):
+        self.kernel_regularizer = self.bias_regularizer = None
+        if self.regularizable:  # Keras' kernel_regularizer / bias_regularizer arguments
+            where = f"{type(self).__name__} '{name}'" if name else type(self).__name__
+            self.kernel_regularizer = regularizers.get(kwargs.pop("kernel_regularizer", None), where)
+            self.bias_regularizer = regularizers.get(kwargs.pop("bias_regularizer", None), where)
         if kwargs:
             raise TypeError(
                 f"Unrecognized keyword argument(s) passed to {type(self).__name__}: {sorted(kwargs)}"
@@ -159,6 +166,17 @@ class Layer:
         for var, value in zip(self._weights, arrays):  # all checked: now assign
             var.assign(value, where=self.where)
 
+    def regularized_weights(self) -> list:
+        """(weight, regularizer) pairs: kernels with ``kernel_regularizer``, the bias with
+        ``bias_regularizer``. The training loop adds their penalties to the loss."""
+        pairs = []
+        for var in self._weights:
+            reg = self.bias_regularizer if var.name == "bias" else (
+                self.kernel_regularizer if var.name.endswith("kernel") else None)
+            if reg is not None:
+                pairs.append((var, reg))
+        return pairs
+
     def count_params(self) -> int:
         return int(sum(np.prod(w.shape) for w in self._weights))
 
@@ -224,6 +242,9 @@ class Layer:
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            if getattr(self, key, None) is not None:
+                config[key] = regularizers.serialize(getattr(self, key))
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         return config

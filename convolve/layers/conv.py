@@ -42,6 +42,8 @@ def _positive_int(value, name, where):
 class BaseConv(Layer):
     """What every convolution layer shares: arguments, shapes, the channel check."""
 
+    regularizable = True
+
     rank: int = 2
 
     def __init__(

@@ -56,6 +56,8 @@ class Dense(Layer):
     Weights: ``kernel`` (input_dim, units), ``bias`` (units,) when ``use_bias``.
     """
 
+    regularizable = True
+
     min_ndim = 2
 
     def __init__(
