@@ -8,7 +8,9 @@ import their libraries when first used.
 """
 __version__ = "0.1.0"
 
-from . import initializers, layers, models, ops, utils  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    callbacks, datasets, initializers, layers, losses, metrics, models, ops, optimizers, regularizers, utils,
+)
 from .backend import floatx, set_floatx  # noqa: E402,F401
 from .layers import Input  # noqa: E402,F401
 from .models import Sequential  # noqa: E402,F401
