@@ -13,3 +13,20 @@ from .activations import get as get_activation
 from .normalization import batch_norm
 from .reshaping import crop, flatten, reshape, upsample_nearest, zero_pad
 from .core import dense
+from .pooling import average_pool_backward, global_average_pool_backward, global_max_pool_backward, max_pool_backward
+from .activations import BACKWARD as ACTIVATION_BACKWARD
+from .activations import (
+    elu_backward,
+    gelu_backward,
+    leaky_relu_backward,
+    linear_backward,
+    relu_backward,
+    selu_backward,
+    sigmoid_backward,
+    softmax_backward,
+    softplus_backward,
+    tanh_backward,
+)
+from .normalization import batch_norm_backward, batch_norm_train, batch_norm_train_backward
+from .reshaping import crop_backward, flatten_backward, reshape_backward, upsample_nearest_backward, zero_pad_backward
+from .core import dense_backward

@@ -18,6 +18,28 @@ a new array.
 
 ``get(name)`` returns the function for a name (None is 'linear'); ``ACTIVATIONS`` is the table.
 
+Each activation has its backward pass (vector-Jacobian product) right after it,
+``<name>_backward(grad_y, v, **same keyword arguments)`` -> grad_x, taking whichever of the
+input ``x`` or the output ``y`` gives the derivative most cheaply; ``BACKWARD`` says which:
+
+    relu          grad_y * (1 where threshold < x < max_value; 0 where threshold < x, max_value <= x;
+                           negative_slope where x <= threshold)
+    leaky_relu    grad_y * (1 where x > 0, else negative_slope)
+    elu           grad_y * (1 where x > 0, else alpha * exp(x))
+    selu          grad_y * scale * (1 where x > 0, else alpha * exp(x))
+    gelu          grad_y * (Phi(x) + x phi(x))            (approximate: the tanh form's derivative)
+    sigmoid       grad_y * y (1 - y)                      from the output
+    tanh          grad_y * (1 - y^2)                      from the output
+    softmax       y * (grad_y - sum(grad_y * y))          from the output; the sum along ``axis``
+    softplus      grad_y * sigmoid(x)
+    linear        grad_y itself (nothing to multiply by)
+
+At a kink (relu at ``threshold`` and ``max_value``, leaky_relu and elu at 0) the derivative
+is taken from the side the forward's formula uses there: relu uses the lower branch at
+x == threshold (as PyTorch's threshold/hardtanh do, 0 for the plain relu) and 0 at
+x == max_value (as PyTorch's relu6/hardtanh). grad_y must have the shape of ``v``; the result is a
+new array (``linear_backward`` excepted) in their common float dtype.
+
 The error function: SciPy's ``erfc`` when SciPy is importable, otherwise :func:`erfc_cody`,
 W. J. Cody's rational approximations (Math. Comp. 23, 1969; netlib SPECFUN CALERF),
 accurate to a few units in the last place of float64.
@@ -60,11 +82,31 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu"):
     return y
 
 
+def relu_backward(grad_y, x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu_backward"):
+    """Gradient of :func:`relu` from its input: grad_y times 1 where threshold < x < max_value,
+    0 where x > threshold and x >= max_value (the flat top), negative_slope where x <= threshold."""
+    negative_slope = _check_number(negative_slope, "negative_slope", where, minimum=0.0)
+    threshold = _check_number(threshold, "threshold", where, minimum=0.0)
+    max_value = _check_number(max_value, "max_value", where, minimum=0.0, none_ok=True)
+    g, x, xp = _grad_and(grad_y, x, "x", where)
+    zero = xp.zeros((), dtype=g.dtype)
+    upper = g if max_value is None else xp.where(x < max_value, g, zero)  # x > threshold: min(x, max_value)
+    lower = zero if negative_slope == 0.0 else negative_slope * g  # x <= threshold
+    return xp.where(x > threshold, upper, lower)
+
+
 def leaky_relu(x, negative_slope=0.2, *, where="leaky_relu"):
     """x if x > 0, else negative_slope * x (negative_slope >= 0, as in Keras' LeakyReLU)."""
     negative_slope = _check_number(negative_slope, "negative_slope", where, minimum=0.0)
     x = as_float_array(x, where=where, name="x")
     return get_array_module(x).where(x > 0, x, negative_slope * x)
+
+
+def leaky_relu_backward(grad_y, x, negative_slope=0.2, *, where="leaky_relu_backward"):
+    """Gradient of :func:`leaky_relu` from its input: grad_y where x > 0, else negative_slope * grad_y."""
+    negative_slope = _check_number(negative_slope, "negative_slope", where, minimum=0.0)
+    g, x, xp = _grad_and(grad_y, x, "x", where)
+    return xp.where(x > 0, g, negative_slope * g)
 
 
 def elu(x, alpha=1.0, *, where="elu"):
@@ -75,11 +117,24 @@ def elu(x, alpha=1.0, *, where="elu"):
     return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
 
+def elu_backward(grad_y, x, alpha=1.0, *, where="elu_backward"):
+    """Gradient of :func:`elu` from its input: grad_y where x > 0, else grad_y * alpha * exp(x)."""
+    alpha = _check_number(alpha, "alpha", where)
+    g, x, xp = _grad_and(grad_y, x, "x", where)
+    return g * xp.where(x > 0, 1.0, alpha * xp.exp(xp.minimum(x, 0)))
+
+
 def selu(x, *, where="selu"):
     """Scaled ELU: SELU_SCALE * elu(x, SELU_ALPHA)."""
     x = as_float_array(x, where=where, name="x")
     xp = get_array_module(x)
     return SELU_SCALE * xp.where(x > 0, x, SELU_ALPHA * xp.expm1(xp.minimum(x, 0)))
+
+
+def selu_backward(grad_y, x, *, where="selu_backward"):
+    """Gradient of :func:`selu` from its input: grad_y * SELU_SCALE * (1 where x > 0, else SELU_ALPHA * exp(x))."""
+    g, x, xp = _grad_and(grad_y, x, "x", where)
+    return g * (SELU_SCALE * xp.where(x > 0, 1.0, SELU_ALPHA * xp.exp(xp.minimum(x, 0))))
 
 
 def gelu(x, approximate=False, *, where="gelu"):
@@ -100,6 +155,28 @@ def gelu(x, approximate=False, *, where="gelu"):
     return 0.5 * x * _erfc(-x / math.sqrt(2.0))
 
 
+def gelu_backward(grad_y, x, approximate=False, *, where="gelu_backward"):
+    """Gradient of :func:`gelu` from its input.
+
+    Exact:        d/dx x Phi(x) = Phi(x) + x phi(x),   phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    approximate:  with u = sqrt(2 / pi) (x + 0.044715 x^3),
+                  d/dx x (1 + tanh u) / 2 = (1 + tanh u) / 2 + x (1 - tanh^2 u) sqrt(2 / pi) (1 + 3 * 0.044715 x^2) / 2
+
+    The terms with x^2 and x^3 are evaluated on x clipped to [-40, 40] (exact) or [-20, 20]
+    (approximate): beyond, they are below the smallest float64 and would only overflow.
+    """
+    if not isinstance(approximate, (bool, np.bool_)):
+        raise TypeError(f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}")
+    g, x, xp = _grad_and(grad_y, x, "x", where)
+    if approximate:
+        t = xp.clip(x, -20.0, 20.0)
+        c = math.sqrt(2.0 / math.pi)
+        th = xp.tanh(c * (t + 0.044715 * (t * t * t)))
+        return g * (0.5 * (1.0 + th) + 0.5 * t * (1.0 - th * th) * c * (1.0 + 3 * 0.044715 * (t * t)))
+    t = xp.clip(x, -40.0, 40.0)
+    return g * (0.5 * _erfc(-x / math.sqrt(2.0)) + t * xp.exp(-0.5 * (t * t)) / math.sqrt(2.0 * math.pi))
+
+
 def sigmoid(x, *, where="sigmoid"):
     """1 / (1 + exp(-x)), via e = exp(-|x|) <= 1 so nothing overflows:
     1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0."""
@@ -109,10 +186,22 @@ def sigmoid(x, *, where="sigmoid"):
     return xp.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
+def sigmoid_backward(grad_y, y, *, where="sigmoid_backward"):
+    """Gradient of :func:`sigmoid` from its output ``y``: grad_y * y * (1 - y)."""
+    g, y, xp = _grad_and(grad_y, y, "y", where)
+    return g * (y * (1.0 - y))
+
+
 def tanh(x, *, where="tanh"):
     """Hyperbolic tangent."""
     x = as_float_array(x, where=where, name="x")
     return get_array_module(x).tanh(x)
+
+
+def tanh_backward(grad_y, y, *, where="tanh_backward"):
+    """Gradient of :func:`tanh` from its output ``y``: grad_y * (1 - y^2)."""
+    g, y, xp = _grad_and(grad_y, y, "y", where)
+    return g * (1.0 - y * y)
 
 
 def softmax(x, axis=-1, *, where="softmax"):
@@ -130,6 +219,14 @@ def softmax(x, axis=-1, *, where="softmax"):
     return e
 
 
+def softmax_backward(grad_y, y, axis=-1, *, where="softmax_backward"):
+    """Gradient of :func:`softmax` from its output ``y``: the Jacobian is diag(y) - y y^T along
+    ``axis``, so grad_x = y * (grad_y - sum(grad_y * y, axis)) without forming it."""
+    g, y, xp = _grad_and(grad_y, y, "y", where)
+    axes = _normalize_axes(axis, y.ndim, where)
+    return y * (g - xp.sum(g * y, axis=axes, keepdims=True))
+
+
 def softplus(x, *, where="softplus"):
     """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)): no overflow, full accuracy."""
     x = as_float_array(x, where=where, name="x")
@@ -137,9 +234,21 @@ def softplus(x, *, where="softplus"):
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
+def softplus_backward(grad_y, x, *, where="softplus_backward"):
+    """Gradient of :func:`softplus` from its input: grad_y * sigmoid(x)."""
+    g, x, xp = _grad_and(grad_y, x, "x", where)
+    return g * sigmoid(x)
+
+
 def linear(x, *, where="linear"):
     """The identity; returns the float array itself (integer input: a float32 copy)."""
     return as_float_array(x, where=where, name="x")
+
+
+def linear_backward(grad_y, *, where="linear_backward"):
+    """Gradient of :func:`linear`: grad_y itself, as the forward returns x itself (integer
+    input: a float32 copy). Copy it before writing into it."""
+    return as_float_array(grad_y, where=where, name="grad_y")
 
 
 #: name -> function, what :func:`get` looks names up in.
@@ -154,6 +263,23 @@ ACTIVATIONS = {
     "softmax": softmax,
     "softplus": softplus,
     "linear": linear,
+}
+
+
+#: name -> (backward function, what it needs besides grad_y: "x" the forward's input,
+#: "y" its output, None nothing). Call it as ``fn(grad_y, v, **the forward's keyword
+#: arguments)``, or ``fn(grad_y)`` when None.
+BACKWARD = {
+    "relu": (relu_backward, "x"),
+    "leaky_relu": (leaky_relu_backward, "x"),
+    "elu": (elu_backward, "x"),
+    "selu": (selu_backward, "x"),
+    "gelu": (gelu_backward, "x"),
+    "sigmoid": (sigmoid_backward, "y"),
+    "tanh": (tanh_backward, "y"),
+    "softmax": (softmax_backward, "y"),
+    "softplus": (softplus_backward, "x"),
+    "linear": (linear_backward, None),
 }
 
 
@@ -264,6 +390,19 @@ def _erfc(x):
 
 
 # --- argument checks ------------------------------------------------------------------
+
+
+def _grad_and(grad_y, v, name, where):
+    """grad_y and the saved ``v`` (named ``name``) as float arrays of one shape and their
+    common dtype, and their array module."""
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    v = as_float_array(v, where=where, name=name)
+    if g.shape != v.shape:
+        raise ValueError(
+            f"{where}: grad_y must have the shape of {name}. Received: grad_y.shape={g.shape}, {name}.shape={v.shape}"
+        )
+    dtype = np.result_type(g, v)
+    return g.astype(dtype, copy=False), v.astype(dtype, copy=False), get_array_module(g, v)
 
 
 def _check_number(value, name, where, minimum=None, none_ok=False):

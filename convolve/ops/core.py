@@ -6,6 +6,13 @@ Layout:
     kernel  (I, U)          U units
     bias    (U,)
     y       (..., U)        y[..., u] = bias[u] + sum over i of x[..., i] * kernel[i, u]
+
+Backward (:func:`dense_backward`), with the leading axes flattened into M rows
+(x -> X (M, I), grad_y -> G (M, U)), one matrix product each:
+
+    grad_x      = G @ kernel^T      (M, I) -> (..., I)
+    grad_kernel = X^T @ G           (I, U): the sum over every leading axis in one product
+    grad_bias   = sum of G's rows   (U,)
 """
 from __future__ import annotations
 
@@ -54,3 +61,51 @@ def dense(x, kernel, bias=None, where="dense"):
     if bias is not None:
         y += bias.astype(dtype, copy=False)
     return y.reshape(*x.shape[:-1], units)
+
+
+def dense_backward(grad_y, x, kernel, need_x=True, where="dense_backward"):
+    """Gradients of :func:`dense` with respect to its input, kernel and bias.
+
+    Args:
+        grad_y: (..., U), the shape of ``dense(x, kernel, bias)``.
+        x: (..., I), the forward's input, rank >= 1 (usually (batch, I); any leading axes).
+        kernel: (I, U).
+        need_x: False skips grad_x (one matrix product), for a layer whose input needs no
+            gradient, such as a network's first.
+
+    Returns:
+        (grad_x, grad_kernel, grad_bias): (..., I) or None when not ``need_x``; (I, U); (U,).
+        grad_bias is the gradient of the bias whether or not the forward had one (it does not
+        depend on the bias); a caller without a bias drops it. New arrays in the common float
+        dtype of the arguments.
+    """
+    x = as_float_array(x, where=where, name="inputs")
+    kernel = as_float_array(kernel, where=where, name="kernel")
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    if not isinstance(need_x, (bool, np.bool_)):
+        raise TypeError(f"{where}: the `need_x` argument must be True or False. Received: need_x={need_x!r}")
+    if kernel.ndim != 2:
+        raise ValueError(f"{where}: expected a kernel of rank 2 (input_dim, units). Received: kernel.shape={kernel.shape}")
+    if x.ndim == 0:
+        raise ValueError(f"{where}: expected input of rank >= 1 (..., input_dim). Received: inputs.shape={x.shape}")
+    in_features, units = kernel.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(
+            f"{where}: the input's last axis must have the kernel's input size {in_features} "
+            f"(kernel.shape={kernel.shape}). Received: inputs.shape={x.shape}"
+        )
+    if g.shape != (*x.shape[:-1], units):
+        raise ValueError(
+            f"{where}: expected grad_y of shape {(*x.shape[:-1], units)}, the shape of the forward's output. "
+            f"Received: grad_y.shape={g.shape}"
+        )
+    dtype = np.result_type(x, kernel, g)
+    xp = get_array_module(x)
+    rows = math.prod(x.shape[:-1])
+    x_rows = x.astype(dtype, copy=False).reshape(rows, in_features)  # X (M, I)
+    g_rows = g.astype(dtype, copy=False).reshape(rows, units)  # G (M, U)
+    kernel = kernel.astype(dtype, copy=False)
+    grad_kernel = xp.matmul(x_rows.T, g_rows)  # (I, U)
+    grad_bias = xp.sum(g_rows, axis=0)  # (U,)
+    grad_x = xp.matmul(g_rows, kernel.T).reshape(x.shape) if need_x else None  # (..., I)
+    return grad_x, grad_kernel, grad_bias

@@ -23,6 +23,22 @@ then the taps are visited one by one, each a strided view of the padded input
 is prod(pool_size) for 'valid' and is counted per axis for 'same'.
 
     global_max_pool / global_average_pool:   y[n, c] = max / mean over all of S
+
+Each forward has its backward pass (vector-Jacobian product) right after it: given grad_y,
+the gradient of some scalar with respect to y (the shape of y), it returns grad_x, the
+gradient with respect to x, in the caller's layout, as a new C-contiguous array:
+
+    max_pool_backward       grad_x[n, i, c] = sum of grad_y[n, o, c] over the o whose chosen maximum is i
+    average_pool_backward   grad_x[n, i, c] = sum of grad_y[n, o, c] / |W(o)| over the o with i in W(o)
+
+Ties. Where two cells of a window share its maximum, the maximum is not differentiable;
+the whole gradient of that window then goes to ONE cell, the first maximum in window order
+(taps in row-major order, the last spatial axis fastest), as PyTorch does. A NaN counts as
+the maximum (the forward's maximum is NaN there): the first NaN of the window gets it (PyTorch's
+CPU kernel picks the last; one rule here, the same as numpy.argmax's). The global maximum
+routes likewise to the first maximum in row-major order over all of S.
+The dtype of grad_x is the common float dtype of grad_y and x (of grad_y alone for the
+average, which needs only x's shape).
 """
 from __future__ import annotations
 
@@ -33,6 +49,7 @@ import numpy as np
 
 from ..backend import as_float_array, get_array_module
 from .args import check_choice, standardize_data_format, standardize_tuple
+from .reshaping import standardize_shape
 from .shapes import conv_output_shape
 
 #: The paddings pooling accepts (Keras pooling layers know only these two).
@@ -69,6 +86,54 @@ def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_
     return _restore_layout(y, data_format)
 
 
+def max_pool_backward(
+    grad_y, x, pool_size, strides=None, padding="valid", data_format="channels_last", where="max_pool_backward"
+):
+    """Gradient of :func:`max_pool` with respect to ``x``: each window's grad_y goes to the
+    cell that holds the window's maximum (ties: the first maximum in window order, as
+    PyTorch does; see the module docstring).
+
+    Args:
+        grad_y: the shape of ``max_pool(x, ...)``: (N, *O, C) or (N, C, *O).
+        x: the forward's input; the other arguments as in :func:`max_pool`.
+
+    Returns:
+        grad_x: the shape of ``x``, a new array.
+
+    How: the forward's taps are visited again, keeping the running maximum and the index of
+    the tap it came from (replaced only by a strictly larger value, so the first maximum
+    stays); then each tap adds grad_y, where it was the chosen one, into its strided view of
+    a zero (padded) gradient. Within one tap the view's cells are distinct, so ``+=`` is safe.
+    """
+    x, pool_size, strides, out_sizes, pads, data_format = _prepare(
+        x, pool_size, strides, padding, data_format, where
+    )
+    g = _prepare_grad(grad_y, x.shape, out_sizes, data_format, where)  # (N, *O, C)
+    xp = get_array_module(x)
+    dtype = np.result_type(x, g)
+    padded = _pad_constant(x, pads, -np.inf)  # (N, *P, C)
+    taps = list(product(*(range(k) for k in pool_size)))
+    has_nan = bool(xp.isnan(x).any())
+    best = None  # (N, *O, C): the running maximum
+    chosen = xp.zeros(g.shape, dtype=np.min_scalar_type(len(taps) - 1))  # (N, *O, C): index of its tap
+    for index, tap in enumerate(taps):
+        window = _window(padded, tap, out_sizes, strides)  # (N, *O, C)
+        if best is None:
+            best = window.copy()
+            continue
+        better = window > best
+        if has_nan:
+            better |= xp.isnan(window) & ~xp.isnan(best)
+        xp.copyto(best, window, where=better)
+        xp.copyto(chosen, index, where=better)
+    g = g.astype(dtype, copy=False)
+    grad_padded = xp.zeros(padded.shape, dtype=dtype)  # (N, *P, C)
+    for index, tap in enumerate(taps):
+        target = _window(grad_padded, tap, out_sizes, strides)  # a writable view, (N, *O, C)
+        target += xp.where(chosen == index, g, 0)
+    return _unpad_and_restore(grad_padded, pads, data_format)
+
+
 def average_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last", where="average_pool"):
     """Mean over each window of 1, 2 or 3 spatial axes (the input's rank decides).
 
@@ -94,6 +159,36 @@ def average_pool(x, pool_size, strides=None, padding="valid", data_format="chann
     return _restore_layout(y, data_format)
 
 
+def average_pool_backward(
+    grad_y, x_shape, pool_size, strides=None, padding="valid", data_format="channels_last", where="average_pool_backward"
+):
+    """Gradient of :func:`average_pool` with respect to its input: each window's grad_y,
+    divided by the window's count |W(o)| (the real cells only, with 'same' padding, as in
+    the forward), is spread evenly over the window's cells.
+
+    Args:
+        grad_y: the shape of ``average_pool(x, ...)``: (N, *O, C) or (N, C, *O).
+        x_shape: the shape of the forward's input ``x`` (only its shape is needed).
+        pool_size, strides, padding, data_format: as in :func:`average_pool`.
+
+    Returns:
+        grad_x: of shape ``x_shape``, a new array with the float dtype of ``grad_y``.
+    """
+    x_shape = standardize_shape(x_shape, "x_shape", where)
+    pool_size, strides, out_sizes, pads, data_format, last_shape = _geometry(
+        x_shape, pool_size, strides, padding, data_format, where, name="x_shape"
+    )
+    g = _prepare_grad(grad_y, last_shape, out_sizes, data_format, where)  # (N, *O, C)
+    xp = get_array_module(g)
+    share = g / _window_counts(last_shape[1:-1], pool_size, strides, pads, out_sizes, g.dtype, xp)  # a new array
+    padded_shape = (last_shape[0], *(s + b + a for s, (b, a) in zip(last_shape[1:-1], pads)), last_shape[-1])
+    grad_padded = xp.zeros(padded_shape, dtype=g.dtype)  # (N, *P, C)
+    for tap in product(*(range(k) for k in pool_size)):
+        target = _window(grad_padded, tap, out_sizes, strides)  # a writable view, (N, *O, C)
+        target += share
+    return _unpad_and_restore(grad_padded, pads, data_format)
+
+
 def global_max_pool(x, data_format="channels_last", keepdims=False, where="global_max_pool"):
     """Maximum over all spatial positions of each channel.
 
@@ -108,10 +203,60 @@ def global_max_pool(x, data_format="channels_last", keepdims=False, where="globa
     return get_array_module(x).max(x, axis=axes, keepdims=keepdims)
 
 
+def global_max_pool_backward(grad_y, x, data_format="channels_last", keepdims=False, where="global_max_pool_backward"):
+    """Gradient of :func:`global_max_pool` with respect to ``x``: grad_y[n, c] goes to the cell
+    holding the maximum of channel c of sample n (ties: the first maximum in row-major order
+    over the spatial axes; a NaN counts as the maximum).
+
+    Args:
+        grad_y: the shape of ``global_max_pool(x, data_format, keepdims)``.
+        x: the forward's input; data_format and keepdims as in the forward.
+
+    Returns:
+        grad_x: the shape of ``x``, a new array.
+    """
+    x, axes = _prepare_global(x, data_format, keepdims, where)
+    g = _prepare_global_grad(grad_y, x.shape, axes, keepdims, where)  # (N, C)
+    xp = get_array_module(x)
+    dtype = np.result_type(x, g)
+    g = g.astype(dtype, copy=False)
+    batch, positions = x.shape[0], math.prod(x.shape[a] for a in axes)
+    if axes[0] == 1:  # channels_last: (N, P, C), P = prod(S)
+        first = xp.argmax(x.reshape(batch, positions, x.shape[-1]), axis=1)  # (N, C); argmax keeps the first
+        grad = xp.where(xp.arange(positions).reshape(1, positions, 1) == first[:, None, :], g[:, None, :], 0)
+    else:  # channels_first: (N, C, P)
+        first = xp.argmax(x.reshape(batch, x.shape[1], positions), axis=2)  # (N, C)
+        grad = xp.where(xp.arange(positions).reshape(1, 1, positions) == first[:, :, None], g[:, :, None], 0)
+    return grad.reshape(x.shape)
+
+
 def global_average_pool(x, data_format="channels_last", keepdims=False, where="global_average_pool"):
     """Mean over all spatial positions of each channel. Arguments and shapes as :func:`global_max_pool`."""
     x, axes = _prepare_global(x, data_format, keepdims, where)
     return get_array_module(x).mean(x, axis=axes, keepdims=keepdims)
+
+
+def global_average_pool_backward(
+    grad_y, x_shape, data_format="channels_last", keepdims=False, where="global_average_pool_backward"
+):
+    """Gradient of :func:`global_average_pool`: grad_y[n, c] / prod(S) at every spatial cell.
+
+    Args:
+        grad_y: the shape of ``global_average_pool(x, data_format, keepdims)``.
+        x_shape: the shape of the forward's input (only its shape is needed).
+
+    Returns:
+        grad_x: of shape ``x_shape``, a new array with the float dtype of ``grad_y``.
+    """
+    x_shape = standardize_shape(x_shape, "x_shape", where)
+    axes = _global_axes(x_shape, data_format, keepdims, where, name="x_shape")
+    g = _prepare_global_grad(grad_y, x_shape, axes, keepdims, where)  # (N, C)
+    xp = get_array_module(g)
+    kept = [1] * len(x_shape)  # (N, 1, ..., 1, C) or (N, C, 1, ..., 1)
+    kept[0], kept[-1 if axes[0] == 1 else 1] = g.shape
+    grad = xp.empty(x_shape, dtype=g.dtype)
+    grad[...] = g.reshape(kept) / math.prod(x_shape[a] for a in axes)
+    return grad
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -120,45 +265,98 @@ def global_average_pool(x, data_format="channels_last", keepdims=False, where="g
 def _prepare(x, pool_size, strides, padding, data_format, where):
     """Validate everything, move channels last; return what the pooling loops need."""
     x = as_float_array(x, where=where, name="inputs")
-    shape = x.shape  # as the caller gave it, for messages
+    pool_size, strides, out_sizes, pads, data_format, _ = _geometry(x.shape, pool_size, strides, padding, data_format, where)
+    if data_format == "channels_first":
+        x = get_array_module(x).moveaxis(x, 1, -1)  # a view: (N, *S, C)
+    return x, pool_size, strides, out_sizes, pads, data_format
+
+
+def _geometry(shape, pool_size, strides, padding, data_format, where, name="inputs.shape"):
+    """Validate the arguments against an input shape (as the caller gave it, ``name`` in
+    messages); return pool_size, strides, out_sizes, pads, data_format and the channels_last
+    shape (N, *S, C)."""
     data_format = standardize_data_format(data_format, where)
-    n = _spatial_rank(x, data_format, where)
+    n = _spatial_rank(shape, data_format, where, name)
     pool_size = standardize_tuple(pool_size, n, "pool_size", where)
     strides = pool_size if strides is None else standardize_tuple(strides, n, "strides", where)
     padding = check_choice(padding, POOL_PADDINGS, "padding", where)
-    if data_format == "channels_first":
-        x = get_array_module(x).moveaxis(x, 1, -1)  # a view: (N, *S, C)
+    last_shape = tuple(shape) if data_format == "channels_last" else (shape[0], *shape[2:], shape[1])
     try:
-        out_sizes, pads = conv_output_shape(x.shape[1:-1], pool_size, strides, padding, 1, where=where)
+        out_sizes, pads = conv_output_shape(last_shape[1:-1], pool_size, strides, padding, 1, where=where)
     except ValueError as error:  # the only one left: an empty output; add what was received
         raise ValueError(
-            f"{error} Received: inputs.shape={shape}, pool_size={pool_size}, strides={strides}, padding={padding!r}"
+            f"{error} Received: {name}={tuple(shape)}, pool_size={pool_size}, strides={strides}, padding={padding!r}"
         ) from None
-    return x, pool_size, strides, out_sizes, pads, data_format
+    return pool_size, strides, out_sizes, pads, data_format, last_shape
+
+
+def _prepare_grad(grad_y, last_shape, out_sizes, data_format, where):
+    """grad_y as a float array of the forward's output shape, moved to channels_last (N, *O, C)."""
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    batch, channels = last_shape[0], last_shape[-1]
+    expected = (batch, *out_sizes, channels) if data_format == "channels_last" else (batch, channels, *out_sizes)
+    if g.shape != expected:
+        raise ValueError(
+            f"{where}: expected grad_y of shape {expected}, the shape of the forward's output. "
+            f"Received: grad_y.shape={g.shape}"
+        )
+    return get_array_module(g).moveaxis(g, 1, -1) if data_format == "channels_first" else g
+
+
+def _unpad_and_restore(grad_padded, pads, data_format):
+    """(N, *P, C) gradient of the padded input -> the input's gradient in the caller's layout,
+    C-contiguous: the padding's share is dropped (it is no part of the input)."""
+    spatial = tuple(slice(b, p - a) for p, (b, a) in zip(grad_padded.shape[1:-1], pads))
+    grad = grad_padded[(slice(None), *spatial, slice(None))]
+    xp = get_array_module(grad)
+    if data_format == "channels_first":
+        grad = xp.moveaxis(grad, -1, 1)
+    return xp.ascontiguousarray(grad)
 
 
 def _prepare_global(x, data_format, keepdims, where):
     x = as_float_array(x, where=where, name="inputs")
+    return x, _global_axes(x.shape, data_format, keepdims, where)
+
+
+def _global_axes(shape, data_format, keepdims, where, name="inputs.shape"):
+    """Validate; return the spatial axes of an input of ``shape``."""
     data_format = standardize_data_format(data_format, where)
-    n = _spatial_rank(x, data_format, where)
+    n = _spatial_rank(shape, data_format, where, name)
     if not isinstance(keepdims, (bool, np.bool_)):
         raise TypeError(f"{where}: the `keepdims` argument must be True or False. Received: keepdims={keepdims!r}")
     axes = tuple(range(1, n + 1)) if data_format == "channels_last" else tuple(range(2, n + 2))
-    if any(x.shape[a] == 0 for a in axes):
+    if any(shape[a] == 0 for a in axes):
         raise ValueError(
             f"{where}: every spatial axis must have at least one position to pool over. "
-            f"Received: inputs.shape={x.shape} with data_format={data_format!r}"
+            f"Received: {name}={tuple(shape)} with data_format={data_format!r}"
         )
-    return x, axes
+    return axes
 
 
-def _spatial_rank(x, data_format, where) -> int:
-    n = x.ndim - 2
+def _prepare_global_grad(grad_y, shape, axes, keepdims, where):
+    """grad_y of a global pooling as a float (N, C) array, after checking its shape."""
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    channels = shape[-1] if axes[0] == 1 else shape[1]
+    if keepdims:
+        expected = tuple(1 if a in axes else d for a, d in enumerate(shape))
+    else:
+        expected = (shape[0], channels)
+    if g.shape != expected:
+        raise ValueError(
+            f"{where}: expected grad_y of shape {expected}, the shape of the forward's output "
+            f"(keepdims={keepdims}). Received: grad_y.shape={g.shape}"
+        )
+    return g.reshape(shape[0], channels)
+
+
+def _spatial_rank(shape, data_format, where, name="inputs.shape") -> int:
+    n = len(shape) - 2
     if n not in (1, 2, 3):
         layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
         raise ValueError(
             f"{where}: expected input of rank 3, 4 or 5 {layout} for 1-, 2- or 3-D pooling. "
-            f"Received: inputs.shape={x.shape}"
+            f"Received: {name}={tuple(shape)}"
         )
     return n
 

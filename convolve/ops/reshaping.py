@@ -17,6 +17,18 @@ per axis.
 
 zero_pad, crop and upsample_nearest always return a new array; flatten and reshape return
 a view of ``x`` when NumPy can (as numpy.reshape does). None of them writes to ``x``.
+
+Each forward has its backward pass (vector-Jacobian product) right after it: given grad_y
+(the shape of y), it returns grad_x (the shape of x), the forward's adjoint:
+
+    zero_pad_backward          crop the padding off grad_y                 (a new array)
+    crop_backward              put grad_y back in place, zeros around it   (a new array)
+    upsample_nearest_backward  sum each size_1 x ... x size_d block        (a new array)
+    flatten_backward           unflatten (channels moved back first)       (a view of grad_y when NumPy can)
+    reshape_backward           grad_y reshaped to x's shape                (a view of grad_y when NumPy can)
+
+As with the forwards, flatten_backward and reshape_backward may return views: copy before
+writing into their results. The backwards take only x's shape (where they need it), never x.
 """
 from __future__ import annotations
 
@@ -48,6 +60,32 @@ def zero_pad(x, padding, data_format="channels_last", where="zero_pad"):
     return xp.pad(x, _full_pairs(pairs, data_format), mode="constant", constant_values=0)
 
 
+def zero_pad_backward(grad_y, padding, data_format="channels_last", where="zero_pad_backward"):
+    """Gradient of :func:`zero_pad`: grad_y without the padded cells (their values were constants).
+
+    Args:
+        grad_y: the shape of ``zero_pad(x, padding, data_format)``.
+        padding, data_format: as in the forward.
+
+    Returns:
+        grad_x: the shape of ``x``, a new array.
+    """
+    g, data_format, n = _prepare_spatial(grad_y, data_format, where, name="grad_y")
+    pairs = _standardize_pairs(padding, n, "padding", where)
+    sizes = g.shape[1:-1] if data_format == "channels_last" else g.shape[2:]
+    problems = [
+        f"{name}: grad_y {size}, padding ({before}, {after})"
+        for name, size, (before, after) in zip(axis_names(n), sizes, pairs)
+        if size < before + after
+    ]
+    if problems:
+        raise ValueError(
+            f"{where}: grad_y is smaller than the padding it should contain: {'; '.join(problems)}. "
+            f"Received: padding={padding!r}, grad_y.shape={g.shape}"
+        )
+    return g[_spatial_index(sizes, pairs, data_format)].copy()
+
+
 def crop(x, cropping, data_format="channels_last", where="crop"):
     """Remove cells at the start and end of each spatial axis.
 
@@ -71,9 +109,38 @@ def crop(x, cropping, data_format="channels_last", where="crop"):
             f"{where}: the output would be empty: {'; '.join(problems)}. Every spatial axis must keep "
             f"at least one cell. Received: cropping={cropping!r}, inputs.shape={x.shape}"
         )
-    spatial = tuple(slice(before, size - after) for size, (before, after) in zip(sizes, pairs))
-    index = (slice(None), *spatial, slice(None)) if data_format == "channels_last" else (slice(None), slice(None), *spatial)
-    return x[index].copy()
+    return x[_spatial_index(sizes, pairs, data_format)].copy()
+
+
+def crop_backward(grad_y, x_shape, cropping, data_format="channels_last", where="crop_backward"):
+    """Gradient of :func:`crop`: grad_y put back where its cells came from, zeros for the
+    cropped cells.
+
+    Args:
+        grad_y: the shape of ``crop(x, cropping, data_format)``.
+        x_shape: the shape of the forward's input.
+        cropping, data_format: as in the forward.
+
+    Returns:
+        grad_x: of shape ``x_shape``, a new array with the float dtype of grad_y.
+    """
+    x_shape = standardize_shape(x_shape, "x_shape", where)
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    data_format = standardize_data_format(data_format, where)
+    n = _spatial_rank(x_shape, data_format, where, "x_shape")
+    pairs = _standardize_pairs(cropping, n, "cropping", where)
+    first = 1 if data_format == "channels_last" else 2
+    sizes = x_shape[first:first + n]
+    expected = list(x_shape)
+    expected[first:first + n] = [size - before - after for size, (before, after) in zip(sizes, pairs)]
+    if g.shape != tuple(expected):
+        raise ValueError(
+            f"{where}: expected grad_y of shape {tuple(expected)}, the shape of the forward's output "
+            f"(x_shape={x_shape} cropped by {pairs}). Received: grad_y.shape={g.shape}"
+        )
+    grad = get_array_module(g).zeros(x_shape, dtype=g.dtype)
+    grad[_spatial_index(sizes, pairs, data_format)] = g
+    return grad
 
 
 def upsample_nearest(x, size, data_format="channels_last", where="upsample_nearest"):
@@ -109,6 +176,39 @@ def upsample_nearest(x, size, data_format="channels_last", where="upsample_neare
     return y.reshape(final)
 
 
+def upsample_nearest_backward(grad_y, size, data_format="channels_last", where="upsample_nearest_backward"):
+    """Gradient of :func:`upsample_nearest`: each input cell was copied to a block of
+    size_1 x ... x size_d output cells, so its gradient is the sum of grad_y over that block.
+
+    grad_y (N, S_1 r_1, ..., S_d r_d, C) is viewed as (N, S_1, r_1, ..., S_d, r_d, C) and summed
+    over the r axes.
+
+    Args:
+        grad_y: the shape of ``upsample_nearest(x, size, data_format)``; every spatial size a
+            multiple of ``size``.
+        size, data_format: as in the forward.
+
+    Returns:
+        grad_x: the shape of ``x``, a new array.
+    """
+    g, data_format, n = _prepare_spatial(grad_y, data_format, where, name="grad_y")
+    size = standardize_tuple(size, n, "size", where)
+    first = 1 if data_format == "channels_last" else 2
+    sizes = g.shape[first:first + n]
+    problems = [f"{name}: {s} is not a multiple of {r}" for name, s, r in zip(axis_names(n), sizes, size) if s % r]
+    if problems:
+        raise ValueError(
+            f"{where}: each spatial size of grad_y must be a multiple of `size`: {'; '.join(problems)}. "
+            f"Received: size={size}, grad_y.shape={g.shape}"
+        )
+    blocks = []
+    for s, r in zip(sizes, size):
+        blocks += [s // r, r]
+    viewed = (*g.shape[:first], *blocks, *g.shape[first + n:])
+    summed = tuple(first + 2 * k + 1 for k in range(n))  # the r axes
+    return get_array_module(g).sum(g.reshape(viewed), axis=summed)
+
+
 def flatten(x, data_format="channels_last", where="flatten"):
     """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k), as Keras' Flatten.
 
@@ -124,6 +224,32 @@ def flatten(x, data_format="channels_last", where="flatten"):
     if data_format == "channels_first" and x.ndim > 2:
         x = get_array_module(x).moveaxis(x, 1, -1)
     return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
+def flatten_backward(grad_y, x_shape, data_format="channels_last", where="flatten_backward"):
+    """Gradient of :func:`flatten`: grad_y (N, prod(...)) back to ``x_shape``, undoing the
+    channels move for channels_first input of rank > 2.
+
+    Returns:
+        grad_x: of shape ``x_shape``; a view of grad_y when NumPy can (channels_last), a new
+        C-contiguous array for channels_first input of rank > 2.
+    """
+    x_shape = standardize_shape(x_shape, "x_shape", where)
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    data_format = standardize_data_format(data_format, where)
+    if not x_shape:
+        raise ValueError(f"{where}: expected x_shape with a batch axis (rank >= 1). Received: x_shape={x_shape}")
+    expected = (x_shape[0], math.prod(x_shape[1:]))
+    if g.shape != expected:
+        raise ValueError(
+            f"{where}: expected grad_y of shape {expected}, the shape of the forward's output. "
+            f"Received: grad_y.shape={g.shape}, x_shape={x_shape}"
+        )
+    if data_format == "channels_first" and len(x_shape) > 2:
+        xp = get_array_module(g)
+        last = g.reshape(x_shape[0], *x_shape[2:], x_shape[1])  # (N, *S, C), as flattened
+        return xp.ascontiguousarray(xp.moveaxis(last, -1, 1))
+    return g.reshape(x_shape)
 
 
 def reshape(x, target_shape, where="reshape"):
@@ -163,6 +289,18 @@ def reshape(x, target_shape, where="reshape"):
     return x.reshape((x.shape[0], *target))
 
 
+def reshape_backward(grad_y, x_shape, where="reshape_backward"):
+    """Gradient of :func:`reshape`: grad_y reshaped back to ``x_shape`` (a view when NumPy can)."""
+    x_shape = standardize_shape(x_shape, "x_shape", where)
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    if not x_shape or g.ndim == 0 or g.shape[0] != x_shape[0] or g.size != math.prod(x_shape):
+        raise ValueError(
+            f"{where}: grad_y must have the batch size and the number of values of x_shape "
+            f"(the forward keeps the batch axis and every value). Received: grad_y.shape={g.shape}, x_shape={x_shape}"
+        )
+    return g.reshape(x_shape)
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -170,17 +308,40 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
 
-def _prepare_spatial(x, data_format, where):
-    x = as_float_array(x, where=where, name="inputs")
+def standardize_shape(shape, name, where):
+    """An array's shape (a sequence of non-negative ints) -> a tuple of ints; for the
+    backward passes that take the forward input's shape instead of the input."""
+    message = f"{where}: the `{name}` argument must be a tuple of non-negative ints (an array's shape). Received: {name}={shape!r}"
+    try:
+        items = tuple(shape)
+    except TypeError:
+        raise TypeError(message) from None
+    if not all(_is_int(d) and d >= 0 for d in items):
+        raise ValueError(message)
+    return tuple(int(d) for d in items)
+
+
+def _prepare_spatial(x, data_format, where, name="inputs"):
+    x = as_float_array(x, where=where, name=name)
     data_format = standardize_data_format(data_format, where)
-    n = x.ndim - 2
+    return x, data_format, _spatial_rank(x.shape, data_format, where, f"{name}.shape")
+
+
+def _spatial_rank(shape, data_format, where, name):
+    n = len(shape) - 2
     if n not in (1, 2, 3):
         layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
         raise ValueError(
             f"{where}: expected input of rank 3, 4 or 5 {layout} with 1, 2 or 3 spatial axes. "
-            f"Received: inputs.shape={x.shape}"
+            f"Received: {name}={tuple(shape)}"
         )
-    return x, data_format, n
+    return n
+
+
+def _spatial_index(sizes, pairs, data_format):
+    """The index that keeps [before, size - after) of each spatial axis, all of the others."""
+    spatial = tuple(slice(before, size - after) for size, (before, after) in zip(sizes, pairs))
+    return (slice(None), *spatial, slice(None)) if data_format == "channels_last" else (slice(None), slice(None), *spatial)
 
 
 def _standardize_pairs(value, n, name, where):

@@ -1,4 +1,5 @@
-"""Tests for convolve/ops/activations.py: per-element references, hypothesis, PyTorch, errors."""
+"""Tests for convolve/ops/activations.py: per-element references, finite differences for the
+backwards, hypothesis, PyTorch, errors."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,21 +16,33 @@ from hypothesis import strategies as st
 from convolve.ops import activations
 from convolve.ops.activations import (
     ACTIVATIONS,
+    BACKWARD,
     elu,
+    elu_backward,
     erf_cody,
     erfc_cody,
     gelu,
+    gelu_backward,
     get,
     leaky_relu,
+    leaky_relu_backward,
     linear,
+    linear_backward,
     relu,
+    relu_backward,
     selu,
+    selu_backward,
     sigmoid,
+    sigmoid_backward,
     softmax,
+    softmax_backward,
     softplus,
+    softplus_backward,
     tanh,
+    tanh_backward,
 )
 from tests.helpers import assert_close, requires_torch, torch
+from tests.ops.test_core import assert_gradient
 
 
 # --- the definitions, one element at a time -------------------------------------------------
@@ -425,3 +438,222 @@ def test_non_numeric_input(name):
         ACTIVATIONS[name](np.array(["a", "b"]))
     with pytest.raises(TypeError, match=rf"{name} expected a numeric array for x. Received: x that cannot become an array"):
         ACTIVATIONS[name]([[1.0], [1.0, 2.0]])
+
+
+
+# --- backward: finite differences, the table, float32, PyTorch ------------------------------------------
+
+
+@st.composite
+def small_arrays(draw):
+    """Arrays of rank 0 to 3 (at most 64 values) for the finite-difference checks, and a grad_y."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = np.asarray(rng.standard_normal(shape) * draw(st.sampled_from([0.5, 3.0, 30.0])))
+    return x, np.asarray(rng.standard_normal(shape))
+
+
+def away_from(x, kinks):
+    """Move values within 1e-3 of a kink (where the derivative jumps) 1e-2 past it, so that
+    central differences with h = 1e-5 never straddle one."""
+    for kink in kinks:
+        if kink is not None:
+            x = np.where(np.abs(x - kink) < 1e-3, kink + 1e-2, x)
+    return x
+
+
+def backward_of(name, grad_y, x, **kwargs):
+    """grad_x through the BACKWARD table, given what the entry says it needs."""
+    fn, needs = BACKWARD[name]
+    if needs is None:
+        return fn(grad_y)
+    return fn(grad_y, x if needs == "x" else ACTIVATIONS[name](x, **kwargs), **kwargs)
+
+
+def test_backward_table():
+    assert set(BACKWARD) == set(ACTIVATIONS)
+    for name, (fn, needs) in BACKWARD.items():
+        assert fn.__name__ == name + "_backward"
+        assert needs == {"sigmoid": "y", "tanh": "y", "softmax": "y", "linear": None}.get(name, "x")
+
+
+@pytest.mark.parametrize("name", sorted(BACKWARD))
+@given(case=small_arrays())
+def test_backward_matches_finite_differences(name, case):
+    x, grad_y = case
+    if name == "softmax" and x.ndim == 0:
+        x, grad_y = x.reshape(1), grad_y.reshape(1)
+    x = away_from(x, [0.0])
+    assert_gradient(np.asarray(backward_of(name, grad_y, x)), ACTIVATIONS[name], x, grad_y)
+
+
+@given(
+    case=small_arrays(),
+    negative_slope=st.sampled_from([0.0, 0.1, 1.0, 2.5]),
+    max_value=st.sampled_from([None, 0.0, 0.5, 6.0]),
+    threshold=st.sampled_from([0.0, 0.3, 1.5, 8.0]),
+)
+def test_relu_backward_arguments_match_finite_differences(case, negative_slope, max_value, threshold):
+    x, grad_y = case
+    kwargs = dict(negative_slope=negative_slope, max_value=max_value, threshold=threshold)
+    x = away_from(x, [threshold, max_value])
+    assert_gradient(relu_backward(grad_y, x, **kwargs), lambda v: relu(v, **kwargs), x, grad_y)
+
+
+@given(case=small_arrays(), negative_slope=st.floats(0, 3), alpha=st.floats(-2, 3), approximate=st.booleans())
+def test_leaky_relu_elu_gelu_arguments_match_finite_differences(case, negative_slope, alpha, approximate):
+    x, grad_y = case
+    x = away_from(x, [0.0])
+    assert_gradient(leaky_relu_backward(grad_y, x, negative_slope), lambda v: leaky_relu(v, negative_slope), x, grad_y)
+    assert_gradient(elu_backward(grad_y, x, alpha), lambda v: elu(v, alpha), x, grad_y)
+    assert_gradient(gelu_backward(grad_y, x, approximate), lambda v: gelu(v, approximate), x, grad_y)
+
+
+@given(case=small_arrays(), data=st.data())
+def test_softmax_backward_axes_match_finite_differences(case, data):
+    x, grad_y = case
+    if x.ndim == 0:
+        x, grad_y = x.reshape(1), grad_y.reshape(1)
+    axes = data.draw(st.lists(st.integers(0, x.ndim - 1), min_size=1, max_size=x.ndim, unique=True))
+    axis = axes[0] - x.ndim if len(axes) == 1 else tuple(axes)
+    y = softmax(x, axis=axis)
+    assert_gradient(softmax_backward(grad_y, y, axis=axis), lambda v: softmax(v, axis=axis), x, grad_y)
+
+
+#: keyword arguments tried in the float32 and PyTorch comparisons besides the defaults
+VARIANTS = [
+    ("relu", {}), ("relu", {"max_value": 6.0}), ("relu", {"threshold": 1.5}), ("relu", {"negative_slope": 0.3, "max_value": 2.0}),
+    ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.01}), ("elu", {}), ("elu", {"alpha": 0.7}), ("selu", {}),
+    ("gelu", {}), ("gelu", {"approximate": True}), ("sigmoid", {}), ("tanh", {}), ("softmax", {}), ("softmax", {"axis": 0}),
+    ("softplus", {}), ("linear", {}),
+]
+
+
+@pytest.mark.parametrize("name", sorted(BACKWARD))
+@given(case=small_arrays())
+def test_backward_float32_matches_float64(name, case):
+    x, grad_y = case
+    if name == "softmax" and x.ndim == 0:
+        x, grad_y = x.reshape(1), grad_y.reshape(1)
+    x = away_from(x, [0.0, 1.5, 2.0, 6.0])  # float32 rounding must not move x across a kink
+    for variant, kwargs in VARIANTS:
+        if variant != name or (x.ndim == 0 and "axis" in kwargs):
+            continue
+        g64 = np.asarray(backward_of(name, grad_y, x, **kwargs))
+        g32 = np.asarray(backward_of(name, grad_y.astype(np.float32), x.astype(np.float32), **kwargs))
+        assert g32.dtype == np.float32
+        assert_close(g32, g64, np.float32)
+
+
+@requires_torch
+@given(case=small_arrays())
+def test_backward_matches_pytorch(case):
+    t = torch()
+    F = t.nn.functional
+    x, grad_y = case
+    x = away_from(x.reshape(-1) if x.ndim == 0 else x, [0.0, 1.5, 2.0, 6.0])
+    grad_y = grad_y.reshape(x.shape)
+    theirs = {
+        ("relu", ()): F.relu, ("relu", (("max_value", 6.0),)): F.relu6,
+        ("relu", (("threshold", 1.5),)): lambda v: F.threshold(v, 1.5, 0.0),
+        ("relu", (("negative_slope", 0.3), ("max_value", 2.0))): lambda v: t.clamp(F.leaky_relu(v, 0.3), max=2.0),
+        ("leaky_relu", ()): lambda v: F.leaky_relu(v, 0.2), ("leaky_relu", (("negative_slope", 0.01),)): F.leaky_relu,
+        ("elu", ()): F.elu, ("elu", (("alpha", 0.7),)): lambda v: F.elu(v, 0.7), ("selu", ()): F.selu,
+        ("gelu", ()): F.gelu, ("gelu", (("approximate", True),)): lambda v: F.gelu(v, approximate="tanh"),
+        ("sigmoid", ()): t.sigmoid, ("tanh", ()): t.tanh, ("softmax", ()): lambda v: t.softmax(v, -1),
+        ("softmax", (("axis", 0),)): lambda v: t.softmax(v, 0), ("softplus", ()): lambda v: F.softplus(v, threshold=500.0),
+        ("linear", ()): lambda v: v * 1.0,
+    }
+    for name, kwargs in VARIANTS:
+        xt = t.tensor(x, requires_grad=True)
+        theirs[(name, tuple(kwargs.items()))](xt).backward(t.from_numpy(grad_y))
+        assert_close(np.asarray(backward_of(name, grad_y, x, **kwargs)), xt.grad.numpy())
+
+
+def test_backward_at_the_kinks():
+    g = np.ones(3)
+    at = np.array([0.0, 1.5, 6.0])
+    # relu: the lower branch at the threshold, 0 at max_value (PyTorch's threshold/relu6/hardtanh)
+    np.testing.assert_array_equal(relu_backward(g, at), [0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(relu_backward(g, at, negative_slope=0.5, threshold=1.5), [0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(relu_backward(g, at, max_value=6.0), [0.0, 1.0, 0.0])
+    # the flat top wins over the negative slope where x > threshold >= max_value
+    np.testing.assert_array_equal(relu_backward(g, np.array([5.0, 7.0, 9.0]), 0.5, max_value=6.0, threshold=8.0), [0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(leaky_relu_backward(g, at), [0.2, 1.0, 1.0])
+    np.testing.assert_array_equal(elu_backward(g, at, alpha=0.7), [0.7, 1.0, 1.0])
+    assert_close(gelu_backward(np.ones(1), np.zeros(1)), [0.5])
+    assert_close(gelu_backward(np.ones(1), np.zeros(1), approximate=True), [0.5])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backward_extremes_without_warnings(dtype):
+    big = float(np.finfo(dtype).max)
+    x = np.array([-big, -1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4, big], dtype=dtype)
+    g = np.ones_like(x)
+    with np.errstate(over="raise", divide="raise", invalid="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        results = {
+            "elu": elu_backward(g, x), "selu": selu_backward(g, x), "gelu": gelu_backward(g, x),
+            "gelu_tanh": gelu_backward(g, x, approximate=True), "softplus": softplus_backward(g, x),
+            "sigmoid": sigmoid_backward(g, sigmoid(x)), "tanh": tanh_backward(g, tanh(x)),
+            "relu": relu_backward(g, x, max_value=6.0), "leaky_relu": leaky_relu_backward(g, x),
+        }
+    for name, r in results.items():
+        assert r.dtype == dtype and np.all(np.isfinite(r)), name
+    for name in ("gelu", "gelu_tanh", "softplus"):  # 0 far left, 1 far right
+        np.testing.assert_array_equal(results[name][[0, 1, -2, -1]], [0.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(results["sigmoid"][[0, -1]], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("name", sorted(BACKWARD))
+def test_backward_input_not_modified(name):
+    rng = np.random.default_rng(6)
+    x, g = rng.standard_normal((3, 4)) * 5, rng.standard_normal((3, 4))
+    v = x if BACKWARD[name][1] != "y" else ACTIVATIONS[name](x)
+    keep_v, keep_g = v.copy(), g.copy()
+    v.flags.writeable = False
+    g.flags.writeable = False
+    result = backward_of(name, g, x) if BACKWARD[name][1] != "y" else BACKWARD[name][0](g, v)
+    np.testing.assert_array_equal(v, keep_v)
+    np.testing.assert_array_equal(g, keep_g)
+    if name == "linear":
+        assert result is g  # grad_y itself, as linear returns x itself
+    else:
+        result[...] = 0.0  # a new, writable array
+
+
+def test_backward_integer_grad_gives_float32():
+    assert relu_backward([1, 2], [1, -1]).dtype == np.float32
+    assert sigmoid_backward(np.ones(2, np.float32), np.full(2, 0.5)).dtype == np.float64  # common dtype
+    assert linear_backward([1, 2]).dtype == np.float32
+
+
+def test_backward_errors():
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"relu_backward: grad_y must have the shape of x. Received: grad_y.shape=\(3,\), x.shape=\(2, 3\)"):
+        relu_backward(np.zeros(3), x)
+    with pytest.raises(ValueError, match=r"sigmoid_backward: grad_y must have the shape of y. Received: grad_y.shape=\(2, 1\), y.shape=\(2, 3\)"):
+        sigmoid_backward(np.zeros((2, 1)), x)
+    with pytest.raises(ValueError, match=r"relu_backward: the `threshold` argument must be a finite number >= 0. Received: threshold=-1"):
+        relu_backward(x, x, threshold=-1)
+    with pytest.raises(TypeError, match=r"relu_backward: the `max_value` argument must be a number or None. Received: max_value='6'"):
+        relu_backward(x, x, max_value="6")
+    with pytest.raises(ValueError, match=r"relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1"):
+        relu_backward(x, x, negative_slope=-0.1)
+    with pytest.raises(ValueError, match=r"leaky_relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2"):
+        leaky_relu_backward(x, x, -0.2)
+    with pytest.raises(ValueError, match=r"elu_backward: the `alpha` argument must be a finite number. Received: alpha=nan"):
+        elu_backward(x, x, float("nan"))
+    with pytest.raises(TypeError, match=r"gelu_backward: the `approximate` argument must be True or False. Received: approximate='tanh'"):
+        gelu_backward(x, x, approximate="tanh")
+    with pytest.raises(ValueError, match=r"softmax_backward: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2"):
+        softmax_backward(x, x, axis=2)
+    with pytest.raises(TypeError, match=r"tanh_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1"):
+        tanh_backward(np.array(["a"]), np.zeros(1))
+    with pytest.raises(TypeError, match=r"selu_backward expected a numeric array \(integer or float\) for x. Received: x with dtype=object"):
+        selu_backward(np.zeros(1), np.array([None]))
+    with pytest.raises(TypeError, match=r"linear_backward expected a numeric array for grad_y. Received: grad_y that cannot become an array"):
+        linear_backward([[1.0], [1.0, 2.0]])
+    for fn in (softplus_backward, elu_backward, gelu_backward, tanh_backward):
+        with pytest.raises(ValueError, match=rf"{fn.__name__}: grad_y must have the shape of"):
+            fn(np.zeros(2), np.zeros(3))

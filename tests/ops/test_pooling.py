@@ -1,15 +1,27 @@
-"""Tests for convolve/ops/pooling.py: a loop reference, hypothesis over shapes, PyTorch, errors."""
+"""Tests for convolve/ops/pooling.py: a loop reference, hypothesis over shapes, finite differences
+for the backwards, tie-breaking, PyTorch, errors."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convolve.ops.pooling import average_pool, global_average_pool, global_max_pool, max_pool
+from convolve.ops.pooling import (
+    average_pool,
+    average_pool_backward,
+    global_average_pool,
+    global_average_pool_backward,
+    global_max_pool,
+    global_max_pool_backward,
+    max_pool,
+    max_pool_backward,
+)
 from tests.helpers import assert_close, requires_torch, torch
+from tests.ops.test_core import assert_gradient
 
 POOLS = {"max": max_pool, "average": average_pool}
 GLOBAL_POOLS = {"max": global_max_pool, "average": global_average_pool}
@@ -200,18 +212,22 @@ def torch_pool(x_first, op, pool_size, strides, pads):
     The padded cells must not count: -inf for the maximum; for the average, the sum over the
     zero-padded input divided by the number of real cells (the same pooling of a ones array).
     """
+    return torch_pool_tensor(torch().from_numpy(x_first), op, pool_size, strides, pads).numpy()
+
+
+def torch_pool_tensor(xt, op, pool_size, strides, pads):
+    """:func:`torch_pool` on a tensor, differentiable (autograd goes through the padding)."""
     t = torch()
     F = t.nn.functional
     n = len(pool_size)
     flat = [v for before, after in reversed(pads) for v in (before, after)]  # last axis first
-    xt = t.from_numpy(x_first)
     max_fn = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[n - 1]
     avg_fn = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[n - 1]
     if op == "max":
-        return max_fn(F.pad(xt, flat, value=-float("inf")), pool_size, strides).numpy()
+        return max_fn(F.pad(xt, flat, value=-float("inf")), pool_size, strides)
     sums = avg_fn(F.pad(xt, flat), pool_size, strides)
     counts = avg_fn(F.pad(t.ones_like(xt), flat), pool_size, strides)
-    return (sums / counts).numpy()
+    return sums / counts
 
 
 def same_pads(sizes, pool_size, strides):
@@ -324,3 +340,217 @@ def test_global_errors(pool):
         pool(np.zeros((2, 3, 3)), data_format="last")
     with pytest.raises(TypeError, match=rf"{name} expected a numeric array.*Received: inputs with dtype=object"):
         pool(np.array([[[None]]]))
+
+
+
+# --- backward: finite differences, ties, float32, PyTorch --------------------------------------------------
+
+BACKWARDS = {"max": max_pool_backward, "average": average_pool_backward}
+GLOBAL_BACKWARDS = {"max": global_max_pool_backward, "average": global_average_pool_backward}
+
+
+def distinct_values(shape, rng):
+    """Values 0.1 apart in random order: no perturbation of 1e-5 (nor float32 rounding)
+    changes which cell holds a window's maximum."""
+    size = math.prod(shape)
+    return (rng.permutation(size).reshape(shape) - size / 2) * 0.1
+
+
+@st.composite
+def backward_cases(draw):
+    """Small pooling cases (at most about 100 input values) in either layout, with a grad_y."""
+    n = draw(st.sampled_from([1, 2, 3]))
+    pool_size = tuple(draw(st.integers(1, 3 if n < 3 else 2)) for _ in range(n))
+    strides = draw(st.one_of(st.none(), st.tuples(*[st.integers(1, 3)] * n)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    extra = (3, 2, 1)[n - 1]
+    sizes = tuple(draw(st.integers(k if padding == "valid" else 1, k + extra)) for k in pool_size)
+    data_format = draw(st.sampled_from(["channels_last", "channels_first"]))
+    shape = (draw(st.integers(1, 2)), *sizes, draw(st.integers(1, 2)))
+    if data_format == "channels_first":
+        shape = (shape[0], shape[-1], *shape[1:-1])
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = distinct_values(shape, rng)
+    grad_y = rng.standard_normal(max_pool(x, pool_size, strides, padding, data_format).shape)
+    return x, grad_y, (pool_size, strides, padding, data_format)
+
+
+def pool_backward(op, grad_y, x, args):
+    return BACKWARDS[op](grad_y, x if op == "max" else x.shape, *args)
+
+
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=backward_cases())
+def test_pool_backward_matches_finite_differences(op, case):
+    x, grad_y, args = case
+    grad_x = pool_backward(op, grad_y, x, args)
+    assert grad_x.flags.c_contiguous
+    assert_gradient(grad_x, lambda v: POOLS[op](v, *args), x, grad_y)
+
+
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=backward_cases())
+def test_pool_backward_float32_matches_float64(op, case):
+    x, grad_y, args = case
+    grad32 = pool_backward(op, grad_y.astype(np.float32), x.astype(np.float32), args)
+    assert grad32.dtype == np.float32
+    assert_close(grad32, pool_backward(op, grad_y, x, args), np.float32)
+
+
+@requires_torch
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=backward_cases(), ties=st.booleans())
+def test_pool_backward_matches_pytorch(op, case, ties):
+    """PyTorch's autograd through its pooling (ties included: both pick the first maximum)."""
+    t = torch()
+    x, grad_y, (pool_size, strides, padding, data_format) = case
+    if ties:
+        x = np.floor(x / x.size * 3)  # three values: most windows hold a tie
+    strides = pool_size if strides is None else strides
+    to_torch = (lambda a: np.ascontiguousarray(to_first(a))) if data_format == "channels_last" else (lambda a: a)
+    sizes = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
+    pads = same_pads(sizes, pool_size, strides) if padding == "same" else [(0, 0)] * len(pool_size)
+    xt = t.tensor(to_torch(x), requires_grad=True)
+    torch_pool_tensor(xt, op, pool_size, strides, pads).backward(t.from_numpy(to_torch(grad_y)))
+    ours = pool_backward(op, grad_y, x, (pool_size, strides, padding, data_format))
+    assert_close(to_torch(ours), xt.grad.numpy())
+
+
+def test_max_pool_backward_ties_go_to_the_first_maximum():
+    # 1-D: a window [1, 3, 3, 2] sends everything to its first 3
+    x = np.array([1.0, 3.0, 3.0, 2.0]).reshape(1, 4, 1)
+    np.testing.assert_array_equal(max_pool_backward(np.full((1, 1, 1), 5.0), x, 4).ravel(), [0, 5, 0, 0])
+    # 2-D: window order is row-major; a constant window picks its top-left cell
+    x = np.array([[1.0, 7.0], [7.0, 7.0]]).reshape(1, 2, 2, 1)
+    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1, 1)), x, 2)[0, :, :, 0], [[0, 1], [0, 0]])
+    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1, 1)), np.zeros((1, 2, 2, 1)), 2)[0, :, :, 0], [[1, 0], [0, 0]])
+    # overlapping windows (stride 1) each route their own gradient; they add up
+    x = np.array([2.0, 2.0, 2.0, 1.0]).reshape(1, 4, 1)
+    grad_y = np.array([1.0, 10.0, 100.0]).reshape(1, 3, 1)  # windows [2 2] [2 2] [2 1]
+    np.testing.assert_array_equal(max_pool_backward(grad_y, x, 2, 1).ravel(), [1, 10, 100, 0])
+    # 'same': the padded cells never win, even over a real -1e300
+    x = np.full((1, 3, 1), -1e300)
+    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 3, 1)), x, 3, 1, "same").ravel(), [2, 1, 0])
+    # channels_first, 3-D, a tie across the depth axis
+    x = np.zeros((1, 1, 2, 1, 1))
+    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1, 1, 1)), x, (2, 1, 1), data_format="channels_first").ravel(), [1, 0])
+    # a NaN is the maximum: the first NaN of the window gets the gradient
+    x = np.array([1.0, np.nan, 3.0, np.nan]).reshape(1, 4, 1)
+    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1)), x, 4).ravel(), [0, 1, 0, 0])
+
+
+def test_average_pool_backward_same_divides_by_real_cells():
+    # windows [1 2] [3 4] [5] of test_same_average_divides_by_real_cells
+    grad = average_pool_backward(np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1), (1, 5, 1), 2, 2, "same")
+    np.testing.assert_array_equal(grad.ravel(), [0.5, 0.5, 1.0, 1.0, 3.0])
+    # overlapping 'same' windows on a 1 x 3 x 1 input: the cells' shares add up
+    grad = average_pool_backward(np.ones((1, 3, 1)), (1, 3, 1), 3, 1, "same")  # windows of 2, 3 and 2 cells
+    assert_close(grad.ravel(), [1 / 2 + 1 / 3, 1 / 2 + 1 / 3 + 1 / 2, 1 / 3 + 1 / 2])
+    # 'valid' with cells no window reaches: their gradient is 0
+    np.testing.assert_array_equal(average_pool_backward(np.ones((1, 2, 1)), (1, 5, 1), 2).ravel(), [0.5, 0.5, 0.5, 0.5, 0])
+
+
+@st.composite
+def global_backward_cases(draw):
+    x, data_format, keepdims = draw(global_cases())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = distinct_values(x.shape, rng)
+    if data_format == "channels_first":
+        x = np.ascontiguousarray(to_first(x))
+    grad_y = rng.standard_normal(global_max_pool(x, data_format, keepdims).shape)
+    return x, grad_y, data_format, keepdims
+
+
+@pytest.mark.parametrize("op", ["max", "average"])
+@given(case=global_backward_cases())
+def test_global_pool_backward_matches_finite_differences(op, case):
+    x, grad_y, data_format, keepdims = case
+    grad_x = GLOBAL_BACKWARDS[op](grad_y, x if op == "max" else x.shape, data_format, keepdims)
+    assert_gradient(grad_x, lambda v: GLOBAL_POOLS[op](v, data_format, keepdims), x, grad_y)
+    grad32 = GLOBAL_BACKWARDS[op](grad_y.astype(np.float32), x.astype(np.float32) if op == "max" else x.shape, data_format, keepdims)
+    assert grad32.dtype == np.float32
+    assert_close(grad32, grad_x, np.float32)
+
+
+def test_global_max_pool_backward_ties_go_to_the_first_maximum():
+    x = np.array([[[1.0, 5.0], [5.0, 5.0]], [[2.0, 0.0], [0.0, 2.0]]]).reshape(1, 2, 2, 2)  # channels_first
+    grad = global_max_pool_backward(np.array([[3.0, 4.0]]), x, "channels_first")
+    np.testing.assert_array_equal(grad[0], [[[0, 3], [0, 0]], [[4, 0], [0, 0]]])
+    grad = global_max_pool_backward(np.ones((1, 1, 1, 2)), np.moveaxis(x, 1, -1), keepdims=True)
+    np.testing.assert_array_equal(np.moveaxis(grad, -1, 1)[0], [[[0, 1], [0, 0]], [[1, 0], [0, 0]]])
+
+
+@requires_torch
+@pytest.mark.parametrize("op", ["max", "average"])
+def test_global_pool_backward_matches_pytorch(op):
+    t = torch()
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 4, 5, 3))  # channels_first, 3-D
+    grad_y = rng.standard_normal((3, 2))
+    xt = t.tensor(x, requires_grad=True)
+    (xt.amax(dim=(2, 3, 4)) if op == "max" else xt.mean(dim=(2, 3, 4))).backward(t.from_numpy(grad_y))
+    ours = GLOBAL_BACKWARDS[op](grad_y, x if op == "max" else x.shape, "channels_first")
+    assert_close(ours, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_backward_input_not_modified(padding, data_format):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 5, 6, 3))
+    grad_y = rng.standard_normal(max_pool(x, 2, 1, padding, data_format).shape)
+    grad_global = rng.standard_normal(global_max_pool(x, data_format).shape)
+    keep = [a.copy() for a in (x, grad_y, grad_global)]
+    for a in (x, grad_y, grad_global):
+        a.flags.writeable = False
+    results = [
+        max_pool_backward(grad_y, x, 2, 1, padding, data_format),
+        average_pool_backward(grad_y, x.shape, 2, 1, padding, data_format),
+        global_max_pool_backward(grad_global, x, data_format),
+        global_average_pool_backward(grad_global, x.shape, data_format),
+    ]
+    for result in results:
+        assert result.shape == x.shape
+        result[...] = 7.0  # new, writable arrays
+    for a, k in zip((x, grad_y, grad_global), keep):
+        np.testing.assert_array_equal(a, k)
+
+
+def test_backward_dtypes():
+    x32 = np.zeros((1, 4, 4, 2), np.float32)
+    assert max_pool_backward(np.zeros((1, 2, 2, 2)), x32, 2).dtype == np.float64  # the common dtype
+    assert max_pool_backward(np.zeros((1, 2, 2, 2), int), np.arange(32).reshape(1, 4, 4, 2), 2).dtype == np.float32
+    assert average_pool_backward(np.zeros((1, 2, 2, 2), np.float32), (1, 4, 4, 2), 2).dtype == np.float32
+    assert global_average_pool_backward(np.zeros((1, 2), int), (1, 4, 4, 2)).dtype == np.float32
+    assert max_pool_backward(np.zeros((0, 2, 2, 2)), np.zeros((0, 4, 4, 2)), 2).shape == (0, 4, 4, 2)
+
+
+def test_backward_errors():
+    x = np.zeros((1, 4, 4, 2))
+    with pytest.raises(ValueError, match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)"):
+        max_pool_backward(x, x, 2)
+    with pytest.raises(ValueError, match=r"average_pool_backward: expected grad_y of shape \(1, 4, 2, 1\).*Received: grad_y.shape=\(1, 2, 2\)"):
+        average_pool_backward(np.zeros((1, 2, 2)), x.shape, 2, data_format="channels_first")  # 4 channels of 4 x 2
+    with pytest.raises(ValueError, match=r"average_pool_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: x_shape=\(4, 2\)"):
+        average_pool_backward(np.zeros((2, 1)), (4, 2), 2)
+    with pytest.raises(ValueError, match=r"average_pool_backward: the output would be empty: .*Received: x_shape=\(1, 4, 4, 2\), pool_size=\(2, 5\)"):
+        average_pool_backward(np.zeros((1, 2, 1, 2)), (1, 4, 4, 2), (2, 5))
+    with pytest.raises(ValueError, match=r"average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, -4, 2\)"):
+        average_pool_backward(np.zeros((1, 2, 2)), (1, -4, 2), 2)
+    with pytest.raises(TypeError, match=r"global_average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=4"):
+        global_average_pool_backward(np.zeros((1, 2)), 4)
+    with pytest.raises(ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'"):
+        max_pool_backward(np.zeros((1, 2, 2, 2)), x, 2, padding="full")
+    with pytest.raises(TypeError, match=r"max_pool_backward expected a numeric array.*Received: grad_y with dtype=<U1"):
+        max_pool_backward(np.array([[["a"]]]), x, 2)
+    with pytest.raises(
+        ValueError,
+        match=r"global_max_pool_backward: expected grad_y of shape \(1, 2\), the shape of the forward's output \(keepdims=False\). Received: grad_y.shape=\(1, 1, 1, 2\)",
+    ):
+        global_max_pool_backward(np.zeros((1, 1, 1, 2)), x)
+    with pytest.raises(ValueError, match=r"expected grad_y of shape \(1, 2, 1, 1\).*\(keepdims=True\). Received: grad_y.shape=\(1, 2\)"):
+        global_average_pool_backward(np.zeros((1, 2)), (1, 2, 4, 4), "channels_first", keepdims=True)
+    with pytest.raises(ValueError, match=r"global_average_pool_backward: every spatial axis must have at least one position.*Received: x_shape=\(1, 0, 2\)"):
+        global_average_pool_backward(np.zeros((1, 2)), (1, 0, 2))
+    with pytest.raises(TypeError, match=r"global_max_pool_backward: the `keepdims` argument must be True or False. Received: keepdims=None"):
+        global_max_pool_backward(np.zeros((1, 2)), x, keepdims=None)

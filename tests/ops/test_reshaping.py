@@ -1,4 +1,5 @@
-"""Tests for convolve/ops/reshaping.py: loop references, hypothesis, PyTorch, errors."""
+"""Tests for convolve/ops/reshaping.py: loop references, hypothesis, finite differences for the
+backwards, PyTorch, errors."""
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convolve.ops.reshaping import crop, flatten, reshape, upsample_nearest, zero_pad
+from convolve.ops.reshaping import (
+    crop,
+    crop_backward,
+    flatten,
+    flatten_backward,
+    reshape,
+    reshape_backward,
+    upsample_nearest,
+    upsample_nearest_backward,
+    zero_pad,
+    zero_pad_backward,
+)
 from tests.helpers import assert_close, requires_torch, torch
+from tests.ops.test_core import assert_gradient
 
 FORMATS = ["channels_last", "channels_first"]
 
@@ -365,3 +378,159 @@ def test_reshape_errors():
         reshape(x, [5, -1], where="Reshape 'r'")
     with pytest.raises(TypeError, match=r"reshape expected a numeric array.*Received: inputs with dtype=object"):
         reshape(np.array([None, None]), (1,))
+
+
+
+# --- backward: finite differences, float32 ----------------------------------------------------------------
+
+
+@st.composite
+def small_spatial_inputs(draw, min_size=1):
+    """Inputs of at most about 100 values in either layout, for the finite-difference checks."""
+    n = draw(st.sampled_from([1, 2, 3]))
+    sizes = tuple(draw(st.integers(min_size, min_size + (3, 2, 0)[n - 1])) for _ in range(n))
+    data_format = draw(st.sampled_from(FORMATS))
+    batch, channels = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    shape = (batch, *sizes, channels) if data_format == "channels_last" else (batch, channels, *sizes)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.standard_normal(shape), data_format, rng
+
+
+def check_backward(forward, backward, x, rng):
+    """Finite differences in float64, then float32 against float64; returns grad_x."""
+    grad_y = rng.standard_normal(np.shape(forward(x)))
+    grad_x = np.asarray(backward(grad_y))
+    assert_gradient(grad_x, forward, x, grad_y)
+    grad32 = np.asarray(backward(grad_y.astype(np.float32)))
+    assert grad32.dtype == np.float32
+    assert_close(grad32, grad_x, np.float32)
+    return grad_x
+
+
+@given(case=small_spatial_inputs(), data=st.data())
+def test_zero_pad_backward_matches_finite_differences(case, data):
+    x, data_format, rng = case
+    padding, _ = data.draw(pair_arguments(x.ndim - 2, 2))
+    check_backward(
+        lambda v: zero_pad(v, padding, data_format), lambda g: zero_pad_backward(g, padding, data_format), x, rng
+    )
+
+
+@given(case=small_spatial_inputs(min_size=3), data=st.data())
+def test_crop_backward_matches_finite_differences(case, data):
+    x, data_format, rng = case
+    cropping, _ = data.draw(pair_arguments(x.ndim - 2, 1))
+    check_backward(
+        lambda v: crop(v, cropping, data_format), lambda g: crop_backward(g, x.shape, cropping, data_format), x, rng
+    )
+
+
+@given(case=small_spatial_inputs(), data=st.data())
+def test_upsample_nearest_backward_matches_finite_differences(case, data):
+    x, data_format, rng = case
+    n = x.ndim - 2
+    size = data.draw(st.one_of(st.integers(1, 3), st.tuples(*[st.integers(1, 3)] * n)))
+    check_backward(
+        lambda v: upsample_nearest(v, size, data_format), lambda g: upsample_nearest_backward(g, size, data_format), x, rng
+    )
+
+
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_flatten_and_reshape_backward_match_finite_differences(shape, seed, data):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    data_format = data.draw(st.sampled_from(FORMATS))
+    grad_x = check_backward(lambda v: flatten(v, data_format), lambda g: flatten_backward(g, x.shape, data_format), x, rng)
+    assert grad_x.flags.c_contiguous
+    target = data.draw(st.sampled_from([(-1,), (1, -1), (-1, 1)]))
+    check_backward(lambda v: reshape(v, target), lambda g: reshape_backward(g, x.shape), x, rng)
+
+
+def test_backward_by_hand():
+    g = np.arange(1.0, 7.0).reshape(1, 6, 1)
+    np.testing.assert_array_equal(zero_pad_backward(g, (1, 2)).ravel(), [2, 3, 4])
+    np.testing.assert_array_equal(crop_backward(np.array([5.0, 6.0]).reshape(1, 2, 1), (1, 5, 1), (1, 2)).ravel(), [0, 5, 6, 0, 0])
+    np.testing.assert_array_equal(upsample_nearest_backward(g, 3).ravel(), [6, 15])  # 1+2+3, 4+5+6
+    # channels_first flatten: the channels were moved last before flattening
+    x_shape = (1, 2, 3)  # 2 channels of length 3
+    grad = flatten_backward(np.arange(6.0).reshape(1, 6), x_shape, "channels_first")
+    np.testing.assert_array_equal(grad[0], [[0, 2, 4], [1, 3, 5]])
+    assert flatten_backward(np.ones((4, 1)), (4,)).shape == (4,)
+    assert reshape_backward(np.zeros((0, 2, 3)), (0, 6)).shape == (0, 6)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_backward_input_not_modified(data_format):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 4, 6, 3))
+    grads = {
+        "pad": rng.standard_normal(zero_pad(x, 1, data_format).shape),
+        "crop": rng.standard_normal(crop(x, 1, data_format).shape),
+        "up": rng.standard_normal(upsample_nearest(x, 2, data_format).shape),
+        "flat": rng.standard_normal(flatten(x, data_format).shape),
+    }
+    keep = {k: v.copy() for k, v in grads.items()}
+    for v in grads.values():
+        v.flags.writeable = False
+    for result in (
+        zero_pad_backward(grads["pad"], 1, data_format),
+        crop_backward(grads["crop"], x.shape, 1, data_format),
+        upsample_nearest_backward(grads["up"], 2, data_format),
+        upsample_nearest_backward(grads["pad"], 1, data_format),
+        zero_pad_backward(grads["pad"], 0, data_format),
+    ):
+        assert not any(np.shares_memory(result, v) for v in grads.values())
+        result[...] = 7.0  # new, writable arrays
+    flatten_backward(grads["flat"], x.shape, data_format)
+    reshape_backward(grads["flat"], x.shape)
+    for k, v in grads.items():
+        np.testing.assert_array_equal(v, keep[k])
+
+
+def test_backward_errors():
+    with pytest.raises(ValueError, match=r"zero_pad_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: grad_y.shape=\(2, 3\)"):
+        zero_pad_backward(np.zeros((2, 3)), 1)
+    with pytest.raises(
+        ValueError,
+        match=r"zero_pad_backward: grad_y is smaller than the padding it should contain: width: grad_y 3, padding \(2, 2\). "
+        r"Received: padding=\(\(0, 0\), \(2, 2\)\), grad_y.shape=\(1, 4, 3, 1\)",
+    ):
+        zero_pad_backward(np.zeros((1, 4, 3, 1)), ((0, 0), (2, 2)))
+    with pytest.raises(ValueError, match=r"zero_pad_backward: the `padding` argument must be a non-negative int.*Received: padding=-1"):
+        zero_pad_backward(np.zeros((1, 4, 1)), -1)
+    with pytest.raises(
+        ValueError,
+        match=r"crop_backward: expected grad_y of shape \(1, 2, 1\), the shape of the forward's output \(x_shape=\(1, 4, 1\) cropped by "
+        r"\(\(1, 1\),\)\). Received: grad_y.shape=\(1, 3, 1\)",
+    ):
+        crop_backward(np.zeros((1, 3, 1)), (1, 4, 1), 1)
+    with pytest.raises(ValueError, match=r"crop_backward: expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: x_shape=\(1, 4\)"):
+        crop_backward(np.zeros((1, 2)), (1, 4), 1, "channels_first")
+    with pytest.raises(ValueError, match=r"crop_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, 4.0, 1\)"):
+        crop_backward(np.zeros((1, 2, 1)), (1, 4.0, 1), 1)
+    with pytest.raises(
+        ValueError,
+        match=r"upsample_nearest_backward: each spatial size of grad_y must be a multiple of `size`: height: 5 is not a multiple of 2; "
+        r"width: 3 is not a multiple of 2. Received: size=\(2, 2\), grad_y.shape=\(1, 5, 3, 1\)",
+    ):
+        upsample_nearest_backward(np.zeros((1, 5, 3, 1)), 2)
+    with pytest.raises(ValueError, match=r"upsample_nearest_backward: the `size` argument must contain only positive integers. Received: size=0"):
+        upsample_nearest_backward(np.zeros((1, 4, 1)), 0)
+    with pytest.raises(ValueError, match=r"flatten_backward: expected grad_y of shape \(2, 12\), the shape of the forward's output. Received: grad_y.shape=\(2, 6\), x_shape=\(2, 3, 4\)"):
+        flatten_backward(np.zeros((2, 6)), (2, 3, 4))
+    with pytest.raises(ValueError, match=r"flatten_backward: expected x_shape with a batch axis \(rank >= 1\). Received: x_shape=\(\)"):
+        flatten_backward(np.zeros((1, 1)), ())
+    with pytest.raises(ValueError, match=r"flatten_backward: the `data_format` argument must be one of.*Received: data_format='first'"):
+        flatten_backward(np.zeros((2, 12)), (2, 3, 4), "first")
+    with pytest.raises(
+        ValueError,
+        match=r"reshape_backward: grad_y must have the batch size and the number of values of x_shape \(the forward keeps the batch axis "
+        r"and every value\). Received: grad_y.shape=\(3, 4\), x_shape=\(2, 6\)",
+    ):
+        reshape_backward(np.zeros((3, 4)), (2, 6))
+    with pytest.raises(ValueError, match=r"reshape_backward: grad_y must have.*Received: grad_y.shape=\(2, 5\), x_shape=\(2, 6\)"):
+        reshape_backward(np.zeros((2, 5)), (2, 6))
+    with pytest.raises(TypeError, match=r"reshape_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=None"):
+        reshape_backward(np.zeros((2, 6)), None)
+    with pytest.raises(TypeError, match=r"reshape_backward expected a numeric array.*Received: grad_y with dtype=<U1"):
+        reshape_backward(np.array([["a"]]), (1, 1))
