@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..backend import as_float_array, get_array_module
+from . import blas
 
 
 def dense(x, kernel, bias=None, where="dense"):
@@ -57,7 +58,8 @@ def dense(x, kernel, bias=None, where="dense"):
     dtype = np.result_type(*arrays)
     xp = get_array_module(x)
     rows = x.astype(dtype, copy=False).reshape(math.prod(x.shape[:-1]), in_features)  # (M, I), M = prod(leading axes)
-    y = xp.matmul(rows, kernel.astype(dtype, copy=False))  # (M, U), a new array
+    mm = blas.matmul if xp is np else xp.matmul  # long inner dimensions: see ops.blas
+    y = mm(rows, kernel.astype(dtype, copy=False))  # (M, U), a new array
     if bias is not None:
         y += bias.astype(dtype, copy=False)
     return y.reshape(*x.shape[:-1], units)
@@ -105,7 +107,8 @@ def dense_backward(grad_y, x, kernel, need_x=True, where="dense_backward"):
     x_rows = x.astype(dtype, copy=False).reshape(rows, in_features)  # X (M, I)
     g_rows = g.astype(dtype, copy=False).reshape(rows, units)  # G (M, U)
     kernel = kernel.astype(dtype, copy=False)
-    grad_kernel = xp.matmul(x_rows.T, g_rows)  # (I, U)
+    mm = blas.matmul if xp is np else xp.matmul
+    grad_kernel = mm(x_rows.T, g_rows)  # (I, U); inner dimension M = batch * positions
     grad_bias = xp.sum(g_rows, axis=0)  # (U,)
     grad_x = xp.matmul(g_rows, kernel.T).reshape(x.shape) if need_x else None  # (..., I)
     return grad_x, grad_kernel, grad_bias
