@@ -48,3 +48,12 @@ class Progbar:
         elif current >= self.target:
             self.stream.write(self._line(current, values) + "\n")
             self.stream.flush()
+
+    def finish(self, text: str) -> None:
+        """End the bar with ``text`` as its last line (the epoch's summary), replacing the bar
+        on a terminal; the only line written otherwise."""
+        if self.interactive:
+            self.stream.write("\r" + text.ljust(len(self._line(self.seen, None))) + "\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()

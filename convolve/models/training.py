@@ -230,8 +230,8 @@ class TrainingMixin:
                     sw = None if sample_weight is None else sample_weight[idx]
                     logs = self._step(x[idx], y[idx], sw, training=True, tracker=tracker)
                     cb.on_train_batch_end(step, logs)
-                    if bar:
-                        bar.update(step + 1, list(logs.items()) if step + 1 < steps else None)
+                    if bar and step + 1 < steps:
+                        bar.update(step + 1, list(logs.items()))
                     if self.stop_training:
                         break
                 logs = dict(logs)
@@ -243,7 +243,7 @@ class TrainingMixin:
                 if bar:
                     elapsed = time.perf_counter() - start
                     line = f"{steps}/{steps} - {elapsed:.0f}s {elapsed / steps * 1000:.0f}ms/step - "
-                    print(line + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), file=sys.stdout, flush=True)
+                    bar.finish(line + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
                 cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
