@@ -14,3 +14,4 @@ from . import (  # noqa: E402,F401
 from .backend import floatx, set_floatx  # noqa: E402,F401
 from .layers import Input  # noqa: E402,F401
 from .models import Sequential  # noqa: E402,F401
+from .models import Model  # noqa: E402,F401

@@ -366,3 +366,55 @@ def conv_transpose(x, kernel, bias=None, **kw):
         return conv_ops.conv_transpose_backward(g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw)
 
     return record(y, (x, kernel, bias), backward, "conv_transpose")
+
+
+# --- merging (convolve.layers.merging): elementwise pairs and concatenation --------------
+
+
+def subtract(a, b):
+    """a - b (broadcasting); the gradient is g for a and -g for b, summed back to each shape."""
+    def backward(g, needs):
+        return (
+            _unbroadcast(g, np.shape(value(a))) if needs[0] else None,
+            _unbroadcast(-g, np.shape(value(b))) if needs[1] else None,
+        )
+
+    return record(value(a) - value(b), (a, b), backward, "subtract")
+
+
+def _select(a, b, a_wins, op):
+    """max/min of a and b: the gradient goes to whichever input was chosen (to ``a`` on ties)."""
+    av, bv = value(a), value(b)
+    y = np.where(a_wins, av, bv)
+
+    def backward(g, needs):
+        zero = np.zeros((), dtype=g.dtype)
+        return (
+            _unbroadcast(np.where(a_wins, g, zero), np.shape(av)) if needs[0] else None,
+            _unbroadcast(np.where(a_wins, zero, g), np.shape(bv)) if needs[1] else None,
+        )
+
+    return record(y, (a, b), backward, op)
+
+
+def maximum(a, b):
+    """Elementwise max; at ties the gradient goes to ``a`` (as TensorFlow's)."""
+    return _select(a, b, value(a) >= value(b), "maximum")
+
+
+def minimum(a, b):
+    """Elementwise min; at ties the gradient goes to ``a``."""
+    return _select(a, b, value(a) <= value(b), "minimum")
+
+
+def concatenate(xs, axis=-1):
+    """Join ``xs`` along ``axis``; the gradient is split back along the same axis."""
+    values = [value(x) for x in xs]
+    y = np.concatenate(values, axis=axis)
+    ends = np.cumsum([v.shape[axis] for v in values])[:-1]
+
+    def backward(g, needs):
+        parts = np.split(g, ends, axis=axis)
+        return tuple(p if need else None for p, need in zip(parts, needs))
+
+    return record(y, tuple(xs), backward, "concatenate")

@@ -39,6 +39,7 @@ from .reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 
 
 def get(class_name: str):

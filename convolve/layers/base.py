@@ -11,6 +11,8 @@ A layer subclass declares:
 ``__call__`` validates the input (numeric, rank, channel count of a built layer) before
 any computation, casts it to the layer's dtype (float32 unless ``dtype='float64'``),
 builds the layer on first use, then calls ``call``. The caller's array is never modified.
+Called on a symbolic tensor (``Input(shape)`` or another layer's symbolic output), it only
+builds the layer and returns a new symbolic tensor (``symbolic.py``, the functional API).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .. import autograd, initializers, regularizers
 from ..autograd import Tensor
 from ..backend import as_float_array, standardize_dtype
 from ..variables import Variable
+from .symbolic import KerasTensor, is_symbolic, symbolic_call
 
 _name_counts: defaultdict = defaultdict(int)
 
@@ -222,6 +225,8 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, inputs, training=False):
+        if is_symbolic(inputs):  # functional API: shapes only, nothing computed (layers/symbolic.py)
+            return symbolic_call(self, inputs)
         if isinstance(inputs, Tensor):  # recorded by a GradientTape: keep the graph
             x = inputs if inputs.dtype == self.dtype else autograd.cast(inputs, self.dtype)
         else:
@@ -278,19 +283,11 @@ class InputLayer(Layer):
         return {"shape": list(self._input_shape_arg), "batch_size": self.batch_size, "dtype": self.dtype, "name": self.name}
 
 
-class SymbolicInput:
-    """What ``Input(shape)`` returns: a placeholder with a shape (batch axis None)."""
+class SymbolicInput(KerasTensor):
+    """What ``Input(shape)`` returns: the KerasTensor a model's graph starts from (batch axis None)."""
 
     def __init__(self, layer: InputLayer):
-        self.layer = layer
-
-    @property
-    def shape(self) -> tuple:
-        return self.layer.shape
-
-    @property
-    def dtype(self) -> str:
-        return self.layer.dtype
+        super().__init__(layer.shape, layer.dtype, layer=layer)
 
     def __repr__(self) -> str:
         return f"<SymbolicInput shape={format_shape(self.shape)}, dtype={self.dtype}, name={self.layer.name}>"

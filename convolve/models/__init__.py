@@ -1,5 +1,6 @@
 """Models: Sequential (and, with training, the functional Model), saving and loading."""
+from .functional import Model
 from .saving import load_model, save_model
 from .sequential import Sequential
 
-__all__ = ["Sequential", "load_model", "save_model"]
+__all__ = ["Model", "Sequential", "load_model", "save_model"]

@@ -25,7 +25,7 @@ Every other value is JSON text:
 
 * ``format_version``: ``1``; a file from a newer format is refused with a message;
 * ``contents``: ``"model"`` (save_model) or ``"weights"`` (save_weights);
-* ``model_class``: ``"Sequential"``; ``model_config``: ``model.get_config()``;
+* ``model_class``: ``"Sequential"`` or ``"Model"``; ``model_config``: ``model.get_config()``;
 * ``compile_config``: ``model.get_compile_config()`` or ``null``;
 * ``optimizer_state_keys``: the optimizer's state keys, in order;
 * ``rng_states``: ``{layer name: bit generator state}`` for layers with their own generator
@@ -75,9 +75,10 @@ REQUIRED_KEYS = (
 
 def _model_classes() -> dict:
     """The model classes a file may name (imported here: ``sequential`` imports this module)."""
+    from .functional import Model
     from .sequential import Sequential
 
-    return {"Sequential": Sequential}
+    return {"Sequential": Sequential, "Model": Model}
 
 
 def _safetensors_numpy():

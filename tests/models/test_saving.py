@@ -397,7 +397,7 @@ def test_class_names_resolve_only_through_the_registries(saved, monkeypatch):
 
 def test_unknown_model_class(saved):
     rewrite(saved, lambda h: h["__metadata__"].update(model_class='"Pickle"'), resign=True)
-    with pytest.raises(ValueError, match=r"unknown model class. Expected one of \['Sequential'\]. Received: 'Pickle'"):
+    with pytest.raises(ValueError, match=r"unknown model class. Expected one of \['Model', 'Sequential'\]. Received: 'Pickle'"):
         load_model(saved)
 
 
