@@ -22,7 +22,6 @@ Training, saving and loading are the same as Sequential's (TrainingMixin, Saving
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from ..layers.symbolic import KerasTensor
 from ..ops.shapes import receptive_field_step
 from .progress import Progbar
 from .saving import SavingMixin
+from .summary import axes_text, print_summary
 from .training import TrainingMixin
 
 
@@ -488,11 +488,6 @@ class Model(SavingMixin, TrainingMixin):
         jump: how many input pixels apart two neighbouring outputs are; '-' once a layer mixes
         all positions, or where merged branches have different jumps (see ``summary_rows``).
         """
-        print_fn = print_fn or (lambda s: print(s, file=sys.stdout))
-
-        def axes(values):
-            return "-" if values is None else "x".join(f"{v:g}" for v in values)
-
         def shape_text(shape):
             return "multiple" if isinstance(shape, list) else format_shape(shape)
 
@@ -500,32 +495,9 @@ class Model(SavingMixin, TrainingMixin):
         for r in self.summary_rows():
             table.append((
                 f"{r['name']} ({r['type']})", shape_text(r["output_shape"]), f"{r['params']:,}",
-                axes(r["receptive_field"]), axes(r["jump"]), ", ".join(r["connected_to"]) or "-",
+                axes_text(r["receptive_field"]), axes_text(r["jump"]), ", ".join(r["connected_to"]) or "-",
             ))
-        widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
-        total_width = line_length or sum(widths)
-        print_fn(f'Model: "{self.name}"')
-        print_fn("_" * total_width)
-        print_fn("".join(cell.ljust(w) for cell, w in zip(table[0], widths)).rstrip())
-        print_fn("=" * total_width)
-        for row in table[1:]:
-            print_fn("".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-        print_fn("=" * total_width)
-        trainable = sum(int(np.prod(w.shape)) for w in self.trainable_weights)
-        total = self.count_params()
-        bytes_ = sum(w.value.nbytes for w in self.weights)
-        per = bytes_ / total if total else 4
-
-        def size(count):
-            b = count * per
-            for unit in ("B", "KB", "MB", "GB"):
-                if b < 1024 or unit == "GB":
-                    return f"{b:.2f} {unit}"
-                b /= 1024
-
-        print_fn(f"Total params: {total:,} ({size(total)})")
-        print_fn(f"Trainable params: {trainable:,} ({size(trainable)})")
-        print_fn(f"Non-trainable params: {total - trainable:,} ({size(total - trainable)})")
+        print_summary(self, table, print_fn, line_length)
 
 
 def _merge_fields(fields):

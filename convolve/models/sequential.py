@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
@@ -10,6 +9,7 @@ from ..backend import as_float_array
 from ..layers.base import InputLayer, Layer, SymbolicInput, format_shape, unique_name
 from ..ops.shapes import receptive_field_step
 from .progress import Progbar
+from .summary import axes_text, print_summary
 from .saving import SavingMixin
 from .training import TrainingMixin
 
@@ -261,13 +261,6 @@ class Sequential(SavingMixin, TrainingMixin):
         jump: how many input pixels apart two neighbouring outputs are. Shown for
         convolution/pooling stacks; '-' once a layer mixes all positions (Flatten, Dense).
         """
-        print_fn = print_fn or (lambda s: print(s, file=sys.stdout))
-
-        def axes(values):
-            if values is None:
-                return "-"
-            return "x".join(f"{v:g}" for v in values)
-
         rows = self.summary_rows()
         table = [("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump")]
         for r in rows:
@@ -276,31 +269,8 @@ class Sequential(SavingMixin, TrainingMixin):
                     f"{r['name']} ({r['type']})",
                     format_shape(r["output_shape"]) if r["output_shape"] is not None else "?",
                     f"{r['params']:,}",
-                    axes(r["receptive_field"]),
-                    axes(r["jump"]),
+                    axes_text(r["receptive_field"]),
+                    axes_text(r["jump"]),
                 )
             )
-        widths = [max(len(row[i]) for row in table) + 2 for i in range(5)]
-        total_width = line_length or sum(widths)
-        print_fn(f'Model: "{self.name}"')
-        print_fn("_" * total_width)
-        print_fn("".join(cell.ljust(w) for cell, w in zip(table[0], widths)).rstrip())
-        print_fn("=" * total_width)
-        for row in table[1:]:
-            print_fn("".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-        print_fn("=" * total_width)
-        trainable = sum(int(np.prod(w.shape)) for w in self.trainable_weights)
-        total = self.count_params()
-        bytes_ = sum(w.value.nbytes for w in self.weights)
-        per = bytes_ / total if total else 4
-
-        def size(count):
-            b = count * per
-            for unit in ("B", "KB", "MB", "GB"):
-                if b < 1024 or unit == "GB":
-                    return f"{b:.2f} {unit}"
-                b /= 1024
-
-        print_fn(f"Total params: {total:,} ({size(total)})")
-        print_fn(f"Trainable params: {trainable:,} ({size(trainable)})")
-        print_fn(f"Non-trainable params: {total - trainable:,} ({size(total - trainable)})")
+        print_summary(self, table, print_fn, line_length)
