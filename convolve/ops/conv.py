@@ -165,23 +165,30 @@ class _Spec(NamedTuple):
         return self.kernel.shape[:-2]
 
 
-def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where) -> _Spec:
-    """Validate every argument of a convolution before any arithmetic; see :func:`conv`."""
+def _arrays_and_rank(x, kernel, data_format, where, kernel_layout, what):
+    """Float arrays, the number of spatial axes n, and the data format; the kernel must have
+    rank 3, 4 or 5 and the input rank n + 2."""
     x = as_float_array(x, where=where, name="inputs")
     kernel = as_float_array(kernel, where=where, name="kernel")
     n = kernel.ndim - 2
     if n not in (1, 2, 3):
         raise ValueError(
-            f"{where}: expected a kernel of rank 3, 4 or 5 (*kernel_size, in_channels // groups, filters). "
-            f"Received: kernel.shape={kernel.shape}"
+            f"{where}: expected a kernel of rank 3, 4 or 5 {kernel_layout}. Received: kernel.shape={kernel.shape}"
         )
     data_format = standardize_data_format(data_format, where)
     if x.ndim != n + 2:
         layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
         raise ValueError(
-            f"{where}: expected input of rank {n + 2} {layout} for a {n}-D convolution. "
-            f"Received: inputs.shape={x.shape}"
+            f"{where}: expected input of rank {n + 2} {layout} for a {n}-D {what}. Received: inputs.shape={x.shape}"
         )
+    return x, kernel, n, data_format
+
+
+def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where) -> _Spec:
+    """Validate every argument of a convolution before any arithmetic; see :func:`conv`."""
+    x, kernel, n, data_format = _arrays_and_rank(
+        x, kernel, data_format, where, "(*kernel_size, in_channels // groups, filters)", "convolution"
+    )
     padding_mode = standardize_padding_mode(padding_mode, where)
     strides = standardize_tuple(strides, n, "strides", where)
     dilations = standardize_tuple(dilation_rate, n, "dilation_rate", where)
@@ -539,21 +546,9 @@ class _TransposeSpec(NamedTuple):
 
 def _check_transpose(x, kernel, bias, strides, padding, output_padding, dilation_rate, data_format, where):
     """Validate every argument of a transposed convolution; see :func:`conv_transpose`."""
-    x = as_float_array(x, where=where, name="inputs")
-    kernel = as_float_array(kernel, where=where, name="kernel")
-    n = kernel.ndim - 2
-    if n not in (1, 2, 3):
-        raise ValueError(
-            f"{where}: expected a kernel of rank 3, 4 or 5 (*kernel_size, filters, in_channels). "
-            f"Received: kernel.shape={kernel.shape}"
-        )
-    data_format = standardize_data_format(data_format, where)
-    if x.ndim != n + 2:
-        layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
-        raise ValueError(
-            f"{where}: expected input of rank {n + 2} {layout} for a {n}-D transposed convolution. "
-            f"Received: inputs.shape={x.shape}"
-        )
+    x, kernel, n, data_format = _arrays_and_rank(
+        x, kernel, data_format, where, "(*kernel_size, filters, in_channels)", "transposed convolution"
+    )
     strides = standardize_tuple(strides, n, "strides", where)
     dilations = standardize_tuple(dilation_rate, n, "dilation_rate", where)
     input_shape = x.shape
