@@ -31,3 +31,54 @@ def test_progbar_on_a_terminal_redraws_in_place():
     bar.finish("3/3 - done")
     out = stream.getvalue()
     assert out.count("\r") == 3 and out.endswith("\n") and "loss: 0.4000" in out and "3/3 - done" in out
+
+
+def _small_model():
+    from convolve.layers import Conv2D, Dropout, Flatten
+
+    clear_session()
+    model = Sequential([Input((6, 6, 1)), Conv2D(3, 3, activation="relu"), Dropout(0.3), Flatten(), Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _data():
+    rng = np.random.default_rng(5)
+    return rng.random((48, 6, 6, 1)), rng.integers(0, 2, 48)
+
+
+def test_ctrl_c_stops_training_cleanly_and_keeps_the_model(capsys):
+    from convolve.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.weights_then = self.model.get_weights()
+                raise KeyboardInterrupt
+
+    set_random_seed(0)
+    model, (x, y) = _small_model(), _data()
+    stopper = Interrupt()
+    history = model.fit(x, y, batch_size=8, epochs=3, callbacks=[stopper], verbose=0)
+    assert "Training interrupted during epoch 1" in capsys.readouterr().out
+    assert history.history == {}  # no epoch completed
+    for kept, then in zip(model.get_weights(), stopper.weights_then):
+        np.testing.assert_array_equal(kept, then)  # two steps of training kept, nothing rolled back
+    assert model.predict(x, verbose=0).shape == (48, 2)
+
+
+def test_one_seed_makes_training_bit_for_bit_reproducible():
+    x, y = _data()
+    runs = []
+    for _ in range(2):
+        set_random_seed(42)
+        model = _small_model()
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        runs.append((history.history["loss"], model.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+    set_random_seed(43)
+    other = _small_model()
+    other.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert not np.array_equal(other.get_weights()[0], runs[0][1][0])
