@@ -35,6 +35,7 @@ from .progress import Progbar
 from .saving import SavingMixin
 from .summary import axes_text, print_summary
 from .training import TrainingMixin
+from .weights import LayerWeightsMixin
 
 
 class _Inputs:
@@ -51,7 +52,7 @@ class _Inputs:
         return _Inputs([a[index] for a in self.arrays])
 
 
-class Model(SavingMixin, TrainingMixin):
+class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
     """A model defined by its inputs and outputs: ``Model(inputs, outputs, name=None)``.
 
     ``inputs``: a tensor returned by ``Input(shape)`` or a list of them; ``outputs``: a
@@ -316,49 +317,6 @@ class Model(SavingMixin, TrainingMixin):
                     f"Received: len(x[0])={len(first)}, len(x[{i}])={len(a)}"
                 )
         return (first if len(xs) == 1 else _Inputs(xs)), y, sample_weight
-
-    # ---- weights -------------------------------------------------------------------
-    @property
-    def weights(self) -> list:
-        return [w for layer in self._layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list:
-        return [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
-
-    @property
-    def non_trainable_weights(self) -> list:
-        if not self.trainable:
-            return self.weights
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
-
-    def get_weights(self) -> list:
-        """Copies of every layer's weights, layer by layer (``layers`` order), in Keras' layouts."""
-        return [w for layer in self._layers for w in layer.get_weights()]
-
-    def set_weights(self, weights) -> None:
-        """Set all weights from a flat list, as returned by get_weights(); checks everything first."""
-        weights = list(weights)
-        expected = self.weights
-        if len(weights) != len(expected):
-            raise ValueError(
-                f"{self.where}: set_weights expected a list of {len(expected)} arrays "
-                f"({', '.join(w.path for w in expected) or 'the model has no weights'}). "
-                f"Received: a list of {len(weights)} arrays"
-            )
-        for var, value in zip(expected, weights):
-            if tuple(np.shape(value)) != var.shape:
-                raise ValueError(
-                    f"{self.where}: weight '{var.path}' has shape {var.shape}. Received: an array of shape {tuple(np.shape(value))}"
-                )
-        i = 0
-        for layer in self._layers:
-            k = len(layer.weights)
-            layer.set_weights(weights[i : i + k])
-            i += k
-
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self._layers)
 
     # ---- configuration -------------------------------------------------------------------
     def get_config(self) -> dict:

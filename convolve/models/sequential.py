@@ -12,9 +12,10 @@ from .progress import Progbar
 from .summary import axes_text, print_summary
 from .saving import SavingMixin
 from .training import TrainingMixin
+from .weights import LayerWeightsMixin
 
 
-class Sequential(SavingMixin, TrainingMixin):
+class Sequential(LayerWeightsMixin, SavingMixin, TrainingMixin):
     """A linear stack of layers.
 
     ``Sequential([Conv2D(...), ...])`` or ``Sequential()`` then ``add(layer)``. The input
@@ -150,50 +151,6 @@ class Sequential(SavingMixin, TrainingMixin):
             if bar:
                 bar.update(step + 1)
         return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
-
-    # ---- weights -------------------------------------------------------------------
-    @property
-    def weights(self) -> list:
-        return [w for layer in self._layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list:
-        return [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
-
-    @property
-    def non_trainable_weights(self) -> list:
-        if not self.trainable:
-            return self.weights
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
-
-    def get_weights(self) -> list:
-        """Copies of every layer's weights, layer by layer, in Keras' order and layouts."""
-        return [w for layer in self._layers for w in layer.get_weights()]
-
-    def set_weights(self, weights) -> None:
-        """Set all weights from a flat list, as returned by get_weights(); checks everything first."""
-        weights = list(weights)
-        expected = [w for layer in self._layers for w in layer.weights]
-        if len(weights) != len(expected):
-            raise ValueError(
-                f"{self.where}: set_weights expected a list of {len(expected)} arrays "
-                f"({', '.join(w.path for w in expected) or 'the model has no weights; is it built?'}). "
-                f"Received: a list of {len(weights)} arrays"
-            )
-        for var, value in zip(expected, weights):
-            shape = np.shape(value)
-            if tuple(shape) != var.shape:
-                raise ValueError(
-                    f"{self.where}: weight '{var.path}' has shape {var.shape}. Received: an array of shape {tuple(shape)}"
-                )
-        i = 0
-        for layer in self._layers:
-            k = len(layer.weights)
-            layer.set_weights(weights[i : i + k])
-            i += k
-
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self._layers)
 
     # ---- configuration -------------------------------------------------------------------
     def get_config(self) -> dict:
