@@ -22,6 +22,7 @@ from ..ops import activations
 from ..ops.args import standardize_data_format
 from .. import autograd
 from ..autograd import dense, flatten, reshape
+from ..ops.reshaping import resolve_target_shape
 from ..random import generator
 from .base import Layer, format_shape
 from .conv import _positive_int
@@ -173,21 +174,9 @@ class Reshape(Layer):
         target = self.target_shape
         if any(d is None for d in dims):  # cannot check; -1 stays unknown
             return (input_shape[0], *(None if d == -1 else d for d in target))
-        per_sample = math.prod(dims)
-        known = math.prod(d for d in target if d != -1)
-        if -1 in target:
-            if per_sample % known:
-                raise ValueError(
-                    f"{self.where}: cannot reshape {per_sample} values per sample into target_shape {target}: "
-                    f"{per_sample} is not divisible by {known}, the product of the known sizes. "
-                    f"Received: input_shape={format_shape(input_shape)}"
-                )
-            target = tuple(per_sample // known if d == -1 else d for d in target)
-        elif known != per_sample:
-            raise ValueError(
-                f"{self.where}: cannot reshape {per_sample} values per sample into target_shape {target}, "
-                f"which holds {known}. Received: input_shape={format_shape(input_shape)}"
-            )
+        target = resolve_target_shape(
+            math.prod(dims), target, self.where, received=f"input_shape={format_shape(input_shape)}"
+        )
         return (input_shape[0], *target)
 
     def build(self, input_shape):

@@ -271,22 +271,33 @@ def reshape(x, target_shape, where="reshape"):
     if not all(_is_int(d) and (d >= 1 or d == -1) for d in target) or sum(d == -1 for d in target) > 1:
         raise ValueError(f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}")
     target = tuple(int(d) for d in target)
-    per_sample = math.prod(x.shape[1:])
+    target = resolve_target_shape(
+        math.prod(x.shape[1:]), target, where, f" (inputs.shape={x.shape})", f"target_shape={target_shape!r}"
+    )
+    return x.reshape((x.shape[0], *target))
+
+
+def resolve_target_shape(per_sample: int, target: tuple, where: str, described: str = "", received: str = "") -> tuple:
+    """``target`` with its -1 (if any) worked out from ``per_sample`` values per sample.
+
+    Raises ValueError when the sizes cannot agree; ``described`` follows the count in the
+    message (e.g. the input's shape) and ``received`` is the 'Received:' part.
+    """
     known = math.prod(d for d in target if d != -1)
     if -1 in target:
         if per_sample % known:
             raise ValueError(
-                f"{where}: cannot reshape {per_sample} values per sample (inputs.shape={x.shape}) into "
+                f"{where}: cannot reshape {per_sample} values per sample{described} into "
                 f"target_shape {target}: {per_sample} is not divisible by {known}, the product of the known sizes. "
-                f"Received: target_shape={target_shape!r}"
+                f"Received: {received}"
             )
-        target = tuple(per_sample // known if d == -1 else d for d in target)
-    elif known != per_sample:
+        return tuple(per_sample // known if d == -1 else d for d in target)
+    if known != per_sample:
         raise ValueError(
-            f"{where}: cannot reshape {per_sample} values per sample (inputs.shape={x.shape}) into "
-            f"target_shape {target}, which holds {known}. Received: target_shape={target_shape!r}"
+            f"{where}: cannot reshape {per_sample} values per sample{described} into "
+            f"target_shape {target}, which holds {known}. Received: {received}"
         )
-    return x.reshape((x.shape[0], *target))
+    return target
 
 
 def reshape_backward(grad_y, x_shape, where="reshape_backward"):
