@@ -15,3 +15,15 @@ from .backend import floatx, set_floatx  # noqa: E402,F401
 from .layers import Input  # noqa: E402,F401
 from .models import Sequential  # noqa: E402,F401
 from .models import Model  # noqa: E402,F401
+
+# Tools on top of the library (pictures, images, handcrafted filters), loaded on first use so that
+# `import convolve` stays light: `convolve.viz.plot_filters(...)` works without importing them here.
+_LAZY = ("filters", "images", "viz")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

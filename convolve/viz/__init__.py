@@ -1,0 +1,37 @@
+"""Pictures and explanations: filter grids, feature maps, training curves, the arithmetic of one
+output value, and animations of a filter sliding over its input.
+
+    from convolve import viz
+    viz.plot_filters(model.layers[0]).savefig("filters.png")
+    viz.explain(x, kernel, at=(2, 3))
+    viz.animate_convolution(input_size=5, kernel_size=3, strides=2, padding="same", path="conv.gif")
+
+matplotlib (plots) and Pillow (animations) are imported when a function is first called, so
+``import convolve.viz`` stays light. Install them with ``pip install "convolve[viz]"``.
+"""
+import importlib
+
+# public name -> the submodule that defines it; loaded on first use
+_WHERE = {
+    "plot_filters": "plots",
+    "plot_feature_maps": "plots",
+    "plot_history": "plots",
+    "plot_confusion_matrix": "plots",
+    "feature_maps": "plots",
+    "explain": "explain",
+    "Explanation": "explain",
+    "animate_convolution": "animate",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
