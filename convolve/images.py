@@ -1,0 +1,429 @@
+"""Images in and out: load a picture as an array, save arrays and feature maps as pictures, filter an image.
+
+    from convolve import images
+    x = images.load_image("cat.jpg", color_mode="rgb")        # (1, H, W, 3) float32 in [0, 1]
+    maps = images.filter_image(x, ["top_edge", "sobel_x"], mode="across")   # (1, H, W, 2)
+    images.save_maps("maps.png", maps, normalize="symmetric", scale=4)
+
+Layouts: images and feature maps are channels_last, (H, W), (H, W, C) or (N, H, W, C);
+written pictures are uint8 (H, W) grey or (H, W, 3) RGB.
+
+Normalisations (``normalize_maps``; one *map* is one (H, W) slice, one channel of one image):
+
+* ``"minmax"``: each map's min..max stretched to 0..1. A constant map has no contrast to
+  show and becomes 0.5 (mid grey), so it does not read as "all minimum" or "all maximum".
+* ``"symmetric"``: each map divided by m = max |x|, giving -1..1 with 0 kept at 0 (an all-zero
+  map stays 0). As a picture, -1..1 goes through a diverging blue-white-red colour map
+  (``diverging_colormap``): negative blue, zero white (255, 255, 255), positive red. This is
+  the honest picture of a signed response such as an edge filter's.
+* ``"clip"``: values clipped to 0..1, nothing stretched (for images already in [0, 1]).
+* ``None`` (pictures only): the values are used as they are: floats must lie in [0, 1],
+  integers in 0..255.
+
+Pillow is imported when a function first needs it; without it these functions raise
+ImportError saying ``pip install "convolve[viz]"``. ``filter_image`` and the normalisations
+need only NumPy.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from . import filters as _filters
+from .backend import as_float_array
+from .ops.args import check_choice, standardize_tuple
+from .ops.conv import conv
+
+__all__ = [
+    "load_image", "to_image_array", "normalize_maps", "diverging_colormap", "tile_maps",
+    "save_image", "save_maps", "filter_image",
+]
+
+COLOR_MODES = ("grayscale", "rgb", "auto")
+NORMALIZATIONS = ("minmax", "symmetric", "clip")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
+FILTER_MODES = _filters.BANK_MODES
+
+# Pillow modes that hold one grey channel, and the value that means white in the high-bit ones.
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_HIGH_BIT_WHITE = {"I": 65535.0, "I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "F": 1.0}
+
+#: The diverging colour map: value -> RGB, linear between these stops (ColorBrewer's RdBu,
+#: reversed so that positive is red, with pure white at zero).
+DIVERGING_STOPS = (
+    (-1.0, (33, 102, 172)),
+    (-0.5, (146, 197, 222)),
+    (0.0, (255, 255, 255)),
+    (0.5, (244, 165, 130)),
+    (1.0, (178, 24, 43)),
+)
+
+
+def _pil(where):
+    """Pillow's Image module, or ImportError naming the extra that installs it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError(f'{where} needs Pillow, which is not installed. Install it with: pip install "convolve[viz]"') from None
+    return Image
+
+
+def _positive_int(value, name, where, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise ValueError(f"{where}: `{name}` must be {kind}. Received: {name}={value!r}")
+    return int(value)
+
+
+# ---- loading ---------------------------------------------------------------------------------
+def load_image(path, color_mode="grayscale", target_size=None, interpolation="nearest"):
+    """Load an image file that Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).
+
+    Args:
+        path: the file.
+        color_mode: "grayscale" (1 channel, Pillow's ITU-R 601 luma for colour files),
+            "rgb" (3 channels; grey files are repeated into three), or "auto" (grey files
+            keep 1 channel, everything else becomes RGB). An alpha channel is dropped,
+            not composited. 16-bit grey files are scaled by 65535; of an animation, the
+            first frame is read.
+        target_size: None, or (height, width) (an int means square) to resize to, as Keras'
+            ``load_img`` does.
+        interpolation: resampling for ``target_size``: one of "nearest" (Keras' default),
+            "bilinear", "bicubic", "lanczos", "box", "hamming".
+
+    Returns:
+        float32 array (1, H, W, C), values in [0, 1], C = 1 or 3.
+
+    Raises:
+        FileNotFoundError / IsADirectoryError: no file at ``path``.
+        ValueError: the file is not an image Pillow can read, or a bad argument.
+        ImportError: Pillow is missing.
+    """
+    where = "load_image"
+    color_mode = check_choice(color_mode, COLOR_MODES, "color_mode", where)
+    interpolation = check_choice(interpolation, INTERPOLATIONS, "interpolation", where)
+    if target_size is not None:
+        target_size = standardize_tuple(target_size, 2, "target_size", where)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: `path` must be a file name (str or os.PathLike). Received: path={path!r}")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{where}: no such file. Received: path={os.fspath(path)!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{where}: expected an image file, found a folder. Received: path={os.fspath(path)!r}")
+    Image = _pil(where)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            grey, channels = _decode(img, color_mode)
+    except PermissionError:
+        raise
+    except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ValueError(
+            f"{where}: the file is not an image Pillow can read ({type(e).__name__}: {e}). "
+            f"Received: path={os.fspath(path)!r}"
+        ) from None
+    if target_size is not None:
+        resample = getattr(Image.Resampling, interpolation.upper())
+        h, w = target_size
+        channels = [np.asarray(Image.fromarray(c, mode="F").resize((w, h), resample), np.float32) for c in channels]
+    array = np.stack(channels, axis=-1)  # (H, W, C)
+    if grey and color_mode == "rgb":
+        array = np.repeat(array, 3, axis=-1)
+    return np.clip(array, 0.0, 1.0)[None].astype(np.float32)  # (1, H, W, C)
+
+
+def _decode(img, color_mode):
+    """(is grey, list of float32 (H, W) channels in [0, 1]) from an open Pillow image."""
+    grey_file = img.mode in _GREY_MODES
+    if color_mode == "grayscale" or grey_file:  # "rgb" repeats a grey file into 3 channels afterwards
+        if img.mode in _HIGH_BIT_WHITE:  # 16-bit or float grey: keep the precision
+            return True, [np.asarray(img, dtype=np.float32) / np.float32(_HIGH_BIT_WHITE[img.mode])]
+        return True, [np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255)]  # luma; alpha dropped
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / np.float32(255)  # alpha dropped
+    return False, [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
+
+
+# ---- normalisation and colour ------------------------------------------------------------------
+def normalize_maps(maps, mode="minmax"):
+    """Normalise feature maps, each (H, W) map on its own.
+
+    Args:
+        maps: (H, W) for one map, or (..., H, W, C): every index of the leading axes and of
+            the channel axis C is a separate map, normalised independently over its H x W
+            values. Not modified.
+        mode: "minmax" -> [0, 1] (a constant map -> 0.5); "symmetric" -> [-1, 1], x / max|x|
+            (an all-zero map stays 0); "clip" -> values clipped to [0, 1].
+
+    Returns:
+        a new float array of the same shape (float32, or float64 for float64 input).
+
+    Raises:
+        ValueError: unknown mode, fewer than 2 axes, NaN or infinite values.
+    """
+    where = "normalize_maps"
+    mode = check_choice(mode, NORMALIZATIONS, "mode", where)
+    x = as_float_array(maps, where=where, name="maps")
+    if x.ndim < 2:
+        raise ValueError(f"{where}: expected maps of shape (H, W) or (..., H, W, C). Received: maps.shape={x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{where}: the maps contain NaN or infinite values. Received: maps.shape={x.shape}")
+    if mode == "clip":
+        return np.clip(x, 0, 1)
+    axes = (0, 1) if x.ndim == 2 else (-3, -2)
+    if mode == "minmax":
+        low = x.min(axis=axes, keepdims=True)
+        span = x.max(axis=axes, keepdims=True) - low
+        flat = span == 0
+        return np.where(flat, x.dtype.type(0.5), (x - low) / np.where(flat, 1, span))
+    m = np.abs(x).max(axis=axes, keepdims=True)
+    return x / np.where(m == 0, 1, m)
+
+
+def diverging_colormap(values):
+    """Map values in [-1, 1] (clipped) to uint8 RGB (..., 3): blue -> white (at 0) -> red.
+
+    Linear interpolation between ``DIVERGING_STOPS``: -1 (33, 102, 172), 0 (255, 255, 255),
+    1 (178, 24, 43).
+    """
+    v = np.clip(np.asarray(values, dtype=np.float64), -1.0, 1.0)
+    positions = [p for p, _ in DIVERGING_STOPS]
+    rgb = [np.interp(v, positions, [c[i] for _, c in DIVERGING_STOPS]) for i in range(3)]
+    return np.rint(np.stack(rgb, axis=-1)).astype(np.uint8)
+
+
+def _as_picture(array, where):
+    """A float or integer array (H, W, C) with C in (1, 3), from (H, W), (H, W, C) or (1, H, W, C)."""
+    a = np.asarray(array)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: expected a numeric array. Received: an array of dtype {a.dtype}")
+    if a.ndim == 4:
+        if a.shape[0] != 1:
+            raise ValueError(
+                f"{where}: a 4-D array must hold one image (1, H, W, C); pick one with array[i:i+1]. "
+                f"Received: array.shape={a.shape}"
+            )
+        a = a[0]
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3) or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(
+            f"{where}: expected an image (H, W), (H, W, 1), (H, W, 3) or (1, H, W, C) with C = 1 or 3 "
+            f"(for other channel counts use save_maps). Received: array.shape={np.shape(array)}"
+        )
+    return a
+
+
+def to_image_array(array, normalize="minmax"):
+    """An array as picture pixels: uint8 (H, W) grey or (H, W, 3) RGB.
+
+    Args:
+        array: (H, W), (H, W, C) or (1, H, W, C) with C = 1 (a map, or a grey image) or 3 (an RGB
+            image). Not modified.
+        normalize: "minmax", "symmetric", "clip" or None (see the module docstring). A 1-channel
+            array with "symmetric" becomes RGB through ``diverging_colormap``. A 3-channel
+            array is one picture: "minmax" stretches its three channels together (keeping the
+            colours), "symmetric" maps [-m, m] of all three to [0, 1] (zero is mid grey).
+
+    Raises:
+        ValueError: a bad shape or normalisation; with ``normalize=None``, floats outside [0, 1]
+            or integers outside 0..255.
+    """
+    where = "to_image_array"
+    if normalize is not None:
+        normalize = check_choice(normalize, NORMALIZATIONS, "normalize", where)
+    a = _as_picture(array, where)
+    h, w, c = a.shape
+    if normalize is None:
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ValueError(f"{where}: the array contains NaN or infinite values. Received: normalize=None")
+        low, high = (0, 1) if a.dtype.kind == "f" else (0, 255)
+        if a.size and (a.min() < low or a.max() > high):
+            raise ValueError(
+                f"{where}: with normalize=None, float values must lie in [0, 1] and integer values in "
+                f"0..255; use normalize='minmax' or 'clip'. Received: values from {a.min()} to {a.max()}"
+            )
+        unit = a.astype(np.float64) / (1 if a.dtype.kind == "f" else 255)
+    elif c == 3:
+        unit = normalize_maps(a.reshape(h, w * 3), normalize).reshape(h, w, 3)  # one map: colours kept
+        if normalize == "symmetric":
+            unit = (unit + 1) / 2
+    else:
+        unit = normalize_maps(a, normalize)
+        if normalize == "symmetric":
+            return diverging_colormap(unit[..., 0])  # (H, W, 3)
+    pixels = np.rint(np.clip(unit, 0, 1) * 255).astype(np.uint8)
+    return pixels[..., 0] if c == 1 else pixels
+
+
+def _upscale(pixels, scale):
+    """Nearest-neighbour upscaling of (H, W) or (H, W, 3) by an integer factor."""
+    return pixels if scale == 1 else np.repeat(np.repeat(pixels, scale, axis=0), scale, axis=1)
+
+
+def tile_maps(maps, normalize="minmax", columns=None, scale=1, padding=1, pad_value=128):
+    """The C channels of (H, W, C) or (1, H, W, C) maps tiled into one picture (uint8).
+
+    Each channel is one tile, normalised on its own (``to_image_array``), upscaled ``scale``
+    times (nearest neighbour), in row-major order: channel k is at row k // columns,
+    column k % columns. ``columns`` defaults to ceil(sqrt(C)) and is at most C;
+    rows = ceil(C / columns). Tiles are ``padding`` pixels apart (no border around the grid),
+    gaps and empty cells filled with ``pad_value``. So the picture is
+
+        height = rows * H * scale + (rows - 1) * padding
+        width  = columns * W * scale + (columns - 1) * padding
+
+    and (height, width) grey, or (height, width, 3) RGB with "symmetric".
+    """
+    where = "tile_maps"
+    if normalize is not None:
+        normalize = check_choice(normalize, NORMALIZATIONS, "normalize", where)
+    a = np.asarray(maps)
+    if a.ndim == 4 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or 0 in a.shape:
+        raise ValueError(f"{where}: expected maps (H, W, C) or (1, H, W, C). Received: maps.shape={np.shape(maps)}")
+    h, w, c = a.shape
+    scale = _positive_int(scale, "scale", where)
+    padding = _positive_int(padding, "padding", where, minimum=0)
+    pad_value = _positive_int(pad_value, "pad_value", where, minimum=0)
+    if pad_value > 255:
+        raise ValueError(f"{where}: `pad_value` must be in 0..255. Received: pad_value={pad_value!r}")
+    columns = math.ceil(math.sqrt(c)) if columns is None else min(_positive_int(columns, "columns", where), c)
+    rows = math.ceil(c / columns)
+    tiles = [_upscale(to_image_array(a[:, :, k], normalize), scale) for k in range(c)]
+    th, tw = h * scale, w * scale
+    grid = np.full((rows * th + (rows - 1) * padding, columns * tw + (columns - 1) * padding) + tiles[0].shape[2:],
+                   pad_value, np.uint8)
+    for k, tile in enumerate(tiles):
+        top, left = (k // columns) * (th + padding), (k % columns) * (tw + padding)
+        grid[top : top + th, left : left + tw] = tile
+    return grid
+
+
+# ---- saving ------------------------------------------------------------------------------------
+def _write_picture(path, pixels, where):
+    """Write uint8 (H, W) or (H, W, 3) pixels to ``path`` atomically, the format from its suffix."""
+    from .datasets._files import atomic_open
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: `path` must be a file name (str or os.PathLike). Received: path={path!r}")
+    Image = _pil(where)
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    formats = Image.registered_extensions()  # {".png": "PNG", ...}
+    if suffix not in formats or formats[suffix] not in Image.SAVE:
+        raise ValueError(
+            f"{where}: cannot tell an image format Pillow writes from the file name's suffix "
+            f"(for example .png, .jpg, .gif, .bmp, .tif, .webp). Received: path={os.fspath(path)!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{where}: the folder {folder!r} does not exist. Received: path={os.fspath(path)!r}")
+    picture = Image.fromarray(np.ascontiguousarray(pixels))
+    with atomic_open(path) as f:
+        picture.save(f, format=formats[suffix])
+    return os.fspath(path)
+
+
+def save_image(path, array, normalize="minmax", scale=1):
+    """Save an image or one map as a picture file (format from the suffix; written atomically).
+
+    Args:
+        path: the file; its suffix picks the format (.png, .jpg, .gif, ...).
+        array: (H, W), (H, W, C) or (1, H, W, C) with C = 1 or 3 (see ``to_image_array``).
+        normalize: "minmax", "symmetric", "clip" or None.
+        scale: integer nearest-neighbour upscaling, so a 28x28 map can be seen (scale=8 -> 224x224).
+
+    Returns:
+        ``path``.
+    """
+    scale = _positive_int(scale, "scale", "save_image")
+    pixels = _upscale(to_image_array(array, normalize), scale)
+    return _write_picture(path, pixels, "save_image")
+
+
+def save_maps(path, maps, normalize="minmax", columns=None, scale=4, padding=2, pad_value=128):
+    """Save the C channels of (H, W, C) or (1, H, W, C) maps as one grid picture.
+
+    The grid is ``tile_maps(maps, normalize, columns, scale, padding, pad_value)``: each map
+    normalised on its own, ``scale`` times larger, ``padding`` pixels apart. Written
+    atomically; format from the suffix. Returns ``path``.
+    """
+    pixels = tile_maps(maps, normalize, columns, scale, padding, pad_value)
+    return _write_picture(path, pixels, "save_maps")
+
+
+# ---- filtering -----------------------------------------------------------------------------------
+def filter_image(image, kernel, strides=1, padding="same", padding_mode="zeros", mode="per_channel", bias=0.0):
+    """Apply handcrafted filters to an image: a Conv2D without a layer, through ``ops.conv.conv``.
+
+    Args:
+        image: (H, W) one grey image, (H, W, C) one image, or (N, H, W, C) a batch. Integer
+            images are cast to float32 with their values unchanged (``load_image`` gives [0, 1]).
+            Not modified.
+        kernel: a filter name (``convolve.filters.names()``), a 2-D array (kh, kw), a list of
+            names and/or 2-D arrays (a bank, see ``convolve.filters.bank``), or a 4-D Conv2D
+            kernel (kh, kw, C, F) used as it is.
+        strides, padding, padding_mode: as for Conv2D ('same' by default, so the maps keep the
+            image's size; also 'valid', 'full', ints; modes 'zeros', 'reflect', 'replicate',
+            'circular').
+        mode: for names and 2-D arrays on a C-channel image: "per_channel" (each filter on each
+            channel, F * C maps, filter-major) or "across" (each filter summed over the channels
+            and divided by C, F maps).
+        bias: a number, or one per output map (F,).
+
+    Returns:
+        (N, H', W', F) maps; float32 (float64 for a float64 image or kernel).
+
+    Raises:
+        ValueError: a bad image shape, kernel, mode, bias or convolution argument, before any
+            arithmetic.
+    """
+    where = "filter_image"
+    x = as_float_array(image, where=where, name="image")
+    if x.ndim == 2:
+        x = x[None, :, :, None]
+    elif x.ndim == 3:
+        x = x[None]
+    elif x.ndim != 4:
+        raise ValueError(
+            f"{where}: expected an image (H, W), (H, W, C) or a batch (N, H, W, C). Received: image.shape={x.shape}"
+        )
+    channels = x.shape[-1]
+    if not isinstance(kernel, (str, np.ndarray)) and _numeric_rank(kernel) == 4:
+        kernel = np.asarray(kernel)  # a nested list holding a Conv2D kernel
+    if isinstance(kernel, np.ndarray) and kernel.ndim == 4:
+        k = as_float_array(kernel, where=where, name="kernel")
+        if k.shape[2] != channels:
+            raise ValueError(
+                f"{where}: a 4-D kernel (kh, kw, in_channels, filters) must have in_channels = the image's "
+                f"{channels} channels. Received: kernel.shape={k.shape}, image.shape={np.shape(image)}"
+            )
+    else:
+        if isinstance(kernel, np.ndarray) and kernel.ndim != 2:
+            raise ValueError(
+                f"{where}: expected a filter name, a 2-D array, a list of them, or a 4-D Conv2D kernel "
+                f"(kh, kw, C, F). Received: kernel.shape={kernel.shape}"
+            )
+        mode = check_choice(mode, FILTER_MODES, "mode", where)
+        k = _filters.bank(kernel, in_channels=channels, mode=mode)
+    filters = k.shape[-1]
+    b = np.asarray(bias)
+    if b.dtype.kind not in "biuf" or b.ndim > 1 or (b.ndim == 1 and b.shape[0] != filters):
+        raise ValueError(
+            f"{where}: `bias` must be a number or one number per output map ({filters},). Received: bias={bias!r}"
+        )
+    b = np.broadcast_to(b.astype(k.dtype), (filters,)).copy()
+    return conv(x, k, b, strides=strides, padding=padding, padding_mode=padding_mode, where=where)
+
+
+def _numeric_rank(value):
+    """The rank of ``value`` as a numeric array, or None when it is not one."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError):
+        return None
+    return a.ndim if a.dtype.kind in "biuf" else None
