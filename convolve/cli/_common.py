@@ -1,0 +1,267 @@
+"""Pieces the subcommands share: errors, argument types, and loading files from the command line.
+
+Everything heavy (NumPy arrays, models, images) is imported inside the functions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+#: the datasets ``--dataset`` names, with the tag a trained model's name starts with
+DATASETS = {
+    "bundled": "fashion_mnist_subset",
+    "fashion-mnist": "fashion_mnist",
+    "mnist": "mnist",
+}
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class CLIError(Exception):
+    """A problem with the command line's request (a missing file, an unknown name): printed as one line."""
+
+
+class UsageError(Exception):
+    """A bad argument, found by argparse."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the examples in epilogs as written and shows defaults."""
+
+
+def add_command(sub, name, run, help, description, examples, parents):
+    """A subcommand's parser, with its examples in the epilog and ``args.run = run``."""
+    parser = sub.add_parser(
+        name, help=help, description=description, parents=parents,
+        epilog="examples:\n" + "\n".join(f"  {line}" for line in examples),
+        formatter_class=Formatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+# ---- argument types (argparse calls them; a ValueError/ArgumentTypeError becomes a usage error) ----
+def _integer(minimum: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer. Received: {text!r}")
+        return value
+
+    parse.__name__ = f"{what} integer"  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _integer(1, "positive")
+non_negative_int = _integer(0, "non-negative")
+
+
+def padding_value(text: str):
+    """'valid', 'same', 'full', 'causal', or a non-negative integer (pixels on each side)."""
+    if text in ("valid", "same", "full", "causal"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 'valid', 'same', 'full', 'causal' or a non-negative integer. Received: {text!r}"
+        )
+    return value
+
+
+def per_axis(values, n: int, option: str):
+    """[v] -> (v,) * n; [v1, ..., vn] -> tuple; any other length is an error."""
+    if values is None:
+        return None
+    values = tuple(values)
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise CLIError(
+            f"{option} takes 1 value or {n} (one per spatial axis). Received: {option} {' '.join(map(str, values))}"
+        )
+    return values
+
+
+def one_or_pair(values):
+    """[v] -> v; [v1, v2] -> (v1, v2): the form the library's strides/dilation_rate take."""
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+# ---- files -------------------------------------------------------------------------------------------
+def existing_file(path: str, what: str) -> str:
+    """``path`` if it is a readable file; a one-line error otherwise (before any work)."""
+    if not os.path.exists(path):
+        raise CLIError(f"no such {what}: '{path}'")
+    if os.path.isdir(path):
+        raise CLIError(f"the {what} '{path}' is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise CLIError(f"cannot read the {what} '{path}' (permission denied)")
+    return path
+
+
+def output_file(path: str, suffixes, option: str = "-o") -> str:
+    """Check an output path before the work: its folder exists and its suffix fits."""
+    suffixes = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
+    if not path.lower().endswith(suffixes):
+        raise CLIError(f"{option} must name a {' or '.join(suffixes)} file. Received: {option} {path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"the folder for {option} does not exist: '{folder}'. Received: {option} {path}")
+    return path
+
+
+def load_array(path: str, what: str = "input"):
+    """A .npy file as a float array (no pickles)."""
+    import numpy as np
+
+    existing_file(path, f"{what} file")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise CLIError(f"cannot read '{path}' as a .npy array ({error})") from None
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise CLIError(f"the {what} file '{path}' must hold real numbers. Received: dtype {array.dtype}")
+    return array
+
+
+def load_picture(path: str, channels: int = 1, size=None, what: str = "image"):
+    """An image file (anything Pillow reads) or a .npy array as a (1, H, W, C) float32 batch.
+
+    Images come from ``convolve.images.load_image`` (values in [0, 1], grey for one channel,
+    RGB for three, resized to ``size`` = (H, W) when given). A .npy array may be (H, W),
+    (H, W, C) or (1, H, W, C) and is used as it is (not rescaled), so it must already have
+    the size asked for.
+    """
+    import numpy as np
+
+    existing_file(path, what)
+    if path.lower().endswith(".npy"):
+        array = load_array(path, what)
+        if array.ndim == 2:
+            array = array[None, :, :, None]
+        elif array.ndim == 3:
+            array = array[None]
+        if array.ndim != 4 or array.shape[0] != 1:
+            raise CLIError(
+                f"the {what} '{path}' must be an array of shape (H, W), (H, W, C) or (1, H, W, C). "
+                f"Received: shape {array.shape}"
+            )
+        if size is not None and tuple(array.shape[1:3]) != tuple(size):
+            raise CLIError(
+                f"the {what} '{path}' must be {size[0]}x{size[1]} (the model's input size; .npy arrays are "
+                f"not resized). Received: shape {array.shape}"
+            )
+        if array.shape[-1] != channels:
+            raise CLIError(f"the {what} '{path}' must have {channels} channel(s). Received: shape {array.shape}")
+        return array.astype(np.float32)
+    from ..images import load_image
+
+    mode = {1: "grayscale", 3: "rgb"}.get(channels)
+    if mode is None:
+        raise CLIError(f"images can be read with 1 (grey) or 3 (RGB) channels. Received: {channels} channels")
+    return load_image(path, color_mode=mode, target_size=None if size is None else tuple(size))
+
+
+def kernel_names():
+    from .. import filters
+
+    return list(filters.names())
+
+
+def load_kernel(spec: str):
+    """(2-D float32 kernel, label) from a filter name (``convolve.filters``) or a .npy file."""
+    import numpy as np
+
+    if spec.lower().endswith(".npy") or os.sep in spec:
+        kernel = load_array(spec, "kernel")
+        if kernel.ndim == 4 and kernel.shape[2:] == (1, 1):
+            kernel = kernel[:, :, 0, 0]
+        if kernel.ndim != 2:
+            raise CLIError(
+                f"the kernel file '{spec}' must hold a 2-D array (kh, kw) or (kh, kw, 1, 1). Received: shape {kernel.shape}"
+            )
+        return kernel.astype(np.float32), os.path.basename(spec)
+    known = kernel_names()
+    if spec not in known:
+        raise CLIError(f"unknown kernel name. Expected one of: {', '.join(known)} (or a .npy file). Received: --kernel {spec}")
+    from .. import filters
+
+    return np.asarray(filters.get(spec), dtype=np.float32), spec
+
+
+def load_model_file(path: str):
+    """A model that ``model.save`` / ``convolve train`` wrote."""
+    existing_file(path, "model file")
+    from ..models import load_model
+
+    return load_model(path)
+
+
+def dataset_of(model) -> str | None:
+    """The ``--dataset`` a model was trained on, read from its name (``convolve train`` names
+    models ``<dataset tag>_<architecture>``), or None."""
+    name = getattr(model, "name", "") or ""
+    for key, tag in sorted(DATASETS.items(), key=lambda kv: -len(kv[1])):
+        if name == tag or name.startswith(tag + "_"):
+            return key
+    return None
+
+
+def class_names(dataset: str | None, count: int):
+    """Names of the classes for ``dataset`` ('0'..'9' for digits), or numbers."""
+    if dataset in ("bundled", "fashion-mnist"):
+        from ..datasets import fashion_mnist
+
+        names = list(fashion_mnist.CLASS_NAMES)
+    elif dataset == "mnist":
+        names = [str(i) for i in range(10)]
+    else:
+        names = []
+    return names if len(names) == count else [f"class {i}" for i in range(count)]
+
+
+def load_dataset(dataset: str, limit: int | None = None):
+    """((x, y), (x_test, y_test), title) scaled to [0, 1] with a channel axis: (N, H, W, 1) float32.
+
+    ``dataset``: 'bundled' (the 3,000 + 1,000 Fashion-MNIST subset shipped with convolve),
+    'fashion-mnist', 'mnist', or a folder / .npz file holding MNIST-style data. ``limit``
+    keeps the first ``limit`` training and test images.
+    """
+    import numpy as np
+
+    from ..datasets import fashion_mnist, mnist
+
+    if dataset == "bundled":
+        data, title = fashion_mnist.load_subset(), "the Fashion-MNIST subset bundled with convolve"
+    elif dataset == "fashion-mnist":
+        data, title = fashion_mnist.load_data(), "Fashion-MNIST"
+    elif dataset == "mnist":
+        data, title = mnist.load_data(), "MNIST"
+    elif os.path.exists(dataset):
+        data, title = mnist.load_data(path=dataset), f"the data in '{dataset}'"
+    else:
+        raise CLIError(
+            "unknown dataset: expected bundled, fashion-mnist, mnist, or a folder or .npz file holding "
+            f"MNIST-style data. Received: --dataset {dataset}"
+        )
+    (x, y), (xt, yt) = data
+    if limit is not None:
+        x, y, xt, yt = x[:limit], y[:limit], xt[:limit], yt[:limit]
+
+    def prepare(images):
+        images = images.astype(np.float32) / 255.0
+        return images[..., None] if images.ndim == 3 else images
+
+    return (prepare(x), y.astype(np.int64)), (prepare(xt), yt.astype(np.int64)), title

@@ -1,0 +1,204 @@
+"""``convolve filter``, ``explain`` and ``animate``: a convolution shown on your own data."""
+from __future__ import annotations
+
+from ._common import (
+    PADDING_MODES, CLIError, add_command, existing_file, kernel_names, load_array, load_kernel, load_picture,
+    non_negative_int, one_or_pair, output_file, positive_int,
+)
+
+
+def _kernel_help() -> str:
+    return "a filter name (see `convolve filter --list`) or a .npy file holding a 2-D kernel"
+
+
+def register(sub, parents):
+    f = add_command(
+        sub, "filter", run_filter, parents=parents,
+        help="apply named filters (edges, blur, Sobel, ...) to an image and save the maps",
+        description=(
+            "Reads an image as grey values in [0, 1], cross-correlates it with each --kernel (as Conv2D does: "
+            "the kernel is not flipped) and saves the maps side by side in one PNG, each scaled to its own "
+            "range. --list prints the filter names."
+        ),
+        examples=[
+            "convolve filter shirt.png --kernel sobel_x --kernel sobel_y -o sobel.png",
+            "convolve filter boot.png --kernel top_edge --kernel left_edge --kernel bottom_edge --kernel right_edge -o edges.png",
+            "convolve filter photo.jpg --kernel gaussian --padding same --mode reflect -o blurred.png",
+            "convolve filter photo.jpg --kernel vertical_line --stride 2 1 --padding valid -o lines.png",
+            "convolve filter --list",
+        ],
+    )
+    f.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (any format Pillow reads) or a .npy array")
+    f.add_argument("--kernel", action="append", metavar="NAME", help=_kernel_help() + "; repeat for several")
+    f.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S", help="stride (one value, or rows and columns)")
+    f.add_argument("--padding", choices=("valid", "same"), default="same")
+    f.add_argument("--mode", choices=PADDING_MODES, default="zeros", help="how 'same' padding fills the border")
+    f.add_argument("--normalize", choices=("minmax", "symmetric", "clip"), default="minmax",
+                   help="minmax: each map to its own range; symmetric: 0 is mid-grey, signs in colour; clip: values in [0, 1]")
+    f.add_argument("--scale", type=positive_int, help="enlarge each pixel this many times (default: maps at least 128 pixels wide)")
+    f.add_argument("--list", action="store_true", help="print the filter names and exit")
+    f.add_argument("-o", "--output", metavar="OUT.png", help="the picture to write")
+
+    e = add_command(
+        sub, "explain", run_explain, parents=parents,
+        help="the arithmetic of one output value: patch, kernel, products, sum",
+        description=(
+            "Prints how the convolution computes the output at (ROW, COL): the input patch under the kernel, "
+            "the kernel, their element-wise products, the sum plus the bias, and the output-size arithmetic. "
+            "--input is a .npy array (H, W) or a picture (read as grey values in [0, 1])."
+        ),
+        examples=[
+            "convolve explain --input line.npy --kernel vertical_line --at 2 3",
+            "convolve explain --input boot.png --kernel sobel_x --at 10 10 --padding same --stride 2",
+            "convolve explain --input x.npy --kernel k.npy --at 0 0 --dilation 2 --bias 0.5",
+        ],
+    )
+    e.add_argument("--input", required=True, metavar="FILE", help="a .npy array (H, W) or an image file")
+    e.add_argument("--kernel", required=True, metavar="NAME", help=_kernel_help())
+    e.add_argument("--at", required=True, nargs=2, type=non_negative_int, metavar=("ROW", "COL"), help="the output position")
+    e.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S")
+    e.add_argument("--padding", choices=("valid", "same", "full"), default="valid")
+    e.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D")
+    e.add_argument("--bias", type=float, default=0.0)
+
+    a = add_command(
+        sub, "animate", run_animate, parents=parents,
+        help="a GIF of the kernel sliding over the input, one frame per output position",
+        description=(
+            "Draws the convolution arithmetic guide's pictures for your parameters: the input (blue) with "
+            "its padding, the kernel's footprint and the output (green), one frame per output value. With "
+            "--input (and --kernel) the numbers are drawn in. --transposed shows a transposed convolution."
+        ),
+        examples=[
+            "convolve animate --input-size 5 --kernel-size 3 -o valid.gif",
+            "convolve animate --input-size 5 --kernel-size 3 --stride 2 --padding same -o strided.gif",
+            "convolve animate --input-size 7 --kernel-size 3 --dilation 2 -o dilated.gif",
+            "convolve animate --input-size 3 --kernel-size 3 --stride 2 --transposed -o transposed.gif",
+            "convolve animate --input-size 6 --kernel-size 3 --input x.npy --kernel vertical_line -o numbers.gif",
+        ],
+    )
+    a.add_argument("--input-size", nargs="+", type=positive_int, metavar="N", help="input height [width] (default: from --input)")
+    a.add_argument("--kernel-size", nargs="+", type=positive_int, metavar="K", help="kernel height [width] (default: from --kernel, else 3)")
+    a.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S")
+    a.add_argument("--padding", choices=("valid", "same", "full"), default="valid")
+    a.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D")
+    a.add_argument("--transposed", action="store_true", help="a transposed convolution")
+    a.add_argument("--input", metavar="FILE.npy", help="a 2-D array whose numbers are drawn in")
+    a.add_argument("--kernel", metavar="NAME", help=_kernel_help() + " (its numbers are drawn in)")
+    a.add_argument("-o", "--output", required=True, metavar="OUT.gif", help="the animation to write")
+
+
+def _pair(values, option):
+    """[v] or [h, w] -> (h, w)."""
+    if values is None:
+        return None
+    if len(values) > 2:
+        raise CLIError(f"{option} takes 1 or 2 values (rows, columns). Received: {option} {' '.join(map(str, values))}")
+    return tuple(values) * (2 // len(values))
+
+
+def default_scale(height, width, target=128):
+    return max(1, target // max(height, width, 1))
+
+
+def run_filter(args) -> int:
+    if args.list:
+        print("\n".join(kernel_names()))
+        return 0
+    if args.image is None or not args.kernel or args.output is None:
+        missing = [w for w, v in (("IMAGE", args.image), ("--kernel", args.kernel), ("-o", args.output)) if not v]
+        raise CLIError(f"needs IMAGE, --kernel NAME and -o OUT.png. Received: no {', '.join(missing)}")
+    strides = _pair(args.stride, "--stride")
+    output_file(args.output, ".png")
+    existing_file(args.image, "image")
+    kernels = [load_kernel(spec) for spec in args.kernel]  # unknown names fail before any work
+    import numpy as np
+
+    from ..images import filter_image, save_maps
+
+    image = load_picture(args.image, channels=1)
+    maps = []
+    for kernel, label in kernels:
+        out = filter_image(image, kernel, strides=one_or_pair(list(strides)), padding=args.padding, padding_mode=args.mode)
+        if maps and out.shape[1:3] != maps[0].shape[1:3]:
+            raise CLIError(
+                f"the kernels give maps of different sizes with padding='{args.padding}' ({maps[0].shape[1:3]} and "
+                f"{out.shape[1:3]}); use --padding same or kernels of one size. Received: --kernel {' --kernel '.join(args.kernel)}"
+            )
+        maps.append(out)
+    stack = np.concatenate(maps, axis=-1)
+    scale = args.scale or default_scale(*stack.shape[1:3])
+    save_maps(args.output, stack, normalize=args.normalize, scale=scale)
+    _, height, width, _ = image.shape
+    print(f"{args.image}: {height}x{width} grey image; padding {args.padding} ({args.mode}), stride {strides[0]}x{strides[1]}")
+    for (kernel, label), out in zip(kernels, maps):
+        values = out[0, :, :, 0]
+        print(f"  {label:<16} {kernel.shape[0]}x{kernel.shape[1]} kernel -> {values.shape[0]}x{values.shape[1]} map, "
+              f"values {values.min():.3f} to {values.max():.3f}")
+    print(f"Saved {len(maps)} map(s) to {args.output} (normalize {args.normalize}, each pixel x{scale}).")
+    return 0
+
+
+def _input_2d(path):
+    """A .npy array or an image as a 2-D float array (H, W)."""
+    if path.lower().endswith(".npy"):
+        array = load_array(path, "input")
+        if array.ndim == 4 and array.shape[0] == 1 and array.shape[-1] == 1:
+            array = array[0, :, :, 0]
+        if array.ndim != 2:
+            raise CLIError(f"the input '{path}' must be a 2-D array (H, W) or (1, H, W, 1). Received: shape {array.shape}")
+        return array
+    return load_picture(path, channels=1)[0, :, :, 0]
+
+
+def run_explain(args) -> int:
+    existing_file(args.input, "input file")
+    kernel, _ = load_kernel(args.kernel)
+    strides = one_or_pair(list(_pair(args.stride, "--stride")))
+    dilation = one_or_pair(list(_pair(args.dilation, "--dilation")))
+    x = _input_2d(args.input)
+    from ..viz import explain
+
+    explain(x, kernel, bias=args.bias, strides=strides, padding=args.padding, dilation_rate=dilation,
+            at=tuple(args.at), print_fn=print)
+    return 0
+
+
+def run_animate(args) -> int:
+    output_file(args.output, ".gif")
+    x = _input_2d(args.input) if args.input else None
+    kernel = load_kernel(args.kernel)[0] if args.kernel else None
+    input_size = _pair(args.input_size, "--input-size")
+    kernel_size = _pair(args.kernel_size, "--kernel-size")
+    if input_size is None:
+        if x is None:
+            raise CLIError("needs --input-size (or an --input array). Received: neither")
+        input_size = tuple(x.shape)
+    elif x is not None and tuple(x.shape) != input_size:
+        raise CLIError(f"--input-size must match the --input array's shape {tuple(x.shape)}. Received: --input-size {' '.join(map(str, args.input_size))}")
+    if kernel_size is None:
+        kernel_size = tuple(kernel.shape) if kernel is not None else (3, 3)
+    elif kernel is not None and tuple(kernel.shape) != kernel_size:
+        raise CLIError(f"--kernel-size must match the kernel's shape {tuple(kernel.shape)}. Received: --kernel-size {' '.join(map(str, args.kernel_size))}")
+    from ..viz import animate_convolution
+
+    animate_convolution(
+        input_size, kernel_size, strides=one_or_pair(list(_pair(args.stride, "--stride"))), padding=args.padding,
+        dilation_rate=one_or_pair(list(_pair(args.dilation, "--dilation"))), transposed=args.transposed,
+        x=x, kernel=kernel, path=args.output,
+    )
+    frames = _gif_frames(args.output)
+    kind = "transposed convolution" if args.transposed else "convolution"
+    print(f"Saved a {kind} of a {input_size[0]}x{input_size[1]} input with a {kernel_size[0]}x{kernel_size[1]} kernel "
+          f"to {args.output}" + (f" ({frames} frames)." if frames else "."))
+    return 0
+
+
+def _gif_frames(path):
+    try:
+        from PIL import Image
+
+        with Image.open(path) as gif:
+            return getattr(gif, "n_frames", 1)
+    except (ImportError, OSError):
+        return None
