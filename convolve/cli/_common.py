@@ -193,12 +193,22 @@ def load_kernel(spec: str):
                 f"the kernel file '{spec}' must hold a 2-D array (kh, kw) or (kh, kw, 1, 1). Received: shape {kernel.shape}"
             )
         return kernel.astype(np.float32), os.path.basename(spec)
+    name, _, param_text = spec.partition(":")
     known = kernel_names()
-    if spec not in known:
+    if name.lower() not in known:
         raise CLIError(f"unknown kernel name. Expected one of: {', '.join(known)} (or a .npy file). Received: --kernel {spec}")
+    params = {}
+    for item in filter(None, param_text.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise CLIError(f"kernel parameters are written NAME:key=value,key=value (gaussian:size=7,sigma=2). Received: --kernel {spec}")
+        try:
+            params[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            raise CLIError(f"the kernel parameter {key!r} must be a number. Received: --kernel {spec}") from None
     from .. import filters
 
-    return np.asarray(filters.get(spec), dtype=np.float32), spec
+    return np.asarray(filters.get(name, **params), dtype=np.float32), spec
 
 
 def load_model_file(path: str):

@@ -68,7 +68,7 @@ def run_demo(args) -> int:
     from ..datasets import fashion_mnist
     from ..images import filter_image, save_image, save_maps
     from ..utils import set_random_seed
-    from ..viz import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
+    from ..viz.plots import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
     from ._common import load_dataset
     from .models import _close, build_model
 

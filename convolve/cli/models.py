@@ -236,7 +236,7 @@ def run_features(args) -> int:
         if unknown:
             raise CLIError(f"unknown layer name(s). Expected some of: {', '.join(known)}. Received: --layers {' '.join(unknown)}")
     batch = _model_images(model, [args.image], args.invert)
-    from ..viz import plot_feature_maps
+    from ..viz.plots import plot_feature_maps
 
     figure = plot_feature_maps(model, batch, layers=args.layers, path=args.output)
     _close(figure)

@@ -8,7 +8,7 @@ from ._common import (
 
 
 def _kernel_help() -> str:
-    return "a filter name (see `convolve filter --list`) or a .npy file holding a 2-D kernel"
+    return "a filter name (`convolve filter --list`), with parameters as NAME:key=value,... (gaussian:size=7,sigma=2), or a .npy file holding a 2-D kernel"
 
 
 def register(sub, parents):
@@ -83,6 +83,7 @@ def register(sub, parents):
     a.add_argument("--padding", choices=("valid", "same", "full"), default="valid")
     a.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D")
     a.add_argument("--transposed", action="store_true", help="a transposed convolution")
+    a.add_argument("--output-padding", nargs="+", type=non_negative_int, metavar="P", help="with --transposed, as in Conv2DTranspose")
     a.add_argument("--input", metavar="FILE.npy", help="a 2-D array whose numbers are drawn in")
     a.add_argument("--kernel", metavar="NAME", help=_kernel_help() + " (its numbers are drawn in)")
     a.add_argument("-o", "--output", required=True, metavar="OUT.gif", help="the animation to write")
@@ -157,7 +158,7 @@ def run_explain(args) -> int:
     strides = one_or_pair(list(_pair(args.stride, "--stride")))
     dilation = one_or_pair(list(_pair(args.dilation, "--dilation")))
     x = _input_2d(args.input)
-    from ..viz import explain
+    from ..viz.explain import explain
 
     explain(x, kernel, bias=args.bias, strides=strides, padding=args.padding, dilation_rate=dilation,
             at=tuple(args.at), print_fn=print)
@@ -168,37 +169,24 @@ def run_animate(args) -> int:
     output_file(args.output, ".gif")
     x = _input_2d(args.input) if args.input else None
     kernel = load_kernel(args.kernel)[0] if args.kernel else None
-    input_size = _pair(args.input_size, "--input-size")
-    kernel_size = _pair(args.kernel_size, "--kernel-size")
-    if input_size is None:
-        if x is None:
-            raise CLIError("needs --input-size (or an --input array). Received: neither")
-        input_size = tuple(x.shape)
-    elif x is not None and tuple(x.shape) != input_size:
-        raise CLIError(f"--input-size must match the --input array's shape {tuple(x.shape)}. Received: --input-size {' '.join(map(str, args.input_size))}")
-    if kernel_size is None:
-        kernel_size = tuple(kernel.shape) if kernel is not None else (3, 3)
-    elif kernel is not None and tuple(kernel.shape) != kernel_size:
-        raise CLIError(f"--kernel-size must match the kernel's shape {tuple(kernel.shape)}. Received: --kernel-size {' '.join(map(str, args.kernel_size))}")
-    from ..viz import animate_convolution
+    for values, option in ((args.input_size, "--input-size"), (args.kernel_size, "--kernel-size")):
+        if values is not None and len(values) > 2:
+            raise CLIError(f"{option} takes 1 value (a square) or 2 (rows, columns). Received: {option} {' '.join(map(str, values))}")
+    if args.input_size is None and x is None:
+        raise CLIError("needs --input-size (or an --input array). Received: neither")
+    if args.kernel_size is None and kernel is None:
+        args.kernel_size = [3]
+    size = lambda values: None if values is None else (values[0] if len(values) == 1 else tuple(values))  # noqa: E731
+    from ..viz.animate import animate_convolution
 
-    animate_convolution(
-        input_size, kernel_size, strides=one_or_pair(list(_pair(args.stride, "--stride"))), padding=args.padding,
-        dilation_rate=one_or_pair(list(_pair(args.dilation, "--dilation"))), transposed=args.transposed,
-        x=x, kernel=kernel, path=args.output,
+    result = animate_convolution(
+        size(args.input_size), size(args.kernel_size), strides=one_or_pair(args.stride), padding=args.padding,
+        dilation_rate=one_or_pair(args.dilation), transposed=args.transposed, x=x, kernel=kernel, path=args.output,
+        output_padding=None if args.output_padding is None else one_or_pair(args.output_padding),
     )
-    frames = _gif_frames(args.output)
     kind = "transposed convolution" if args.transposed else "convolution"
-    print(f"Saved a {kind} of a {input_size[0]}x{input_size[1]} input with a {kernel_size[0]}x{kernel_size[1]} kernel "
-          f"to {args.output}" + (f" ({frames} frames)." if frames else "."))
+    sizes = "x".join(map(str, result["input_size"])), "x".join(map(str, result["output_size"]))
+    print(f"A {kind}: input {sizes[0]} -> output {sizes[1]}; {result['frames']} frames, one per output value, "
+          f"{result['image_size'][0]}x{result['image_size'][1]} pixels.")
+    print(f"Saved {args.output}.")
     return 0
-
-
-def _gif_frames(path):
-    try:
-        from PIL import Image
-
-        with Image.open(path) as gif:
-            return getattr(gif, "n_frames", 1)
-    except (ImportError, OSError):
-        return None

@@ -76,13 +76,13 @@ def run_shape(args) -> int:
             raise CLIError(f"a transposed convolution takes --padding valid or same. Received: --padding {args.padding}")
         out_pad = per_axis(args.output_padding, n, "--output-padding")
         out, _, steps = conv_transpose_output_shape(
-            sizes, kernel, strides, padding, out_pad, dilation, where="convolve shape", explain=True
+            sizes, kernel, strides, padding, out_pad, dilation, explain=True
         )
         what = f"Conv{n}DTranspose"
     else:
         if args.output_padding:
             raise CLIError(f"--output-padding needs --transposed. Received: --output-padding {' '.join(map(str, args.output_padding))}")
-        out, _, steps = conv_output_shape(sizes, kernel, strides, padding, dilation, where="convolve shape", explain=True)
+        out, _, steps = conv_output_shape(sizes, kernel, strides, padding, dilation, explain=True)
         what = f"Conv{n}D"
     print(f"{what}: input {_size_text(sizes)} -> output {_size_text(out)}")
     for step in steps:
