@@ -394,7 +394,7 @@ def filter_image(image, kernel, strides=1, padding="same", padding_mode="zeros",
         )
     channels = x.shape[-1]
     if not isinstance(kernel, (str, np.ndarray)) and _numeric_rank(kernel) == 4:
-        kernel = np.asarray(kernel)  # a nested list holding a Conv2D kernel
+        kernel = np.asarray(kernel, dtype=np.float32)  # a nested list holding a Conv2D kernel
     if isinstance(kernel, np.ndarray) and kernel.ndim == 4:
         k = as_float_array(kernel, where=where, name="kernel")
         if k.shape[2] != channels:
