@@ -35,8 +35,8 @@ def register(sub, parents):
         ],
     )
     d.add_argument("--out", default="convolve-demo", metavar="DIR", help="folder for the pictures and the model")
-    d.add_argument("--epochs", type=positive_int, default=3)
-    d.add_argument("--batch-size", type=positive_int, default=64)
+    d.add_argument("--epochs", type=positive_int, default=5)
+    d.add_argument("--batch-size", type=positive_int, default=32)
     d.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same pictures and model")
     d.add_argument("--limit", type=positive_int, help=argparse.SUPPRESS)  # first N train/test images (tests)
 
@@ -84,7 +84,7 @@ def run_demo(args) -> int:
     garment_name = names[int(yt[index])]
 
     # 1. hand-made filters ------------------------------------------------------------------------
-    print(f"1. Hand-made filters on one garment: test image {index}, a {garment_name} ({garment.shape[1]}x{garment.shape[2]} grey).")
+    print(f"1. Hand-made edge filters on one garment: test image {index} ({garment_name}, {garment.shape[1]}x{garment.shape[2]} grey).")
     save_image(path("garment.png"), garment[0], normalize=None, scale=8)
     files.append(("garment.png", f"the {garment_name} the filters and the network look at"))
     maps = []
@@ -94,8 +94,9 @@ def run_demo(args) -> int:
         maps.append(out)
         print(f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) "
               f"{tuple(int(v) for v in np.unravel_index(np.argmax(out[0, :, :, 0]), out.shape[1:3]))}")
-    save_maps(path("edges.png"), np.concatenate(maps, axis=-1), normalize="symmetric", scale=8)
-    files.append(("edges.png", "the four edge maps (" + ", ".join(EDGE_FILTERS) + "): red where the filter answers, blue where it answers the opposite edge"))
+    save_maps(path("edges.png"), np.concatenate(maps, axis=-1), normalize="symmetric", columns=len(maps), scale=8)
+    files.append(("edges.png", "the four edge maps, left to right " + ", ".join(EDGE_FILTERS)
+                  + " (red: the edge the filter looks for, blue: the opposite one)"))
 
     # 2. training ---------------------------------------------------------------------------------
     set_random_seed(args.seed)

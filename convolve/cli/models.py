@@ -118,9 +118,7 @@ def build_model(architecture: str, input_shape, num_classes: int, name: str):
             Input(input_shape), Conv2D(32, 3, activation="relu"), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
             Dropout(0.25), Flatten(), Dense(128, activation="relu"), Dropout(0.5), Dense(num_classes, activation="softmax"),
         ], name=name)
-    if not architecture.lower().endswith(".json"):
-        raise CLIError(f"--model must be small, classic or an architecture .json file. Received: --model {architecture}")
-    existing_file(architecture, "architecture file")
+    check_architecture(architecture)
     try:
         with open(architecture, encoding="utf-8") as file:
             data = json.load(file)
@@ -146,10 +144,18 @@ def build_model(architecture: str, input_shape, num_classes: int, name: str):
     return cls.from_config(config)
 
 
+def check_architecture(architecture: str) -> None:
+    """'small', 'classic' or an existing .json file, before any work."""
+    if architecture in ARCHITECTURES:
+        return
+    if not architecture.lower().endswith(".json"):
+        raise CLIError(f"--model must be small, classic or an architecture .json file. Received: --model {architecture}")
+    existing_file(architecture, "architecture file")
+
+
 def run_train(args) -> int:
     output_file(args.output, ".safetensors")
-    if args.model not in ARCHITECTURES:
-        existing_file(args.model, "architecture file")
+    check_architecture(args.model)
     from ..optimizers import Adam
     from ..utils import set_random_seed
 

@@ -36,6 +36,7 @@ def register(sub, parents):
     f.add_argument("--normalize", choices=("minmax", "symmetric", "clip"), default="minmax",
                    help="minmax: each map to its own range; symmetric: 0 is mid-grey, signs in colour; clip: values in [0, 1]")
     f.add_argument("--scale", type=positive_int, help="enlarge each pixel this many times (default: maps at least 128 pixels wide)")
+    f.add_argument("--columns", type=positive_int, help="maps per row of the picture (default: all in one row)")
     f.add_argument("--list", action="store_true", help="print the filter names and exit")
     f.add_argument("-o", "--output", metavar="OUT.png", help="the picture to write")
 
@@ -129,14 +130,15 @@ def run_filter(args) -> int:
         maps.append(out)
     stack = np.concatenate(maps, axis=-1)
     scale = args.scale or default_scale(*stack.shape[1:3])
-    save_maps(args.output, stack, normalize=args.normalize, scale=scale)
+    save_maps(args.output, stack, normalize=args.normalize, columns=args.columns or len(maps), scale=scale)
     _, height, width, _ = image.shape
     print(f"{args.image}: {height}x{width} grey image; padding {args.padding} ({args.mode}), stride {strides[0]}x{strides[1]}")
     for (kernel, label), out in zip(kernels, maps):
         values = out[0, :, :, 0]
         print(f"  {label:<16} {kernel.shape[0]}x{kernel.shape[1]} kernel -> {values.shape[0]}x{values.shape[1]} map, "
               f"values {values.min():.3f} to {values.max():.3f}")
-    print(f"Saved {len(maps)} map(s) to {args.output} (normalize {args.normalize}, each pixel x{scale}).")
+    print(f"Saved {len(maps)} map(s), left to right in this order, to {args.output} "
+          f"(normalize {args.normalize}, each pixel x{scale}).")
     return 0
 
 
