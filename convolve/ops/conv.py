@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import as_float_array, get_array_module
+from . import blas, im2col
 from .args import standardize_data_format, standardize_padding_mode, standardize_tuple
 from .shapes import conv_output_shape, conv_transpose_output_shape
 
@@ -76,18 +77,26 @@ def applicable_formulations(in_channels: int, kernel_size, strides, groups: int)
     return tuple(names)
 
 
-def choose_formulation(in_channels: int, kernel_size, strides, groups: int) -> str:
-    """Which formulation computes a convolution of this shape fastest.
+def choose_formulation(in_channels: int, kernel_size, strides, groups: int, filters: int | None = None) -> str:
+    """Which formulation computes a convolution of this shape fastest (forward pass).
 
     The one place where the choice is made; every formulation gives the same
-    numbers (the tests check each one on every configuration they draw).
+    numbers (the tests check each one on every configuration they draw). The rules,
+    from ``benchmarks/conv.py --formulations`` (see the module docstring):
+
+    * ``direct`` when each group has one input channel *and* one filter (a grey image
+      filtered by one kernel, a depthwise convolution); ``filters`` None counts as one
+      per group. With several filters per group of a plain convolution one product of
+      inner size T beats T broadcast passes (64x28x28x1 -> 32: 2.5 vs 17 ms).
+    * ``pointwise`` for 1x1 kernels;
+    * ``im2col`` otherwise: its blocked columns run at the product's own speed.
     """
-    if in_channels // groups == 1:
+    per_group = in_channels // groups
+    filters_per_group = 1 if filters is None else filters // groups
+    if per_group == 1 and (groups > 1 or filters_per_group == 1):
         return "direct"
     if groups == 1 and all(k == 1 for k in kernel_size):
         return "pointwise"
-    if groups == 1 and all(s == 1 for s in strides):
-        return "taps"
     return "im2col"
 
 
@@ -126,7 +135,7 @@ def conv(
     """
     spec = _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where)
     if formulation is None:
-        formulation = choose_formulation(spec.channels, spec.kernel_size, spec.strides, groups)
+        formulation = choose_formulation(spec.channels, spec.kernel_size, spec.strides, groups, spec.kernel.shape[-1])
     elif formulation not in applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups):
         raise ValueError(
             f"{where}: formulation must be one of "
@@ -134,10 +143,7 @@ def conv(
             f"Received: formulation={formulation!r}"
         )
     xp = pad(spec.x, spec.pads, spec.padding_mode)  # (N, *P, C)
-    compute = {"pointwise": _pointwise, "taps": _taps, "im2col": _im2col, "direct": _direct}[formulation]
-    y = compute(xp, spec.kernel, spec.out_sizes, spec.strides, spec.dilations, groups)  # (N, *O, F), new
-    if spec.bias is not None:
-        y += spec.bias
+    y = _forward(xp, spec.kernel, spec.bias, spec.out_sizes, spec.strides, spec.dilations, groups, formulation)
     if spec.data_format == "channels_first":
         y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
     return y
@@ -225,6 +231,12 @@ def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format
 # --- the formulations: each takes the padded channels_last input -----------------
 
 
+def _forward(xp, kernel, bias, out_sizes, strides, dilations, groups, formulation):
+    """y (N, *O, F), a new array, bias added, by the named formulation on padded ``xp``."""
+    compute = {"pointwise": _pointwise, "taps": _taps, "im2col": _im2col, "direct": _direct}[formulation]
+    return compute(xp, kernel, bias, out_sizes, strides, dilations, groups)
+
+
 def _window(xp, tap, out_sizes, strides, dilations):
     """The strided view of ``xp`` that tap ``tap`` multiplies: shape (N, *O, C)."""
     spatial = tuple(
@@ -234,19 +246,32 @@ def _window(xp, tap, out_sizes, strides, dilations):
 
 
 def _batch_chunk(per_sample: int) -> int:
-    """How many samples fit a workspace of WORKSPACE_ELEMENTS."""
+    """How many samples fit a workspace of WORKSPACE_ELEMENTS (taps and grouped im2col)."""
     return max(1, WORKSPACE_ELEMENTS // max(per_sample, 1))
 
 
-def _pointwise(xp, kernel, out_sizes, strides, dilations, groups):
-    """1x1 kernel, one group: y = x[:, ::s] @ W, a single (M, C) @ (C, F) product."""
+def _pointwise(xp, kernel, bias, out_sizes, strides, dilations, groups):
+    """1x1 kernel, one group: y = x[:, ::s] @ W + bias, (M, C) @ (C, F), in row blocks.
+
+    Each block of rows is multiplied into y and gets its bias while still in cache
+    (a separate bias pass over y was a fifth of the time on 8x56x56x64 -> 256).
+    """
     rows = _window(xp, (0,) * len(out_sizes), out_sizes, strides, dilations)  # (N, *O, C)
     channels, filters = kernel.shape[-2], kernel.shape[-1]
-    y = np.matmul(rows.reshape(-1, channels), kernel.reshape(channels, filters))  # (M, F)
-    return y.reshape(xp.shape[0], *out_sizes, filters)
+    x2 = rows.reshape(-1, channels)  # a view when the input is contiguous (stride 1), else one copy
+    w = kernel.reshape(channels, filters)
+    y = np.empty((xp.shape[0], *out_sizes, filters), dtype=xp.dtype)
+    y2 = y.reshape(-1, filters)
+    step = max(1, im2col.BLOCK_ELEMENTS // max(channels, filters))
+    for start in range(0, x2.shape[0], step):
+        out = y2[start : start + step]
+        np.matmul(x2[start : start + step], w, out=out)
+        if bias is not None:
+            out += bias
+    return y
 
 
-def _taps(xp, kernel, out_sizes, strides, dilations, groups):
+def _taps(xp, kernel, bias, out_sizes, strides, dilations, groups):
     """Stride 1, one group: each tap is a product of the flat input at a row offset.
 
     Flatten the padded input (Nc, *P, C) to X (Nc * prod(P), C). Output position o of
@@ -282,15 +307,46 @@ def _taps(xp, kernel, out_sizes, strides, dilations, groups):
             acc[:rows] += tmp
         full = acc.reshape(block.shape[0], *padded, filters)
         y[start : start + chunk] = full[(slice(None), *(slice(0, o) for o in out_sizes), slice(None))]
+    if bias is not None:
+        y += bias
     return y
 
 
-def _im2col(xp, kernel, out_sizes, strides, dilations, groups):
-    """General case: columns (M, T * C/G) per group, then one (batched) product.
+def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
+    """General case: columns (rows, T * C) per block of output positions, then one product.
 
-    cols[g, m, t, c] = window_t[m, g * C/G + c], built with one strided copy per tap.
-    Kernel (*K, C/G, F) is regrouped to (G, T * C/G, F/G); the product is
-    (G, M, T*C/G) @ (G, T*C/G, F/G) -> (G, M, F/G), laid back as (M, F).
+    One group (see ops/im2col.py for the layout and why blocks): for each block
+    cols (rows, T*C) @ kernel (T*C, F) -> y's rows (rows, F), written in place, bias
+    added while the block is in cache. Several groups go to :func:`_im2col_grouped`.
+    """
+    if groups > 1:
+        return _im2col_grouped(xp, kernel, bias, out_sizes, strides, dilations, groups)
+    ksize = kernel.shape[: len(out_sizes)]
+    width, filters = math.prod(ksize) * kernel.shape[-2], kernel.shape[-1]  # T * C, F
+    w = kernel.reshape(width, filters)
+    y = np.empty((xp.shape[0], *out_sizes, filters), dtype=xp.dtype)
+    y2 = y.reshape(-1, filters)  # (N * prod(O), F), a view
+    fused = im2col.fuses_last_axis(xp, dilations)
+    plan = im2col.blocks(xp.shape[0], out_sizes, width)
+    per_row = math.prod(out_sizes[1:])
+    cols = np.empty(max(b.nc * b.hc for b in plan) * per_row * width, dtype=xp.dtype)  # reused by every block
+    for b in plan:
+        mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)  # (rows, T*C)
+        start = (b.n0 * out_sizes[0] + b.h0) * per_row
+        out = y2[start : start + mat.shape[0]]  # the block's rows of y, contiguous
+        np.matmul(mat, w, out=out)
+        if bias is not None:
+            out += bias
+    return y
+
+
+def _im2col_grouped(xp, kernel, bias, out_sizes, strides, dilations, groups):
+    """Several groups: columns (M, G, T, C/G) per batch chunk, then one batched product.
+
+    cols[m, g, t, c] = window_t[m, g * C/G + c], one strided copy per tap (the window is
+    written straight into cols viewed as (Nc, *O, G, T, C/G)). Kernel (*K, C/G, F) is
+    regrouped to (G, T * C/G, F/G); the product (G, M, T*C/G) @ (G, T*C/G, F/G) -> (G, M, F/G)
+    is laid back as (M, F).
     """
     n_spatial = len(out_sizes)
     ksize = kernel.shape[:n_spatial]
@@ -298,8 +354,6 @@ def _im2col(xp, kernel, out_sizes, strides, dilations, groups):
     cg, filters = kernel.shape[-2], kernel.shape[-1]
     fg = filters // groups
     w = kernel.reshape(T * cg, groups, fg).transpose(1, 0, 2)  # (G, T*Cg, Fg)
-    if groups == 1:
-        w = w[0]
     batch = xp.shape[0]
     per_sample = math.prod(out_sizes)
     y = np.empty((batch, *out_sizes, filters), dtype=xp.dtype)
@@ -307,22 +361,21 @@ def _im2col(xp, kernel, out_sizes, strides, dilations, groups):
     taps = list(product(*(range(k) for k in ksize)))
     for start in range(0, batch, chunk):
         block = xp[start : start + chunk]
-        m = block.shape[0] * per_sample
-        cols = np.empty((groups, m, T, cg), dtype=xp.dtype)
+        nc = block.shape[0]
+        m = nc * per_sample
+        cols = np.empty((nc, *out_sizes, groups, T, cg), dtype=xp.dtype)
         for i, tap in enumerate(taps):
             win = _window(block, tap, out_sizes, strides, dilations)  # (Nc, *O, C)
-            cols[:, :, i, :] = win.reshape(m, groups, cg).transpose(1, 0, 2)
-        out = y[start : start + chunk].reshape(m, filters)  # a view into y
-        if groups == 1:
-            np.matmul(cols.reshape(m, T * cg), w, out=out)
-        else:
-            prod_ = np.matmul(cols.reshape(groups, m, T * cg), w)  # (G, M, Fg)
-            out.reshape(m, groups, fg)[...] = prod_.transpose(1, 0, 2)
+            cols[..., i, :] = win.reshape(*win.shape[:-1], groups, cg)  # splitting the last axis is a view
+        prod_ = np.matmul(cols.reshape(m, groups, T * cg).transpose(1, 0, 2), w)  # (G, M, Fg)
+        y[start : start + chunk].reshape(m, groups, fg)[...] = prod_.transpose(1, 0, 2)
+    if bias is not None:
+        y += bias
     return y
 
 
-def _direct(xp, kernel, out_sizes, strides, dilations, groups):
-    """One input channel per group: y[..., g, j] += window_t[..., g] * kernel[t, 0, g*Fg + j].
+def _direct(xp, kernel, bias, out_sizes, strides, dilations, groups):
+    """One input channel per group: y[..., g, j] = bias + sum_t window_t[..., g] * kernel[t, 0, g*Fg + j].
 
     Broadcasting over all groups at once: no product, no loop but over taps.
     """
@@ -330,7 +383,8 @@ def _direct(xp, kernel, out_sizes, strides, dilations, groups):
     filters = kernel.shape[-1]
     fg = filters // groups
     batch = xp.shape[0]
-    y = np.zeros((batch, *out_sizes, groups, fg), dtype=xp.dtype)
+    y = np.empty((batch, *out_sizes, groups, fg), dtype=xp.dtype)
+    y[...] = 0 if bias is None else bias.reshape(groups, fg)  # the bias starts the sum
     tmp = np.empty_like(y)
     for tap in product(*(range(k) for k in kernel.shape[:n_spatial])):
         win = _window(xp, tap, out_sizes, strides, dilations)  # (N, *O, G)
@@ -348,8 +402,38 @@ def _direct(xp, kernel, out_sizes, strides, dilations, groups):
 #   dL/dx         = dL/dxp folded back through the padding (pad_backward)
 #   dL/dbias      = g summed over every axis but the last
 #
-# Stride 1 with one group uses the flat row-offset view of ``_taps`` (no copies of x);
-# everything else builds im2col columns in batch chunks, as ``_im2col`` does.
+# Three formulations (``choose_backward_formulation`` picks; every one is tested):
+#
+# * ``im2col``   blocks of columns as in the forward pass: dL/dkernel += cols^T @ g_block,
+#                and dcols = g_block @ kernel^T added back tap by tap (col2im). Any shape.
+# * ``flipped``  stride 1, one group: the kernel gradient as in ``im2col``; the input
+#                gradient is itself a forward convolution (so it gets the blocked im2col):
+#                  dL/dxp[p] = sum_t g[p - t * d] @ kernel[t]^T
+#                            = conv(g padded by (K - 1) * d on both sides, kernel flipped over
+#                                   its taps with C and F swapped, dilation d)   -> (N, *P, C)
+#                and with zero padding the crop to dL/dx is folded into that padding.
+# * ``taps``     stride 1, one group: the flat row-offset view of ``_taps``, per tap.
+
+
+def applicable_backward_formulations(in_channels: int, kernel_size, strides, groups: int) -> tuple:
+    """The formulations that can compute conv's gradients for this shape (im2col always can)."""
+    names = ["im2col"]
+    if groups == 1 and all(s == 1 for s in strides):
+        names += ["flipped", "taps"]
+    return tuple(names)
+
+
+def choose_backward_formulation(in_channels: int, kernel_size, strides, groups: int, filters: int | None = None) -> str:
+    """Which formulation computes conv's gradients fastest; see the module docstring.
+
+    ``flipped`` for stride 1 with one group (its input gradient is a forward conv, which
+    writes every input-gradient cell once, where col2im adds T windows into it), except
+    for 1x1 kernels, where the two are the same product and ``im2col`` skips the padding;
+    ``im2col`` otherwise.
+    """
+    if groups == 1 and all(s == 1 for s in strides) and not all(k == 1 for k in kernel_size):
+        return "flipped"
+    return "im2col"
 
 
 def pad_backward(grad, pads, mode, sizes):
@@ -387,6 +471,7 @@ def conv_backward(
     padding_mode="zeros",
     use_bias=True,
     need_input_grad=True,
+    formulation=None,
     where="conv",
 ):
     """Gradients of :func:`conv` with respect to its input, kernel and bias.
@@ -396,6 +481,8 @@ def conv_backward(
         x, kernel and the rest: exactly as given to :func:`conv`.
         use_bias: also return dL/dbias.
         need_input_grad: compute dL/dx (skip it for a model's first layer).
+        formulation: force one of :func:`applicable_backward_formulations` (tests and
+            benchmarks); default :func:`choose_backward_formulation`.
 
     Returns:
         (grad_x or None, grad_kernel, grad_bias or None), each in its argument's layout.
@@ -407,30 +494,113 @@ def conv_backward(
     expected = (spec.x.shape[0], *spec.out_sizes, spec.kernel.shape[-1])
     if g.shape != expected:
         raise ValueError(f"{where}: grad_y must have the output's shape {expected}. Received: grad_y.shape={g.shape}")
+    applicable = applicable_backward_formulations(spec.channels, spec.kernel_size, spec.strides, groups)
+    if formulation is None:
+        formulation = choose_backward_formulation(spec.channels, spec.kernel_size, spec.strides, groups, expected[-1])
+    elif formulation not in applicable:
+        raise ValueError(
+            f"{where}: the backward formulation must be one of {applicable} for this shape. "
+            f"Received: formulation={formulation!r}"
+        )
+    g = np.ascontiguousarray(g)  # (N, *O, F)
     xp = pad(spec.x, spec.pads, spec.padding_mode)
-    grad_kernel, grad_xp = _backward(xp, g, spec.kernel, xp.shape[1:-1], spec.strides, spec.dilations, groups, need_input_grad)
-    grad_bias = g.sum(axis=tuple(range(g.ndim - 1))) if use_bias else None
-    grad_x = None
+    grad_kernel, grad_x = _backward(
+        xp, g, spec.kernel, xp.shape[1:-1], spec.strides, spec.dilations, groups, need_input_grad, formulation,
+        crop=(spec.pads, spec.padding_mode, spec.x.shape[1:-1]),
+    )
+    grad_bias = g.reshape(-1, g.shape[-1]).sum(axis=0) if use_bias else None
     if need_input_grad:
-        grad_x = pad_backward(grad_xp, spec.pads, spec.padding_mode, spec.x.shape[1:-1])
         if spec.data_format == "channels_first":
             grad_x = np.moveaxis(grad_x, -1, 1)
         grad_x = np.ascontiguousarray(grad_x)
     return grad_x, grad_kernel, grad_bias
 
 
-def _backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad):
+def _backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad, formulation=None, crop=None):
     """(dL/dkernel, dL/dxp) of a convolution with padded input ``xp`` (N, *P, C), kernel
     (*K, C/G, F) and output gradient ``g`` (N, *O, F), both channels_last.
 
     ``xp`` may be None: then only dL/dxp is computed (the transposed convolution of ``g``
     onto the grid ``padded`` = P) and dL/dkernel is None. dL/dxp is None unless
-    ``need_input_grad``. Picks the row-offset formulation for stride 1 and one group,
-    im2col otherwise, as the forward pass does.
+    ``need_input_grad``. ``crop`` = (pads, padding_mode, input sizes) folds dL/dxp back
+    onto the unpadded input (:func:`pad_backward`), so the second result is dL/dx.
     """
-    if groups == 1 and all(s == 1 for s in strides):
-        return _taps_backward(xp, g, kernel, padded, dilations, need_input_grad)
-    return _im2col_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad)
+    if formulation is None:
+        formulation = choose_backward_formulation(groups * kernel.shape[-2], kernel.shape[: g.ndim - 2], strides, groups)
+    if formulation == "taps":
+        grad_kernel, grad_xp = _taps_backward(xp, g, kernel, padded, dilations, need_input_grad)
+    elif groups > 1:
+        grad_kernel, grad_xp = _im2col_grouped_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad)
+    else:
+        flipped = formulation == "flipped"
+        grad_kernel, grad_xp = _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad and not flipped)
+        if need_input_grad and flipped:
+            return grad_kernel, _flipped_input_grad(g, kernel, padded, dilations, crop)
+    if grad_xp is not None and crop is not None:
+        grad_xp = pad_backward(grad_xp, *crop)
+    return grad_kernel, grad_xp
+
+
+def _flipped_input_grad(g, kernel, padded, dilations, crop=None):
+    """Stride 1: dL/dxp (N, *P, C) as the forward convolution of g padded by (K - 1) * d per
+    side with the flipped kernel (*K, F, C); see the comment above. With ``crop`` and zero
+    padding whose amounts are at most (K - 1) * d, g is padded by (K - 1) * d - before (and
+    after) instead, which gives dL/dx (N, *S, C) directly; other crops go through pad_backward.
+    """
+    n = g.ndim - 2
+    ksize = kernel.shape[:n]
+    flipped = np.ascontiguousarray(kernel[(slice(None, None, -1),) * n].swapaxes(-1, -2))  # (*K, F, C)
+    reach = [(k - 1) * d for k, d in zip(ksize, dilations)]
+    direct = crop is not None and crop[1] == "zeros" and all(b <= r and a <= r for (b, a), r in zip(crop[0], reach))
+    if direct:
+        pads = tuple((r - b, r - a) for (b, a), r in zip(crop[0], reach))
+        out_sizes = crop[2]
+    else:
+        pads, out_sizes = tuple((r, r) for r in reach), padded
+    gp = pad(g, pads)  # (N, *O + 2 * reach, F) or as cropped
+    channels, filters = kernel.shape[-2], kernel.shape[-1]
+    formulation = choose_formulation(filters, ksize, (1,) * n, 1, channels)
+    grad = _forward(gp, flipped, None, tuple(out_sizes), (1,) * n, dilations, 1, formulation)
+    if crop is not None and not direct:
+        grad = pad_backward(grad, *crop)
+    return grad
+
+
+def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad):
+    """One group, in the forward pass' blocks (ops/im2col.py); per block of output rows:
+
+        cols (rows, T*C) from xp;  gy = g's rows (rows, F)
+        dL/dW   (T*C, F) += cols^T @ gy                       (skipped when xp is None)
+        dcols (rows, T*C) = gy @ W^T, each tap's slice added into its window of dL/dxp
+    """
+    out_sizes = g.shape[1:-1]
+    ksize = kernel.shape[: len(out_sizes)]
+    width, filters = math.prod(ksize) * kernel.shape[-2], kernel.shape[-1]
+    w = kernel.reshape(width, filters)
+    batch, dtype = g.shape[0], g.dtype
+    g2 = np.ascontiguousarray(g).reshape(-1, filters)  # (N * prod(O), F)
+    grad_w = np.zeros((width, filters), dtype=dtype) if xp is not None else None
+    grad_xp = np.zeros((batch, *padded, kernel.shape[-2]), dtype=dtype) if need_input_grad else None
+    if grad_w is None and grad_xp is None:
+        return None, None
+    plan = im2col.blocks(batch, out_sizes, width)
+    per_row = math.prod(out_sizes[1:])
+    largest = max(b.nc * b.hc for b in plan) * per_row * width
+    cols = np.empty(largest, dtype=dtype)  # the block's columns, or their gradient
+    fused = xp is not None and im2col.fuses_last_axis(xp, dilations)
+    part = np.empty_like(grad_w) if grad_w is not None else None
+    for b in plan:
+        start = (b.n0 * out_sizes[0] + b.h0) * per_row
+        gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
+        if grad_w is not None:
+            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)
+            blas.matmul(mat.T, gy, out=part)  # (T*C, rows) @ (rows, F); long row counts are cut
+            grad_w += part
+        if grad_xp is not None:
+            dcols = cols[: gy.shape[0] * width].reshape(gy.shape[0], width)
+            np.matmul(gy, w.T, out=dcols)
+            im2col.add_columns(grad_xp, dcols, b, ksize, out_sizes, strides, dilations)
+    return (None if grad_w is None else grad_w.reshape(kernel.shape)), grad_xp
 
 
 def _taps_backward(xp, g, kernel, padded, dilations, need_input_grad):
@@ -475,8 +645,8 @@ def _taps_backward(xp, g, kernel, padded, dilations, need_input_grad):
     return (None if grad_taps is None else grad_taps.reshape(kernel.shape)), grad_xp
 
 
-def _im2col_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad):
-    """General strides, dilations and groups, per batch chunk:
+def _im2col_grouped_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad):
+    """Several groups, per batch chunk:
 
         cols (G, M, T*Cg) as in ``_im2col``;  gy (G, M, Fg)
         dL/dW   (G, T*Cg, Fg) += cols^T @ gy                    (skipped when xp is None)

@@ -618,6 +618,8 @@ def test_batch_chunks_match_reference(
     ]
     assert "im2col" in formulations
     for formulation in formulations:
+        if formulation == "im2col" and groups == 1:
+            continue  # blocked columns: test_im2col_blocks_match_reference
         # the per-sample workspace this formulation asks for; one chunk under the default limit
         calls = spy_on_chunks(monkeypatch)
         conv(x, kernel, bias, strides, padding, dilation, groups, formulation=formulation)
@@ -633,6 +635,53 @@ def test_batch_chunks_match_reference(
         monkeypatch.undo()
 
 
+@pytest.mark.parametrize(
+    "batch, sizes, channels, filters, kernel_size, strides, dilation, padding",
+    [
+        (5, (7, 6), 3, 4, (3, 3), 1, 1, "same"),  # the last axis' taps fused into runs
+        (5, (7, 6), 3, 4, (3, 3), (2, 1), (1, 2), "valid"),  # dilated last axis: one view per tap
+        (7, (9,), 2, 3, (3,), 1, 2, "causal"),  # 1-D, dilated
+        (4, (9,), 2, 3, (4,), 2, 1, "same"),  # 1-D, fused
+        (3, (4, 3, 5), 2, 2, (2, 2, 2), (1, 2, 1), 1, 1),  # 3-D
+    ],
+)
+@pytest.mark.parametrize("positions_per_block", [1, 2, 5, 37])
+def test_im2col_blocks_match_reference(
+    monkeypatch, batch, sizes, channels, filters, kernel_size, strides, dilation, padding, positions_per_block
+):
+    """Blocks of whole samples, of bands of one sample's first axis, ragged last blocks:
+    the forward and all three gradients equal the unblocked results."""
+    from convolve.ops import im2col
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((batch, *sizes, channels))
+    kernel = rng.standard_normal((*kernel_size, channels, filters))
+    bias = rng.standard_normal(filters)
+    expected = reference_conv(x, kernel, bias, strides, padding, dilation, 1, "zeros")
+    gy = rng.standard_normal(expected.shape)
+    grads = conv_module.conv_backward(gy, x, kernel, strides, padding, dilation, formulation="im2col")
+    width = int(np.prod(kernel_size)) * channels
+    monkeypatch.setattr(im2col, "BLOCK_ELEMENTS", positions_per_block * width)
+    plans = []
+    original = im2col.blocks
+    monkeypatch.setattr(im2col, "blocks", lambda *a, **k: plans.append(original(*a, **k)) or plans[-1])
+    assert_close(conv(x, kernel, bias, strides, padding, dilation, formulation="im2col"), expected)
+    blocked = conv_module.conv_backward(gy, x, kernel, strides, padding, dilation, formulation="im2col")
+    for a, b in zip(blocked, grads):
+        assert_close(a, b)
+    # every output position in exactly one block, each block within the limit (or one row)
+    out_sizes = expected.shape[1:-1]
+    for plan in plans:
+        covered = np.zeros((batch, out_sizes[0]), int)
+        for blk in plan:
+            covered[blk.n0 : blk.n0 + blk.nc, blk.h0 : blk.h0 + blk.hc] += 1
+            rows = blk.nc * blk.hc * int(np.prod(out_sizes[1:]))
+            assert rows <= max(positions_per_block, int(np.prod(out_sizes[1:])))
+        assert (covered == 1).all()
+    if positions_per_block < batch * int(np.prod(out_sizes)):
+        assert len(plans[0]) > 1
+
+
 def test_workspace_smaller_than_one_sample_still_works(monkeypatch):
     monkeypatch.setattr(conv_module, "WORKSPACE_ELEMENTS", 1)
     rng = np.random.default_rng(4)
@@ -646,22 +695,27 @@ def test_workspace_smaller_than_one_sample_still_works(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "in_channels, kernel_size, strides, groups, expected",
+    "in_channels, kernel_size, strides, groups, filters, expected",
     [
-        (3, (1, 1), (1, 1), 1, "pointwise"),
-        (64, (1,), (2,), 1, "pointwise"),  # strided 1x1 is still one product
-        (1, (3, 3), (1, 1), 1, "direct"),  # a grey image
-        (1, (1, 1), (1, 1), 1, "direct"),  # grey and 1x1: no product beats one multiply
-        (32, (3, 3), (2, 2), 32, "direct"),  # depthwise
-        (3, (3, 3), (1, 1), 1, "taps"),
-        (16, (3, 3, 3), (1, 1, 1), 1, "taps"),
-        (3, (3, 3), (2, 2), 1, "im2col"),
-        (3, (3, 3), (1, 2), 1, "im2col"),
-        (8, (3, 3), (1, 1), 2, "im2col"),  # grouped, not depthwise
+        (3, (1, 1), (1, 1), 1, 8, "pointwise"),
+        (64, (1,), (2,), 1, 64, "pointwise"),  # strided 1x1 is still one product
+        (1, (3, 3), (1, 1), 1, 1, "direct"),  # a grey image, one filter
+        (1, (3, 3), (1, 1), 1, None, "direct"),  # filters unknown: one per group
+        (1, (3, 3), (1, 1), 1, 32, "im2col"),  # a grey image, 32 filters: one product of inner size 9
+        (1, (1, 1), (1, 1), 1, 1, "direct"),  # grey and 1x1: no product beats one multiply
+        (1, (1, 1), (1, 1), 1, 4, "pointwise"),
+        (32, (3, 3), (2, 2), 32, 32, "direct"),  # depthwise
+        (32, (3, 3), (1, 1), 32, 64, "direct"),  # depthwise, depth multiplier 2
+        (3, (3, 3), (1, 1), 1, 32, "im2col"),
+        (64, (3, 3), (1, 1), 1, 64, "im2col"),
+        (16, (3, 3, 3), (1, 1, 1), 1, 16, "im2col"),
+        (3, (3, 3), (2, 2), 1, 32, "im2col"),
+        (3, (3, 3), (1, 2), 1, 32, "im2col"),
+        (8, (3, 3), (1, 1), 2, 8, "im2col"),  # grouped, not depthwise
     ],
 )
-def test_choose_formulation(in_channels, kernel_size, strides, groups, expected):
-    assert choose_formulation(in_channels, kernel_size, strides, groups) == expected
+def test_choose_formulation(in_channels, kernel_size, strides, groups, filters, expected):
+    assert choose_formulation(in_channels, kernel_size, strides, groups, filters) == expected
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convolve.ops.conv import conv, conv_backward, pad, pad_backward
+from convolve.ops.conv import (
+    applicable_backward_formulations,
+    choose_backward_formulation,
+    conv,
+    conv_backward,
+    pad,
+    pad_backward,
+)
 from tests.helpers import assert_close, relative_error, requires_torch, torch
 
 MODES = ["zeros", "reflect", "replicate", "circular"]
@@ -27,6 +34,15 @@ def configurations(draw):
                 data_format=draw(st.sampled_from(["channels_last", "channels_first"])),
                 padding_mode=draw(st.sampled_from(MODES))),
     )
+
+
+def backward_formulations(cfg):
+    """Every backward formulation that applies to ``cfg``, and None (the chosen one)."""
+    applicable = applicable_backward_formulations(cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"])
+    assert "im2col" in applicable
+    chosen = choose_backward_formulation(cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"], cfg["filters"])
+    assert chosen in applicable
+    return (*applicable, None)
 
 
 def make(cfg, seed=0, dtype=np.float64):
@@ -57,23 +73,28 @@ def test_gradients_match_finite_differences(cfg):
     y = conv(x, k, b, **cfg["kw"])
     gy = np.random.default_rng(1).standard_normal(y.shape)
     before = [a.copy() for a in (gy, x, k)]
-    gx, gk, gb = conv_backward(gy, x, k, **cfg["kw"])
-    for a, a0 in zip((gy, x, k), before):
-        np.testing.assert_array_equal(a, a0)  # nothing modified in place
     f = lambda x_, k_, b_: float(np.sum(gy * conv(x_, k_, b_, **cfg["kw"])))  # noqa: E731
-    for which, analytic in enumerate((gx, gk, gb)):
-        assert relative_error(analytic, finite_difference(f, [x, k, b], which)) < 1e-6
+    numeric = [finite_difference(f, [x, k, b], which) for which in range(3)]
+    for formulation in backward_formulations(cfg):
+        gx, gk, gb = conv_backward(gy, x, k, formulation=formulation, **cfg["kw"])
+        for a, a0 in zip((gy, x, k), before):
+            np.testing.assert_array_equal(a, a0)  # nothing modified in place
+        for analytic, expected in zip((gx, gk, gb), numeric):
+            assert relative_error(analytic, expected) < 1e-6, formulation
 
 
 @given(configurations())
 def test_float32_gradients_match_float64(cfg):
     x, k, _ = make(cfg)
     gy = np.random.default_rng(2).standard_normal(conv(x, k, **cfg["kw"]).shape)
-    g64 = conv_backward(gy, x, k, **cfg["kw"])
-    g32 = conv_backward(gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), **cfg["kw"])
-    for a32, a64 in zip(g32, g64):
-        assert a32.dtype == np.float32
-        assert_close(a32, a64, np.float32)
+    for formulation in backward_formulations(cfg):
+        g64 = conv_backward(gy, x, k, formulation=formulation, **cfg["kw"])
+        g32 = conv_backward(
+            gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), formulation=formulation, **cfg["kw"]
+        )
+        for a32, a64 in zip(g32, g64):
+            assert a32.dtype == np.float32
+            assert_close(a32, a64, np.float32)
 
 
 def test_without_input_gradient_and_bias():
@@ -117,7 +138,6 @@ def test_gradients_match_torch(cfg):
     _, pads = conv_output_shape(x_last.shape[1:-1], cfg["kernel"], kw["strides"], kw["padding"], kw["dilation_rate"])
     y = conv(x, k, b, **kw)
     gy = np.random.default_rng(4).standard_normal(y.shape)
-    gx, gk, gb = conv_backward(gy, x, k, **kw)
 
     tx = t.tensor(np.moveaxis(x_last, -1, 1).copy(), requires_grad=True)
     tk = t.tensor(np.moveaxis(k, (-1, -2), (0, 1)).copy(), requires_grad=True)
@@ -130,6 +150,78 @@ def test_gradients_match_torch(cfg):
     gy_first = gy if first else np.moveaxis(gy, -1, 1)
     ty.backward(t.tensor(np.ascontiguousarray(gy_first)))
     tgx = tx.grad.numpy() if first else np.moveaxis(tx.grad.numpy(), 1, -1)
-    assert_close(gx, tgx)
-    assert_close(gk, np.moveaxis(tk.grad.numpy(), (0, 1), (-1, -2)))
-    assert_close(gb, tb.grad.numpy())
+    for formulation in backward_formulations(cfg):
+        gx, gk, gb = conv_backward(gy, x, k, formulation=formulation, **kw)
+        assert_close(gx, tgx)
+        assert_close(gk, np.moveaxis(tk.grad.numpy(), (0, 1), (-1, -2)))
+        assert_close(gb, tb.grad.numpy())
+
+
+# --- choosing a backward formulation ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "in_channels, kernel_size, strides, groups, expected",
+    [
+        (32, (3, 3), (1, 1), 1, "flipped"),  # stride 1: the input gradient as a forward conv
+        (1, (3, 3), (1, 1), 1, "flipped"),
+        (8, (3, 3, 3), (1, 1, 1), 1, "flipped"),
+        (16, (5,), (1,), 1, "flipped"),
+        (64, (1, 1), (1, 1), 1, "im2col"),  # 1x1: the same product, without padding g
+        (32, (3, 3), (2, 2), 1, "im2col"),  # strided: col2im
+        (1, (3, 3), (2, 1), 1, "im2col"),
+        (8, (3, 3), (1, 1), 2, "im2col"),  # grouped
+        (8, (3, 3), (1, 1), 8, "im2col"),  # depthwise
+    ],
+)
+def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, expected):
+    assert choose_backward_formulation(in_channels, kernel_size, strides, groups) == expected
+
+
+@pytest.mark.parametrize(
+    "in_channels, kernel_size, strides, groups, expected",
+    [
+        (3, (3, 3), (1, 1), 1, ("im2col", "flipped", "taps")),
+        (3, (3, 3), (2, 1), 1, ("im2col",)),
+        (4, (3,), (1,), 2, ("im2col",)),
+    ],
+)
+def test_applicable_backward_formulations(in_channels, kernel_size, strides, groups, expected):
+    assert applicable_backward_formulations(in_channels, kernel_size, strides, groups) == expected
+
+
+@given(
+    st.integers(1, 3).flatmap(
+        lambda n: st.tuples(
+            st.integers(1, 4), st.tuples(*[st.integers(1, 5)] * n), st.tuples(*[st.integers(1, 3)] * n), st.integers(1, 4)
+        )
+    )
+)
+def test_backward_choice_is_always_applicable(shape):
+    per_group, kernel_size, strides, groups = shape
+    args = (per_group * groups, kernel_size, strides, groups)
+    assert choose_backward_formulation(*args) in applicable_backward_formulations(*args)
+
+
+def test_an_inapplicable_backward_formulation_is_refused():
+    with pytest.raises(
+        ValueError,
+        match=r"conv: the backward formulation must be one of \('im2col',\) for this shape. Received: formulation='taps'",
+    ):
+        conv_backward(np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), strides=2, formulation="taps")
+
+
+@pytest.mark.parametrize("padding, padding_mode", [("same", "zeros"), ("full", "zeros"), (((4, 0), (0, 1)), "zeros"),
+                                                   ("same", "reflect"), ((3, 2), "circular")])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_flipped_input_gradient_crops(padding, padding_mode, dilation):
+    """The flipped input gradient either folds the crop into its padding (zeros, pads within
+    (K - 1) * d) or goes through pad_backward; both equal col2im's."""
+    rng = np.random.default_rng(6)
+    x, k = rng.standard_normal((2, 9, 8, 3)), rng.standard_normal((3, 2, 3, 4))
+    kw = dict(padding=padding, padding_mode=padding_mode, dilation_rate=dilation)
+    gy = rng.standard_normal(conv(x, k, **kw).shape)
+    expected = conv_backward(gy, x, k, formulation="im2col", **kw)
+    for formulation in ("flipped", "taps"):
+        for got, want in zip(conv_backward(gy, x, k, formulation=formulation, **kw), expected):
+            assert_close(got, want)
