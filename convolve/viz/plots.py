@@ -502,7 +502,8 @@ def plot_feature_maps(model, x, layers=None, index=0, normalize="minmax", max_ma
     for sub, (key, layer, shape, total, scaled), (rows, cols, _) in zip(subfigs, blocks, sizes):
         c = scaled.shape[-1]
         note = f", first {c} of {total} maps" if c < total else ""
-        sub.suptitle(f"{key} ({type(layer).__name__}) output {format_shape((None, *shape[1:]))}{note}", fontsize=9)
+        what = "input" if isinstance(layer, InputLayer) else f"({type(layer).__name__}) output"
+        sub.suptitle(f"{key} {what} {format_shape((None, *shape[1:]))}{note}", fontsize=9)
         grid = sub.add_gridspec(rows, cols)
         for k in range(c):
             ax = sub.add_subplot(grid[k // cols, k % cols])

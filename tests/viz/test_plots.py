@@ -531,3 +531,12 @@ def test_plot_confusion_matrix_errors(kwargs, text):
     with pytest.raises(ValueError, match="plot_confusion_matrix") as info:
         plot_confusion_matrix(argmax_model(3), np.eye(3, dtype=np.float32), [0, 1, 2], **kwargs)
     assert text in str(info.value) and "Received:" in str(info.value)
+
+
+def test_plot_feature_maps_shows_a_functional_models_input():
+    model, _ = functional_model()
+    x = np.random.default_rng(11).normal(size=(10, 10, 2)).astype(np.float32)
+    fig = plot_feature_maps(model, x, layers=["image", "conv_a"])
+    assert len(fig.subfigs) == 2 and len(fig.axes) == 2 + 4
+    assert fig.subfigs[0]._suptitle.get_text() == "image input (None, 10, 10, 2)"
+    np.testing.assert_allclose(drawn(fig.axes[1]), (x[..., 1] - x[..., 1].min()) / np.ptp(x[..., 1]), atol=1e-6)
