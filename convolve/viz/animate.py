@@ -9,7 +9,8 @@ Each frame shows, left, the input grid as the kernel sees it and, right, the out
 
 * input cells are blue; padding cells light grey with a dashed border; for a transposed
   convolution the zeros inserted between input pixels are white with a dashed border;
-* the kernel's taps (only the dilated taps, not the cells between them) are dark blue;
+* the kernel's taps (only the dilated taps, not the cells between them) are dark blue on
+  input pixels and a lighter blue on padding or inserted zeros;
   with ``kernel`` given, each tap shows its weight in its lower-right corner;
 * the output cell being computed is dark teal, the ones already computed are light teal;
 * with ``x`` given, the cells show the input values and the output values as they are
@@ -48,7 +49,8 @@ BACKGROUND = (255, 255, 255)
 INPUT = (166, 203, 236)
 PADDING = (224, 224, 224)
 INSERTED = (255, 255, 255)  # the zeros a transposed convolution inserts between pixels
-TAP = (38, 84, 150)
+TAP = (38, 84, 150)  # a tap on an input pixel
+TAP_ZERO = (112, 142, 190)  # a tap on a padding or inserted zero
 OUTPUT_EMPTY = (255, 255, 255)
 OUTPUT_DONE = (170, 224, 220)
 OUTPUT_NOW = (16, 122, 116)
@@ -58,11 +60,11 @@ TEXT = (0, 0, 0)
 TEXT_ON_DARK = (255, 255, 255)
 WEIGHT = (255, 214, 120)  # kernel weights drawn in the taps
 ZERO_TEXT = (120, 120, 120)  # the zeros in padding and inserted cells
-BASE_COLOURS = [BACKGROUND, INPUT, PADDING, TAP, OUTPUT_DONE, OUTPUT_NOW, LINE, DASH, TEXT, TEXT_ON_DARK, WEIGHT, ZERO_TEXT]
+BASE_COLOURS = [BACKGROUND, INPUT, PADDING, TAP, TAP_ZERO, OUTPUT_DONE, OUTPUT_NOW, LINE, DASH, TEXT, TEXT_ON_DARK, WEIGHT, ZERO_TEXT]
 # (background, ink) pairs of the text: their blends keep anti-aliased text smooth in the GIF palette
 TEXT_PAIRS = [
     (BACKGROUND, TEXT), (INPUT, TEXT), (PADDING, ZERO_TEXT), (INSERTED, ZERO_TEXT), (TAP, TEXT_ON_DARK),
-    (TAP, WEIGHT), (OUTPUT_DONE, TEXT), (OUTPUT_NOW, TEXT_ON_DARK),
+    (TAP, WEIGHT), (TAP_ZERO, TEXT_ON_DARK), (TAP_ZERO, WEIGHT), (OUTPUT_DONE, TEXT), (OUTPUT_NOW, TEXT_ON_DARK),
 ]
 
 
@@ -350,8 +352,11 @@ def animate_convolution(
                 box = _box(input_origin, r, c, cell)
                 kind = lay.kinds[r, c]
                 tap = tap_set.get((r, c))
-                fill = TAP if tap is not None else {KIND_INPUT: INPUT, KIND_PADDING: PADDING, KIND_INSERTED: INSERTED}[kind]
-                if kind == KIND_INPUT or tap is not None:
+                if tap is not None:
+                    fill = TAP if kind == KIND_INPUT else TAP_ZERO
+                else:
+                    fill = {KIND_INPUT: INPUT, KIND_PADDING: PADDING, KIND_INSERTED: INSERTED}[kind]
+                if kind == KIND_INPUT:
                     draw.rectangle(box, fill=index[fill], outline=index[LINE])
                 else:
                     draw.rectangle(box, fill=index[fill])
@@ -384,6 +389,9 @@ def animate_convolution(
     try:
         with os.fdopen(fd, "wb") as f:
             frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> what open() would have given
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

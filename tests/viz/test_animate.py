@@ -99,16 +99,15 @@ def test_guide_transposed_picture_inserts_one_zero_and_pads_two(tmp_path):
     pattern = ["pad", "pad", "x", "zero", "x", "pad", "pad"]
     for r, kr in enumerate(pattern):
         for c, kc in enumerate(pattern):
-            if r >= 4 and c >= 4:
-                expected = animate.TAP  # the 3x3 footprint of output (4, 4)
-            elif "pad" in (kr, kc):
-                expected = animate.PADDING
+            tap = r >= 4 and c >= 4  # the 3x3 footprint of output (4, 4)
+            if "pad" in (kr, kc):
+                expected = animate.TAP_ZERO if tap else animate.PADDING
             elif "zero" in (kr, kc):
-                expected = animate.INSERTED
+                expected = animate.TAP_ZERO if tap else animate.INSERTED
             else:
-                expected = animate.INPUT
+                expected = animate.TAP if tap else animate.INPUT
             assert colour(frame, corner(origin, r, c, cell)) == expected, (r, c)
-    assert len({animate.PADDING, animate.INPUT, animate.INSERTED, animate.TAP}) == 4
+    assert len({animate.PADDING, animate.INPUT, animate.INSERTED, animate.TAP, animate.TAP_ZERO}) == 5
 
 
 def test_padding_cells_differ_from_input_cells_and_only_dilated_taps_are_lit(tmp_path):
@@ -124,9 +123,10 @@ def test_padding_cells_differ_from_input_cells_and_only_dilated_taps_are_lit(tmp
         for r in range(7):
             for c in range(7):
                 got = colour(frames[k], corner(origin, r, c, cell))
+                padding = r in (0, 6) or c in (0, 6)
                 if (r, c) in taps:
-                    assert got == animate.TAP, (k, r, c)
-                elif r in (0, 6) or c in (0, 6):
+                    assert got == (animate.TAP_ZERO if padding else animate.TAP), (k, r, c)
+                elif padding:
                     assert got == animate.PADDING, (k, r, c)
                 else:
                     assert got == animate.INPUT, (k, r, c)
@@ -139,7 +139,10 @@ def test_stride_two_same_footprints_step_by_two(tmp_path):
     cell, origin = info["cell"], info["input_origin"]
     for k, frame in enumerate(frames):
         r0, c0 = divmod(k, 3)
-        lit = {(r, c) for r in range(7) for c in range(7) if colour(frame, corner(origin, r, c, cell)) == animate.TAP}
+        lit = {
+            (r, c) for r in range(7) for c in range(7)
+            if colour(frame, corner(origin, r, c, cell)) in (animate.TAP, animate.TAP_ZERO)
+        }
         assert lit == {(2 * r0 + i, 2 * c0 + j) for i in range(3) for j in range(3)}
 
 
@@ -247,6 +250,9 @@ def test_write_is_atomic_and_replaces(tmp_path):
     animate_convolution(4, 2, path=path)
     assert path.read_bytes() != first
     assert sorted(os.listdir(path.parent)) == ["a.gif"]  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as an ordinary open() would create it
 
 
 def test_caller_arrays_untouched(tmp_path):
