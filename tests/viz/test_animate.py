@@ -158,24 +158,34 @@ def picture_configs(draw):
     if transposed:
         padding = draw(st.sampled_from(["valid", "same"]))
         sizes = tuple(draw(st.integers(1, 4)) for _ in range(2))
-        if padding == "same" and any(di * (ki - 1) % 2 for ki, di in zip(k, d)):
+        output_padding = draw(st.one_of(st.none(), st.tuples(*(st.integers(0, si - 1) for si in s))))
+        if output_padding is None and padding == "same" and any(di * (ki - 1) % 2 for ki, di in zip(k, d)):
             padding = "valid"  # 'same' with an even effective kernel needs output_padding
+        if output_padding is not None and padding == "same" and any(
+            p == 0 and di * (ki - 1) % 2 for p, ki, di in zip(output_padding, k, d)
+        ):
+            output_padding = None  # refused as TensorFlow refuses it
+            padding = "valid"
     else:
         padding = draw(st.sampled_from(["valid", "same", "full", 1]))
         sizes = tuple(draw(st.integers(di * (ki - 1) + 1, di * (ki - 1) + 6)) for ki, di in zip(k, d))
-    return transposed, k, d, s, padding, sizes, draw(st.integers(0, 2**16))
+        output_padding = None
+    return transposed, k, d, s, padding, output_padding, sizes, draw(st.integers(0, 2**16))
 
 
 @given(picture_configs())
 def test_layout_taps_times_drawn_kernel_equal_conv(config):
     """Sum over the lit cells of (drawn cell value * drawn kernel weight) is the library's output."""
-    transposed, k, d, s, padding, sizes, seed = config
+    transposed, k, d, s, padding, output_padding, sizes, seed = config
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(sizes)
     kernel = rng.standard_normal(k)
-    lay = layout(sizes, k, s, padding, d, transposed)
+    lay = layout(sizes, k, s, padding, d, transposed, output_padding)
     if transposed:
-        y = conv_transpose(x[None, ..., None], kernel[..., None, None], strides=s, padding=padding, dilation_rate=d)
+        y = conv_transpose(
+            x[None, ..., None], kernel[..., None, None], strides=s, padding=padding, dilation_rate=d,
+            output_padding=output_padding,
+        )
     else:
         y = conv(x[None, ..., None], kernel[..., None, None], strides=s, padding=padding, dilation_rate=d)
     drawn = lay.drawn_kernel(kernel)  # what the taps show: flipped for a transposed convolution
