@@ -524,6 +524,15 @@ def test_demo_makes_every_picture_and_the_model(capsys, tmp_path):
     assert 0.0 <= accuracy <= 1.0
     for name in ("top_edge", "left_edge", "bottom_edge", "right_edge", "Epoch 1/1"):
         assert name in out
+    garment = np.load(out_dir / "garment.npy")
+    assert garment.shape == (28, 28) and 0.0 <= garment.min() and garment.max() <= 1.0
+    # the next step it suggests runs, and explains the strongest top_edge response it printed
+    strongest = float(re.search(r"top_edge .* strongest response (\S+) at", out).group(1))
+    suggested = re.search(r"convolve (explain .*)$", out, re.M).group(1).split()
+    code, trace, _ = run(capsys, *suggested)
+    assert code == 0
+    value = float(re.search(r"^\+ bias \S+ = (\S+)$", trace, re.M).group(1))
+    assert value == pytest.approx(strongest, abs=0.005)
 
 
 def test_demo_refuses_a_file_as_its_folder(capsys, tmp_path):

@@ -66,6 +66,7 @@ def run_demo(args) -> int:
 
     from .. import filters
     from ..datasets import fashion_mnist
+    from ..datasets._files import atomic_open
     from ..images import filter_image, save_image, save_maps
     from ..utils import set_random_seed
     from ..viz.plots import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
@@ -86,14 +87,16 @@ def run_demo(args) -> int:
     # 1. hand-made filters ------------------------------------------------------------------------
     print(f"1. Hand-made edge filters on one garment: test image {index} ({garment_name}, {garment.shape[1]}x{garment.shape[2]} grey).")
     save_image(path("garment.png"), garment[0], normalize=None, scale=8)
-    files.append(("garment.png", f"the {garment_name} the filters and the network look at"))
-    maps = []
+    with atomic_open(path("garment.npy")) as file:
+        np.save(file, garment[0, :, :, 0])
+    files.append(("garment.png", f"the {garment_name} the filters and the network look at (x8; garment.npy: its 28x28 values)"))
+    maps, strongest = [], {}
     for name in EDGE_FILTERS:
         kernel = filters.get(name)
         out = filter_image(garment, kernel, padding="same")
         maps.append(out)
-        print(f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) "
-              f"{tuple(int(v) for v in np.unravel_index(np.argmax(out[0, :, :, 0]), out.shape[1:3]))}")
+        strongest[name] = tuple(int(v) for v in np.unravel_index(np.argmax(out[0, :, :, 0]), out.shape[1:3]))
+        print(f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) {strongest[name]}")
     save_maps(path("edges.png"), np.concatenate(maps, axis=-1), normalize="symmetric", columns=len(maps), scale=8)
     files.append(("edges.png", "the four edge maps, left to right " + ", ".join(EDGE_FILTERS)
                   + " (red: the edge the filter looks for, blue: the opposite one)"))
@@ -134,7 +137,8 @@ def run_demo(args) -> int:
     for name, what in files:
         print(f"   {path(name).ljust(width)}  {what}")
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Next:")
-    print(f"   convolve predict {path('model.safetensors')} your_garment.png --invert")
+    row, col = strongest["top_edge"]
+    print(f"   convolve explain --input {path('garment.npy')} --kernel top_edge --at {row} {col} --padding same")
+    print(f"   convolve predict {path('model.safetensors')} {path('garment.png')}")
     print(f"   convolve shape {path('model.safetensors')}")
-    print(f"   convolve explain --input {path('garment.png')} --kernel top_edge --at 14 14 --padding same")
     return 0
