@@ -1,19 +1,23 @@
 """The arithmetic of one output value of a convolution, written out as the seeds write it.
 
+    >>> import numpy as np
     >>> from convolve import viz
     >>> image = np.zeros((8, 8)); image[:, 3:5] = 1          # a vertical line, 2 pixels wide
     >>> detector = [[0, 1, 0], [0, 1, 0], [0, 1, 0]]         # the vertical-line detector
     >>> e = viz.explain(image, detector, at=(0, 2))
     output (0, 2) of a 3x3 convolution, stride (1, 1), padding 'valid': input rows 0..2, cols 2..4
     <BLANKLINE>
-    patch         filter         products
-    0, 1, 1       0, 1, 0        0, 1, 0
-    0, 1, 1   *   0, 1, 0   =    0, 1, 0
-    0, 1, 1       0, 1, 0        0, 1, 0
+    patch     filter    products
+    0, 1, 1   0, 1, 0   0, 1, 0
+    0, 1, 1 * 0, 1, 0 = 0, 1, 0
+    0, 1, 1   0, 1, 0   0, 1, 0
     <BLANKLINE>
     sum = 0 + 1 + 0 + 0 + 1 + 0 + 0 + 1 + 0 = 3
     + bias 0 = 3
-    ...
+    <BLANKLINE>
+    output size: 6 x 6
+      height: out = floor((8 + 0 + 0 - 1*(3-1) - 1) / 1) + 1 = 6
+      width:  out = floor((8 + 0 + 0 - 1*(3-1) - 1) / 1) + 1 = 6
     >>> e.value
     3.0
 
