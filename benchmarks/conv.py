@@ -1,8 +1,10 @@
-"""Time the forward pass of convolve.ops.conv against PyTorch, and against the BLAS limit.
+"""Time convolve.ops.conv (forward, and forward+backward) against PyTorch and the BLAS limit.
 
-    python benchmarks/conv.py                      # all shapes, convolve's default formulation vs torch
+    python benchmarks/conv.py                      # all shapes, forward, convolve's default formulation vs torch
+    python benchmarks/conv.py --backward           # forward and forward+backward, one table (~4 min)
     python benchmarks/conv.py --formulations       # also every applicable formulation, one column each
-    python benchmarks/conv.py --shapes 0,4-6 --repeats 30
+    python benchmarks/conv.py --backward --formulations   # ... and every backward formulation
+    python benchmarks/conv.py --backward --quick --shapes 0,3   # a quick look at two shapes
 
 What is measured, per shape (float32, channels_last input for convolve, with bias):
 
@@ -27,6 +29,15 @@ What is measured, per shape (float32, channels_last input for convolve, with bia
 * GFLOP/s counts 2 * N * prod(out) * F * prod(kernel) * C / groups (bias not
   counted), and is also shown as a percentage of NumPy's own float32 matmul rate
   (median of 2048 x 2048 @ 2048 x 2048 products, measured before and after the shapes).
+* With --backward, also forward+backward: what a training step runs for one conv layer
+  with a bias. convolve: ``conv(...)`` then ``conv_backward(grad_y, x, kernel, ...,
+  use_bias=True, need_input_grad=True)``, exactly the calls of ``convolve.autograd.conv``
+  and its vector-Jacobian product (the backward formulation is
+  ``choose_backward_formulation``'s). torch: ``conv2d`` with requires_grad on input,
+  weight and bias, then ``y.backward(grad_y)`` (the .grad fields are cleared first so
+  nothing accumulates). Its GFLOP/s counts three times the forward's work (the output,
+  the input gradient and the kernel gradient). The three gradients are checked against
+  torch's before timing, like the outputs.
 
 This is a script, not a test: nothing here is asserted about speed.
 """
@@ -49,7 +60,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from convolve.ops.conv import applicable_formulations, choose_formulation, conv  # noqa: E402
+from convolve.ops.conv import (  # noqa: E402
+    applicable_backward_formulations,
+    applicable_formulations,
+    choose_backward_formulation,
+    choose_formulation,
+    conv,
+    conv_backward,
+)
 
 try:
     import torch
@@ -64,8 +82,11 @@ except ImportError:
 
 MAX_RELATIVE_ERROR = 1e-4
 DEFAULT_REPEATS = 30  # about 2.5 minutes for all shapes on 2 cores; --formulations about twice that
+BACKWARD_REPEATS = 15  # the default with --backward: about 4 minutes for all shapes
+QUICK_REPEATS = 5  # --quick
 DEFAULT_PAUSE = 0.15  # seconds of sleep between libraries; > OpenBLAS's 2**28-cycle spin
 FORMULATION_ORDER = ("pointwise", "taps", "im2col", "direct")
+BACKWARD_ORDER = ("im2col", "flipped", "taps")
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,22 @@ def reference_float64(x, kernel, bias, shape: Shape):
     return y + bias
 
 
+def reference_gradients_float64(x, kernel, grad_y, shape: Shape):
+    """(grad_x, grad_kernel, grad_bias) in float64 by the adjoint of :func:`reference_float64`."""
+    pads, outs = pads_and_outputs(shape)
+    xp = np.pad(x.astype(np.float64), ((0, 0), *pads, (0, 0)))
+    g = grad_y.astype(np.float64)
+    grad_xp = np.zeros_like(xp)
+    grad_kernel = np.zeros(kernel.shape)
+    axes = list(range(shape.rank + 1))
+    for tap in np.ndindex(*shape.kernel_size):
+        index = (slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)))
+        grad_kernel[tap] = np.tensordot(xp[index], g, axes=(axes, axes))
+        grad_xp[index] += g @ kernel[tap].astype(np.float64).T
+    crop = (slice(None), *(slice(b, b + n) for (b, _), n in zip(pads, shape.spatial)))
+    return grad_xp[crop], grad_kernel, g.sum(axis=tuple(axes))
+
+
 # --- the contenders ------------------------------------------------------------------------------
 
 
@@ -180,6 +217,19 @@ def make_data(shape: Shape, seed: int):
 def convolve_call(x, kernel, bias, shape: Shape, formulation=None):
     def run():
         return conv(x, kernel, bias, strides=shape.strides, padding=shape.padding, formulation=formulation)
+
+    return run
+
+
+def convolve_training_call(x, kernel, bias, grad_y, shape: Shape, backward_formulation=None):
+    """Forward then backward as convolve.autograd.conv runs them in training; returns
+    (y, (grad_x, grad_kernel, grad_bias))."""
+    kw = dict(strides=shape.strides, padding=shape.padding)
+
+    def run():
+        y = conv(x, kernel, bias, **kw)
+        return y, conv_backward(grad_y, x, kernel, use_bias=True, need_input_grad=True,
+                                formulation=backward_formulation, **kw)
 
     return run
 
@@ -210,6 +260,39 @@ def torch_call(x, kernel, bias, shape: Shape):
         return np.moveaxis(y.numpy(), 1, -1)
 
     return run, to_channels_last
+
+
+def torch_training_call(x, kernel, bias, grad_y, shape: Shape):
+    """torch's forward and backward (input, weight and bias gradients), N, C, *spatial;
+    returns (call, to_numpy) where to_numpy turns the call's result into convolve's layouts."""
+    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1))).requires_grad_(True)
+    perm = (shape.rank + 1, shape.rank, *range(shape.rank))  # (*K, C, F) -> (F, C, *K)
+    wt = torch.from_numpy(np.ascontiguousarray(kernel.transpose(perm))).requires_grad_(True)
+    bt = torch.from_numpy(bias.copy()).requires_grad_(True)
+    gt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(grad_y, -1, 1)))
+    fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[shape.rank]
+    pads, _ = pads_and_outputs(shape)
+    stride = tuple(shape.strides)
+    symmetric = all(b == a for b, a in pads)
+    flat = tuple(v for pair in reversed(pads) for v in pair)
+
+    def run():
+        xt.grad = wt.grad = bt.grad = None
+        with torch.enable_grad():
+            if symmetric:
+                y = fn(xt, wt, bt, stride=stride, padding=tuple(b for b, _ in pads))
+            else:
+                y = fn(F.pad(xt, flat), wt, bt, stride=stride)
+            y.backward(gt)
+        return y
+
+    inverse = tuple(np.argsort(perm))
+
+    def to_numpy(y):
+        grads = (np.moveaxis(xt.grad.numpy(), 1, -1), wt.grad.numpy().transpose(inverse), bt.grad.numpy())
+        return np.moveaxis(y.detach().numpy(), 1, -1), grads
+
+    return run, to_numpy
 
 
 def rotated(items: list, r: int) -> list:
@@ -361,23 +444,40 @@ def fmt_ms(seconds) -> str:
     return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
 
 
+def check(name, got, expected, against, index, shape):
+    """Stop the run when ``got`` differs from ``expected`` by MAX_RELATIVE_ERROR or more."""
+    err = relative_error(got, expected)
+    if not err < MAX_RELATIVE_ERROR:
+        raise SystemExit(f"shape {index} ({shape.describe()}): {name} differs from {against}: "
+                         f"relative error {err:.2e} >= {MAX_RELATIVE_ERROR:g}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
-                        help=f"timed rounds per shape after warm-up (default {DEFAULT_REPEATS})")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds per shape (default 2)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help=f"timed rounds per shape after warm-up (default {DEFAULT_REPEATS}, "
+                             f"{BACKWARD_REPEATS} with --backward, {QUICK_REPEATS} with --quick)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed rounds per shape (default 2, 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_REPEATS} rounds after 1 warm-up: a rough look")
     parser.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
                         help=f"seconds to sleep (then one untimed call) whenever the benchmark switches "
                              f"library, so neither library's spinning worker threads slow the other "
                              f"(default {DEFAULT_PAUSE}; 0 switches both off)")
     parser.add_argument("--shapes", default=None,
                         help=f"indices to run, e.g. '0,3-5' (default all 0..{len(SHAPES) - 1})")
+    parser.add_argument("--backward", action="store_true",
+                        help="also time forward+backward (input, kernel and bias gradients), as training runs it")
     parser.add_argument("--formulations", action="store_true",
-                        help="also time every applicable formulation of convolve, one column each")
+                        help="also time every applicable formulation of convolve, one column each "
+                             "(with --backward: every backward formulation, after the chosen forward)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both libraries (default: NumPy's BLAS count, else os.cpu_count())")
     parser.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
     args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = QUICK_REPEATS if args.quick else BACKWARD_REPEATS if args.backward else DEFAULT_REPEATS
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 2
 
     global torch
     if args.no_torch:
@@ -399,12 +499,13 @@ def main(argv=None) -> int:
     versions = f"python {platform.python_version()}, numpy {np.__version__}, " + (
         f"torch {torch.__version__}" if torch is not None else "torch n/a")
     torch_threads = torch.get_num_threads() if torch is not None else "n/a"
-    print(f"# convolve conv forward: {os.cpu_count()} cores, {cpu_model()}; {versions}")
+    what = "forward and forward+backward" if args.backward else "forward"
+    print(f"# convolve conv {what}: {os.cpu_count()} cores, {cpu_model()}; {versions}")
     print(f"# convolve {convolve_revision()}; threads: {blas_description()}, torch = {torch_threads}")
     print(f"# command: {command}")
     print(f"# float32, channels_last for convolve, N,C,*S for torch; {args.repeats} interleaved rounds "
           f"after {args.warmup} warm-up; {args.pause:g} s pause + 1 untimed call at each switch of library; medians; "
-          f"outputs checked to rel. err. < {MAX_RELATIVE_ERROR:g}")
+          f"outputs{' and gradients' if args.backward else ''} checked to rel. err. < {MAX_RELATIVE_ERROR:g}")
     load_at_start = load_average()
     print(f"# load average at start: {load_at_start}")
     sys.stdout.flush()
@@ -416,14 +517,25 @@ def main(argv=None) -> int:
     for index in indices:
         shape = SHAPES[index]
         x, kernel, bias = make_data(shape, seed=index)
-        chosen = choose_formulation(shape.in_channels, shape.kernel_size, shape.strides, 1)
-        applicable = applicable_formulations(shape.in_channels, shape.kernel_size, shape.strides, 1)
-        applicable = [f for f in FORMULATION_ORDER if f in applicable]
+        shape_args = (shape.in_channels, shape.kernel_size, shape.strides, 1)
+        chosen = choose_formulation(*shape_args, shape.filters)
+        applicable = [f for f in FORMULATION_ORDER if f in applicable_formulations(*shape_args)]
+        chosen_backward = choose_backward_formulation(*shape_args, shape.filters)
+        applicable_backward = [f for f in BACKWARD_ORDER if f in applicable_backward_formulations(*shape_args)]
 
         ours = {"convolve": convolve_call(x, kernel, bias, shape)}
         if args.formulations:
             for name in applicable:
                 ours[name] = convolve_call(x, kernel, bias, shape, formulation=name)
+        grad_y = None
+        if args.backward:
+            _, outs = pads_and_outputs(shape)
+            grad_y = np.random.default_rng(100 + index).standard_normal((shape.batch, *outs, shape.filters),
+                                                                         dtype=np.float32)
+            ours["convolve f+b"] = convolve_training_call(x, kernel, bias, grad_y, shape)
+            if args.formulations:
+                for name in applicable_backward:
+                    ours[f"f+b {name}"] = convolve_training_call(x, kernel, bias, grad_y, shape, name)
         libraries = [ours]
 
         # correctness first: nothing wrong gets timed
@@ -431,17 +543,27 @@ def main(argv=None) -> int:
             theirs, torch_to_numpy = torch_call(x, kernel, bias, shape)
             libraries.append({"torch": theirs})
             expected, against = torch_to_numpy(theirs()), "torch"
+            if args.backward:
+                training, training_to_numpy = torch_training_call(x, kernel, bias, grad_y, shape)
+                libraries[-1]["torch f+b"] = training
+                expected_grads = training_to_numpy(training())[1]
         else:
             expected, against = reference_float64(x, kernel, bias, shape), "float64 reference"
+            if args.backward:
+                expected_grads = reference_gradients_float64(x, kernel, grad_y, shape)
         for name, call in ours.items():
-            err = relative_error(call(), expected)
-            if not err < MAX_RELATIVE_ERROR:
-                raise SystemExit(f"shape {index} ({shape.describe()}): {name} differs from {against}: "
-                                 f"relative error {err:.2e} >= {MAX_RELATIVE_ERROR:g}")
+            result = call()
+            if name.startswith("convolve f+b") or name.startswith("f+b "):
+                y, grads = result
+                check(name, y, expected, against, index, shape)
+                for label, got, want in zip(("grad_x", "grad_kernel", "grad_bias"), grads, expected_grads):
+                    check(f"{name} {label}", got, want, against, index, shape)
+            else:
+                check(name, result, expected, against, index, shape)
 
         times = time_interleaved(libraries, args.repeats, args.warmup, args.pause)
         medians = {name: statistics.median(t) for name, t in times.items()}
-        rows.append((index, shape, chosen, applicable, medians))
+        rows.append((index, shape, chosen, applicable, chosen_backward, applicable_backward, medians))
         print(f"# {index} {shape.describe()}: median [min-max] ms: "
               + ", ".join(f"{n} {fmt_ms(medians[n])} [{fmt_ms(min(t))}-{fmt_ms(max(t))}]" for n, t in times.items()),
               file=sys.stderr, flush=True)
@@ -465,34 +587,46 @@ def main(argv=None) -> int:
               f"competed for the CPUs, so times are inflated and noisy (2-thread calls the most)")
     print()
 
+    def ratio(a, b):
+        return f"{a / b:.2f}" if b else "n/a"
+
     header = ["#", "shape", "convolve ms", "torch ms", "convolve/torch", "GFLOP/s", "% of matmul"]
+    if args.backward:
+        header += ["f+b convolve ms", "f+b torch ms", "f+b convolve/torch", "f+b GFLOP/s", "f+b % of matmul"]
     if args.formulations:
         header += [f"{f} ms" for f in FORMULATION_ORDER] + ["chosen", "fastest", "chosen/fastest"]
+        if args.backward:
+            header += [f"f+b {f} ms" for f in BACKWARD_ORDER] + ["bwd chosen", "bwd fastest", "chosen/fastest"]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" if i == 1 else "--:" for i in range(len(header))) + "|")
-    for index, shape, chosen, applicable, medians in rows:
-        ours = medians["convolve"]
-        theirs = medians.get("torch")
+
+    def formulation_cells(order, names, medians, key, chosen):
+        fastest = min(names, key=lambda f: medians[key(f)])
+        cells = []
+        for f in order:
+            if f not in names:
+                cells.append("–")
+            elif f == fastest:
+                cells.append(f"**{fmt_ms(medians[key(f)])}**")
+            else:
+                cells.append(fmt_ms(medians[key(f)]))
+        return cells + [chosen, fastest, f"{medians[key(chosen)] / medians[key(fastest)]:.2f}"]
+
+    for index, shape, chosen, applicable, chosen_backward, applicable_backward, medians in rows:
+        ours, theirs = medians["convolve"], medians.get("torch")
         gflops = flops(shape) / ours / 1e9
-        cells = [
-            str(index),
-            shape.describe(),
-            fmt_ms(ours),
-            fmt_ms(theirs),
-            f"{ours / theirs:.2f}" if theirs else "n/a",
-            f"{gflops:.1f}",
-            f"{100 * gflops / numpy_rate:.0f}%",
-        ]
+        cells = [str(index), shape.describe(), fmt_ms(ours), fmt_ms(theirs), ratio(ours, theirs),
+                 f"{gflops:.1f}", f"{100 * gflops / numpy_rate:.0f}%"]
+        if args.backward:
+            ours_fb, theirs_fb = medians["convolve f+b"], medians.get("torch f+b")
+            gflops_fb = 3 * flops(shape) / ours_fb / 1e9
+            cells += [fmt_ms(ours_fb), fmt_ms(theirs_fb), ratio(ours_fb, theirs_fb),
+                      f"{gflops_fb:.1f}", f"{100 * gflops_fb / numpy_rate:.0f}%"]
         if args.formulations:
-            fastest = min(applicable, key=lambda f: medians[f])
-            for f in FORMULATION_ORDER:
-                if f not in applicable:
-                    cells.append("–")
-                elif f == fastest:
-                    cells.append(f"**{fmt_ms(medians[f])}**")
-                else:
-                    cells.append(fmt_ms(medians[f]))
-            cells += [chosen, fastest, f"{medians[chosen] / medians[fastest]:.2f}"]
+            cells += formulation_cells(FORMULATION_ORDER, applicable, medians, lambda f: f, chosen)
+            if args.backward:
+                cells += formulation_cells(BACKWARD_ORDER, applicable_backward, medians, lambda f: f"f+b {f}",
+                                           chosen_backward)
         print("| " + " | ".join(cells) + " |")
     return 0
 
