@@ -386,7 +386,7 @@ def test_filter_list_prints_the_names(capsys):
         (["IMG", "--kernel", "gaussian:radius=2", "-o", "o.png"], "takes only", 1),
         (["IMG", "--kernel", "sobel_x", "--kernel", "gaussian", "--padding", "valid", "-o", "o.png"], "different sizes", 1),
         (["IMG", "--kernel", "sobel_x", "--mode", "mirror", "-o", "o.png"], "argument --mode: invalid choice", 2),
-        (["IMG", "--kernel", "sobel_x", "--stride", 1, 2, 3, "-o", "o.png"], "takes 1 or 2 values", 1),
+        (["IMG", "--kernel", "sobel_x", "--stride", 1, 2, 3, "-o", "o.png"], "--stride takes 1 value or 2", 1),
         (["IMG", "--kernel", "sobel_x"], "needs IMAGE, --kernel NAME and -o OUT.png", 1),
     ],
 )
@@ -429,6 +429,22 @@ def test_explain_prints_the_trace_of_the_value_conv_computes(capsys, line_npy, e
     bias = options.pop("bias", 0.0)
     y = conv(x[None, :, :, None], kernel[:, :, None, None], np.array([bias]), **options)
     assert expected.value == pytest.approx(float(y[0, 2, 3, 0]))
+
+
+def test_explain_one_dimensional_arrays(capsys, tmp_path):
+    from convolve.viz.explain import explain
+
+    x = np.array([0, 0, 0, 1, 1, 0, 0, 0], float)  # the seeds' bump
+    kernel = np.array([0, 1, 0], float)
+    np.save(tmp_path / "bump.npy", x)
+    np.save(tmp_path / "k.npy", kernel)
+    code, out, _ = run(capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", tmp_path / "k.npy", "--at", 2)
+    assert code == 0
+    assert out == str(explain(x, kernel, at=(2,), print_fn=None)) + "\n"
+    code, _, err = run(capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", "vertical_line", "--at", 2)
+    assert "a 1-D input needs a 1-D kernel" in assert_one_line_error(code, err, "explain")
+    code, _, err = run(capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", tmp_path / "k.npy", "--at", 2, 2)
+    assert "--at takes 1 value(s)" in assert_one_line_error(code, err, "explain")
 
 
 def test_explain_reads_images(capsys, line_image):

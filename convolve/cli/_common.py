@@ -180,18 +180,18 @@ def kernel_names():
     return list(filters.names())
 
 
-def load_kernel(spec: str):
-    """(2-D float32 kernel, label) from a filter name (``convolve.filters``) or a .npy file."""
+def load_kernel(spec: str, dims=(2,)):
+    """(float32 kernel, label) from a filter name (``convolve.filters``, 2-D) or a .npy file
+    holding an array of one of the ranks ``dims``."""
     import numpy as np
 
     if spec.lower().endswith(".npy") or os.sep in spec:
         kernel = load_array(spec, "kernel")
         if kernel.ndim == 4 and kernel.shape[2:] == (1, 1):
             kernel = kernel[:, :, 0, 0]
-        if kernel.ndim != 2:
-            raise CLIError(
-                f"the kernel file '{spec}' must hold a 2-D array (kh, kw) or (kh, kw, 1, 1). Received: shape {kernel.shape}"
-            )
+        if kernel.ndim not in dims:
+            wanted = " or ".join({1: "a 1-D array (k,)", 2: "a 2-D array (kh, kw) or (kh, kw, 1, 1)"}[d] for d in dims)
+            raise CLIError(f"the kernel file '{spec}' must hold {wanted}. Received: shape {kernel.shape}")
         return kernel.astype(np.float32), os.path.basename(spec)
     name, _, param_text = spec.partition(":")
     known = kernel_names()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ._common import (
     PADDING_MODES, CLIError, add_command, existing_file, kernel_names, load_array, load_kernel, load_picture,
-    non_negative_int, one_or_pair, output_file, positive_int,
+    non_negative_int, one_or_pair, output_file, per_axis, positive_int,
 )
 
 
@@ -46,17 +46,19 @@ def register(sub, parents):
         description=(
             "Prints how the convolution computes the output at (ROW, COL): the input patch under the kernel, "
             "the kernel, their element-wise products, the sum plus the bias, and the output-size arithmetic. "
-            "--input is a .npy array (H, W) or a picture (read as grey values in [0, 1])."
+            "--input is a .npy array (H, W), or (L,) with a 1-D .npy kernel, or a picture (read as grey values in [0, 1])."
         ),
         examples=[
             "convolve explain --input line.npy --kernel vertical_line --at 2 3",
             "convolve explain --input boot.png --kernel sobel_x --at 10 10 --padding same --stride 2",
             "convolve explain --input x.npy --kernel k.npy --at 0 0 --dilation 2 --bias 0.5",
+            "convolve explain --input bump.npy --kernel k1d.npy --at 2          # 1-D arrays",
         ],
     )
     e.add_argument("--input", required=True, metavar="FILE", help="a .npy array (H, W) or an image file")
     e.add_argument("--kernel", required=True, metavar="NAME", help=_kernel_help())
-    e.add_argument("--at", required=True, nargs=2, type=non_negative_int, metavar=("ROW", "COL"), help="the output position")
+    e.add_argument("--at", required=True, nargs="+", type=non_negative_int, metavar="ROW COL",
+                   help="the output position: row and column (one index for a 1-D input)")
     e.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S")
     e.add_argument("--padding", choices=("valid", "same", "full"), default="valid")
     e.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D")
@@ -90,15 +92,6 @@ def register(sub, parents):
     a.add_argument("-o", "--output", required=True, metavar="OUT.gif", help="the animation to write")
 
 
-def _pair(values, option):
-    """[v] or [h, w] -> (h, w)."""
-    if values is None:
-        return None
-    if len(values) > 2:
-        raise CLIError(f"{option} takes 1 or 2 values (rows, columns). Received: {option} {' '.join(map(str, values))}")
-    return tuple(values) * (2 // len(values))
-
-
 def default_scale(height, width, target=128):
     return max(1, target // max(height, width, 1))
 
@@ -110,7 +103,7 @@ def run_filter(args) -> int:
     if args.image is None or not args.kernel or args.output is None:
         missing = [w for w, v in (("IMAGE", args.image), ("--kernel", args.kernel), ("-o", args.output)) if not v]
         raise CLIError(f"needs IMAGE, --kernel NAME and -o OUT.png. Received: no {', '.join(missing)}")
-    strides = _pair(args.stride, "--stride")
+    strides = per_axis(args.stride, 2, "--stride")
     output_file(args.output, ".png")
     existing_file(args.image, "image")
     kernels = [load_kernel(spec) for spec in args.kernel]  # unknown names fail before any work
@@ -121,7 +114,7 @@ def run_filter(args) -> int:
     image = load_picture(args.image, channels=1)
     maps = []
     for kernel, label in kernels:
-        out = filter_image(image, kernel, strides=one_or_pair(list(strides)), padding=args.padding, padding_mode=args.mode)
+        out = filter_image(image, kernel, strides=strides, padding=args.padding, padding_mode=args.mode)
         if maps and out.shape[1:3] != maps[0].shape[1:3]:
             raise CLIError(
                 f"the kernels give maps of different sizes with padding='{args.padding}' ({maps[0].shape[1:3]} and "
@@ -142,24 +135,30 @@ def run_filter(args) -> int:
     return 0
 
 
-def _input_2d(path):
-    """A .npy array or an image as a 2-D float array (H, W)."""
+def _input_array(path, dims=(2,)):
+    """A .npy array (of a rank in ``dims``) or an image (2-D grey values in [0, 1])."""
     if path.lower().endswith(".npy"):
         array = load_array(path, "input")
         if array.ndim == 4 and array.shape[0] == 1 and array.shape[-1] == 1:
             array = array[0, :, :, 0]
-        if array.ndim != 2:
-            raise CLIError(f"the input '{path}' must be a 2-D array (H, W) or (1, H, W, 1). Received: shape {array.shape}")
+        if array.ndim not in dims:
+            wanted = " or ".join({1: "1-D (L,)", 2: "2-D (H, W) or (1, H, W, 1)"}[d] for d in dims)
+            raise CLIError(f"the input '{path}' must be a {wanted} array. Received: shape {array.shape}")
         return array
     return load_picture(path, channels=1)[0, :, :, 0]
 
 
 def run_explain(args) -> int:
     existing_file(args.input, "input file")
-    kernel, _ = load_kernel(args.kernel)
-    strides = one_or_pair(list(_pair(args.stride, "--stride")))
-    dilation = one_or_pair(list(_pair(args.dilation, "--dilation")))
-    x = _input_2d(args.input)
+    x = _input_array(args.input, dims=(1, 2))
+    n = x.ndim
+    if len(args.at) != n:
+        raise CLIError(f"--at takes {n} value(s) for a {n}-D input {x.shape}. Received: --at {' '.join(map(str, args.at))}")
+    kernel, _ = load_kernel(args.kernel, dims=(n,))
+    if kernel.ndim != n:
+        raise CLIError(f"a {n}-D input needs a {n}-D kernel (a .npy file). Received: --kernel {args.kernel}, shape {kernel.shape}")
+    strides = one_or_pair(per_axis(args.stride, n, "--stride"))
+    dilation = one_or_pair(per_axis(args.dilation, n, "--dilation"))
     from ..viz.explain import explain
 
     explain(x, kernel, bias=args.bias, strides=strides, padding=args.padding, dilation_rate=dilation,
@@ -169,7 +168,7 @@ def run_explain(args) -> int:
 
 def run_animate(args) -> int:
     output_file(args.output, ".gif")
-    x = _input_2d(args.input) if args.input else None
+    x = _input_array(args.input) if args.input else None
     kernel = load_kernel(args.kernel)[0] if args.kernel else None
     for values, option in ((args.input_size, "--input-size"), (args.kernel_size, "--kernel-size")):
         if values is not None and len(values) > 2:
