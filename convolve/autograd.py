@@ -62,9 +62,20 @@ class Tensor:
 
 
 class GradientTape:
-    """Records the ops run inside ``with GradientTape() as tape:``; then :meth:`gradient`."""
+    """Records the ops run inside ``with GradientTape() as tape:``; then :meth:`gradient`.
 
-    def __init__(self):
+    As in Keras (TensorFlow's tape), a tape is non-persistent by default: :meth:`gradient`
+    may be called once, and it lets go of each op's saved arrays as soon as that op's
+    backward has run, so the activations of the early layers are freed while the later
+    gradients are computed (lower peak memory). ``persistent=True`` keeps the whole graph
+    for several ``gradient`` calls.
+    """
+
+    def __init__(self, persistent=False):
+        if not isinstance(persistent, (bool, np.bool_)):
+            raise TypeError(f"GradientTape: the `persistent` argument must be True or False. Received: persistent={persistent!r}")
+        self.persistent = bool(persistent)
+        self._used = False
         self._leaves: dict[int, tuple[Variable, Tensor]] = {}
 
     def __enter__(self):
@@ -96,11 +107,21 @@ class GradientTape:
         """
         if not isinstance(target, Tensor):
             raise TypeError(f"GradientTape.gradient: the target must be a recorded Tensor. Received: {type(target).__name__}")
-        order = _topological_order(target)
+        if self._used and not self.persistent:
+            raise RuntimeError(
+                "GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; "
+                "use GradientTape(persistent=True) to call gradient() several times. Received: a second call"
+            )
+        self._used = True
+        sources = list(sources)
+        order = _topological_order(target)  # parents before children; the target last
         grads = {id(target): np.ones_like(target.value) if output_gradient is None else output_gradient}
         wanted = {id(t) for t in order}
-        for node in reversed(order):
-            g = grads.pop(id(node), None) if node.backward is not None else grads.get(id(node))
+        keep = {id(s) for s in sources if isinstance(s, Tensor)}  # an intermediate source keeps its gradient
+        while order:
+            node = order.pop()  # reverse topological order, and the list no longer holds it
+            keep_g = node.backward is None or id(node) in keep
+            g = grads.get(id(node)) if keep_g else grads.pop(id(node), None)
             if g is None or node.backward is None:
                 continue
             needs = tuple(p is not None and id(p) in wanted for p in node.parents)
@@ -109,6 +130,11 @@ class GradientTape:
                     continue
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
+            del g
+            if not self.persistent:
+                # this op's backward is done: drop the arrays its closure saved and the links
+                # to its inputs, so the inputs' values are freed once nothing else needs them
+                node.backward, node.parents = None, ()
         out = []
         for source in sources:
             tensor = self._leaves.get(id(source), (None, None))[1] if isinstance(source, Variable) else source
@@ -190,9 +216,24 @@ def conv(x, kernel, bias=None, **kw):
     return record(y, (x, kernel, bias), backward, "conv")
 
 
-def activation(x, fn, **kw):
-    """Apply activation ``fn`` (an ``ops.activations`` function); backward from its table."""
+def activation(x, fn, inplace=False, **kw):
+    """Apply activation ``fn`` (an ``ops.activations`` function); backward from its table.
+
+    ``inplace=True`` is the caller's promise that ``x`` is a fresh intermediate that nothing
+    else reads (a layer's own convolution or Dense output, before its activation). The plain
+    relu then overwrites it, as PyTorch's ``inplace=True``: no second array is made or kept,
+    and the backward reads the output instead (relu(x) > 0 exactly where x > 0).
+    """
     xv = value(x)
+    if inplace and fn is act_ops.relu and not _no_where(kw) and _writable_float(xv):
+        y = act_ops.relu(xv, out=xv, **kw)
+        if _tape is None:
+            return y
+
+        def backward_inplace(g, needs):
+            return (act_ops.relu_backward(g, y),)
+
+        return record(y, (x,), backward_inplace, "relu")
     y = fn(xv, **kw)
     kw.pop("where", None)
     if _tape is None or fn is act_ops.linear:
@@ -209,6 +250,19 @@ def activation(x, fn, **kw):
         return (backward_fn(g, xv if needs_what == "x" else y, **kw),)
 
     return record(y, (x,), backward, fn.__name__)
+
+
+def _writable_float(v):
+    return isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.flags.writeable and v.ndim > 0
+
+
+def is_fresh(result, *inputs) -> bool:
+    """True when ``result``'s memory overlaps none of ``inputs`` (Tensors, Variables or
+    arrays): a layer checks its op's output this way before an in-place activation."""
+    r = value(result)
+    return isinstance(r, np.ndarray) and not any(
+        isinstance(value(i), np.ndarray) and np.may_share_memory(r, value(i)) for i in inputs if i is not None
+    )
 
 
 def add(a, b):
@@ -259,8 +313,14 @@ def _pool(name, x, pool_size, strides=None, padding="valid", data_format="channe
     backward_fn = getattr(pool_ops, name + "_backward")
     xv = value(x)
     y = forward(xv, pool_size, strides, padding, data_format, **({"where": where} if where else {}))
-    arg = xv if name == "max_pool" else xv.shape  # max needs the values, average only the shape
-    backward = lambda g, needs: (backward_fn(g, arg, pool_size, strides, padding, data_format),)  # noqa: E731
+    if name == "max_pool":  # max needs the values (and the forward's maximum saves recomputing it)
+        def backward(g, needs):
+            return (backward_fn(g, xv, pool_size, strides, padding, data_format, y=y),)
+    else:  # the average only the shape
+        shape = xv.shape
+
+        def backward(g, needs):
+            return (backward_fn(g, shape, pool_size, strides, padding, data_format),)
     return record(y, (x,), backward, name)
 
 

@@ -190,7 +190,8 @@ class Conv(BaseConv):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 
     def call(self, inputs, training=False):
-        return autograd.activation(self._conv(inputs, self.kernel, self.bias, self.groups), self.activation)
+        y = self._conv(inputs, self.kernel, self.bias, self.groups)
+        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias))
 
     def get_config(self):
         config = super().get_config()
@@ -266,7 +267,8 @@ class DepthwiseConv(BaseConv):
         return self._conv(x, grouped, bias, groups=channels)
 
     def call(self, inputs, training=False):
-        return autograd.activation(self._depthwise(inputs, self.bias), self.activation)
+        y = self._depthwise(inputs, self.bias)
+        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.depthwise_kernel, self.bias))
 
     def get_config(self):
         config = super().get_config()
@@ -329,7 +331,7 @@ class SeparableConv(DepthwiseConv):
         depthwise = self._depthwise(inputs, None)
         ones = (1,) * self.rank
         y = self._conv(depthwise, self.pointwise_kernel, self.bias, groups=1, strides=ones, padding="valid", dilation=ones)
-        return autograd.activation(y, self.activation)
+        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, depthwise, self.pointwise_kernel))
 
     def get_config(self):
         config = super().get_config()
@@ -426,7 +428,7 @@ class ConvTranspose(BaseConv):
             output_padding=self.output_padding, dilation_rate=self.dilation_rate,
             data_format=self.data_format, where=self.where,
         )
-        return autograd.activation(y, self.activation)
+        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias))
 
     def receptive_field(self):
         """``("upsample", strides, widen)``: the jump between neighbouring outputs is the

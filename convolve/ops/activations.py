@@ -58,7 +58,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu"):
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu", out=None):
     """Rectified linear unit, Keras' form:
 
         f(x) = min(x, max_value)                  if x > threshold
@@ -66,14 +66,29 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu"):
 
     (at x == threshold the two agree when threshold is 0; otherwise Keras' code, and this
     one, give 0). ``negative_slope``, ``threshold`` and ``max_value`` must be >= 0, as in
-    Keras' ReLU layer; ``max_value=None`` means no upper limit.
+    Keras' ReLU layer; ``max_value=None`` means no upper limit. NaN maps to 0, as
+    ``x > threshold`` is false there.
+
+    ``out``: for the plain relu (negative_slope 0, threshold 0) only, a float array of x's
+    shape and dtype to write the result into, possibly ``x`` itself (the training loop
+    overwrites a convolution's fresh output this way, as PyTorch's ``inplace=True``).
     """
     negative_slope = _check_number(negative_slope, "negative_slope", where, minimum=0.0)
     threshold = _check_number(threshold, "threshold", where, minimum=0.0)
     max_value = _check_number(max_value, "max_value", where, minimum=0.0, none_ok=True)
     x = as_float_array(x, where=where, name="x")
     xp = get_array_module(x)
-    if negative_slope == 0.0:
+    if out is not None and (negative_slope != 0.0 or threshold != 0.0 or out.shape != x.shape or out.dtype != x.dtype):
+        raise ValueError(
+            f"{where}: `out` is for the plain relu (negative_slope=0, threshold=0) into an array of x's shape "
+            f"{x.shape} and dtype {x.dtype}. Received: negative_slope={negative_slope}, threshold={threshold}, "
+            f"out with shape {out.shape} and dtype {out.dtype}"
+        )
+    if negative_slope == 0.0 and threshold == 0.0:
+        # fmax(x, 0) == where(x > 0, x, 0), NaN -> 0 included, in one pass (np.where with a
+        # scalar branch is ~7x slower on a (128, 24, 24, 64) float32 array)
+        y = xp.fmax(x, xp.zeros((), dtype=x.dtype), out=xp.empty_like(x) if out is None else out)
+    elif negative_slope == 0.0:
         y = xp.where(x > threshold, x, xp.zeros((), dtype=x.dtype))
     else:
         y = xp.where(x > threshold, x, negative_slope * (x - threshold))
@@ -90,6 +105,13 @@ def relu_backward(grad_y, x, negative_slope=0.0, max_value=None, threshold=0.0, 
     max_value = _check_number(max_value, "max_value", where, minimum=0.0, none_ok=True)
     g, x, xp = _grad_and(grad_y, x, "x", where)
     zero = xp.zeros((), dtype=g.dtype)
+    if negative_slope == 0.0 and max_value is None:
+        # grad_y * (x > threshold): one multiply by the boolean mask, ~5x faster than np.where;
+        # where grad_y is inf or NaN, 0 * inf would be NaN, so that (rare) case keeps np.where
+        keep = x > threshold
+        if bool(xp.isfinite(g).all()):
+            return xp.multiply(g, keep)
+        return xp.where(keep, g, zero)
     upper = g if max_value is None else xp.where(x < max_value, g, zero)  # x > threshold: min(x, max_value)
     lower = zero if negative_slope == 0.0 else negative_slope * g  # x <= threshold
     return xp.where(x > threshold, upper, lower)

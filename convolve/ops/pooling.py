@@ -87,7 +87,8 @@ def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_
 
 
 def max_pool_backward(
-    grad_y, x, pool_size, strides=None, padding="valid", data_format="channels_last", where="max_pool_backward"
+    grad_y, x, pool_size, strides=None, padding="valid", data_format="channels_last", where="max_pool_backward",
+    y=None,
 ):
     """Gradient of :func:`max_pool` with respect to ``x``: each window's grad_y goes to the
     cell that holds the window's maximum (ties: the first maximum in window order, as
@@ -96,6 +97,8 @@ def max_pool_backward(
     Args:
         grad_y: the shape of ``max_pool(x, ...)``: (N, *O, C) or (N, C, *O).
         x: the forward's input; the other arguments as in :func:`max_pool`.
+        y: optionally the forward's output ``max_pool(x, ...)`` (the shape of grad_y), which
+            saves recomputing it when the windows do not overlap.
 
     Returns:
         grad_x: the shape of ``x``, a new array.
@@ -104,6 +107,12 @@ def max_pool_backward(
     the tap it came from (replaced only by a strictly larger value, so the first maximum
     stays); then each tap adds grad_y, where it was the chosen one, into its strided view of
     a zero (padded) gradient. Within one tap the view's cells are distinct, so ``+=`` is safe.
+
+    When the windows do not overlap (strides >= pool_size on every axis, as for the usual
+    2x2 pool with stride 2) each input cell belongs to at most one window, so no index array
+    is needed: tap by tap, the cells equal to their window's maximum and not yet claimed by
+    an earlier tap receive grad_y, written straight into that tap's view of the gradient
+    (:func:`_max_pool_backward_disjoint`).
     """
     x, pool_size, strides, out_sizes, pads, data_format = _prepare(
         x, pool_size, strides, padding, data_format, where
@@ -113,6 +122,10 @@ def max_pool_backward(
     dtype = np.result_type(x, g)
     padded = _pad_constant(x, pads, -np.inf)  # (N, *P, C)
     taps = list(product(*(range(k) for k in pool_size)))
+    if all(s >= k for s, k in zip(strides, pool_size)):
+        if y is not None:
+            y = _prepare_grad(y, x.shape, out_sizes, data_format, where).astype(x.dtype, copy=False)
+        return _max_pool_backward_disjoint(g.astype(dtype, copy=False), padded, y, pool_size, strides, out_sizes, pads, data_format)
     has_nan = bool(xp.isnan(x).any())
     best = None  # (N, *O, C): the running maximum
     chosen = xp.zeros(g.shape, dtype=np.min_scalar_type(len(taps) - 1))  # (N, *O, C): index of its tap
@@ -131,6 +144,47 @@ def max_pool_backward(
     for index, tap in enumerate(taps):
         target = _window(grad_padded, tap, out_sizes, strides)  # a writable view, (N, *O, C)
         target += xp.where(chosen == index, g, 0)
+    return _unpad_and_restore(grad_padded, pads, data_format)
+
+
+def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pads, data_format):
+    """max_pool_backward for windows that do not overlap (strides >= pool_size).
+
+    g (N, *O, C) in the result dtype; padded (N, *P, C) the (-inf padded) input; y (N, *O, C)
+    the forward's maximum or None. Tap by tap, in window order:
+
+        hit   = (window == y) and not claimed by an earlier tap     (the first maximum wins)
+        grad_padded[tap's view] = g where hit, 0 elsewhere
+
+    A NaN window's maximum is NaN; there the first NaN cell is the hit, as in the general path.
+    Every cell lies in at most one window, so each view is written once, with no accumulation.
+    """
+    xp = get_array_module(padded)
+    taps = list(product(*(range(k) for k in pool_size)))
+    if y is None:
+        for tap in taps:
+            window = _window(padded, tap, out_sizes, strides)
+            y = window.copy() if y is None else xp.maximum(y, window, out=y)
+    y_nan = xp.isnan(y) if bool(xp.isnan(y).any()) else None  # (N, *O, C) or None
+    finite = bool(xp.isfinite(g).all())  # g * False is NaN where g is inf or NaN: use where() then
+    covered = all(s == k and p == o * k for p, o, s, k in zip(padded.shape[1:-1], out_sizes, strides, pool_size))
+    grad_padded = (xp.empty if covered else xp.zeros)(padded.shape, dtype=g.dtype)  # (N, *P, C)
+    claimed = None
+    for tap in taps:
+        window = _window(padded, tap, out_sizes, strides)  # (N, *O, C)
+        hit = window == y
+        if y_nan is not None:
+            hit |= xp.isnan(window) & y_nan
+        if claimed is None:
+            claimed = hit.copy()
+        else:
+            hit &= ~claimed
+            claimed |= hit
+        target = _window(grad_padded, tap, out_sizes, strides)  # a writable view, (N, *O, C)
+        if finite:
+            xp.multiply(g, hit, out=target)
+        else:
+            target[...] = xp.where(hit, g, xp.zeros((), dtype=g.dtype))
     return _unpad_and_restore(grad_padded, pads, data_format)
 
 

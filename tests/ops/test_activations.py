@@ -657,3 +657,54 @@ def test_backward_errors():
     for fn in (softplus_backward, elu_backward, gelu_backward, tanh_backward):
         with pytest.raises(ValueError, match=rf"{fn.__name__}: grad_y must have the shape of"):
             fn(np.zeros(2), np.zeros(3))
+
+
+# --- the fast plain-relu paths (relu into `out`, relu_backward as a mask product) -------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_into_out_overwrites_only_out_and_matches_the_reference(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 4)).astype(dtype)
+    x[0, 0, :2] = [np.nan, -0.0]
+    expected = apply_elementwise(ref_relu, np.nan_to_num(x, nan=-1.0))  # NaN -> 0, like any x <= 0
+    original = x.copy()
+    out = np.empty_like(x)
+    assert relu(x, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(x, original)  # x untouched
+    same = x.copy()
+    assert relu(same, out=same) is same  # in place, as the layers do with their fresh outputs
+    np.testing.assert_array_equal(same, expected)
+    np.testing.assert_array_equal(relu(x, max_value=0.5, out=np.empty_like(x)), np.minimum(expected, 0.5))
+
+
+def test_relu_out_is_only_for_the_plain_relu():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"relu: `out` is for the plain relu \(negative_slope=0, threshold=0\) into an array of x's shape \(2, 3\) and dtype float32. Received: negative_slope=0.5, threshold=0.0, out with shape \(2, 3\) and dtype float32"):
+        relu(x, negative_slope=0.5, out=np.empty_like(x))
+    with pytest.raises(ValueError, match=r"relu: `out` is for the plain relu .*Received: .*out with shape \(3,\) and dtype float64"):
+        relu(x, out=np.empty(3))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5])
+def test_relu_backward_mask_product_matches_the_definition(threshold):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    x[0, :3] = [0.0, threshold, np.nan]  # the kink goes to the lower branch; NaN input gets 0
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    expected = np.array([gi if xi > threshold else 0.0 for gi, xi in zip(g.ravel(), x.ravel())], np.float32).reshape(x.shape)
+    got = relu_backward(g, x, threshold=threshold)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    # the plain relu's gradient from its output equals the one from its input (how the layers use it)
+    if threshold == 0.0:
+        np.testing.assert_array_equal(relu_backward(g, relu(x)), expected)
+
+
+def test_relu_backward_sends_no_infinite_gradient_to_inactive_units():
+    x = np.array([-1.0, 0.0, 2.0, 3.0], np.float32)
+    g = np.array([np.inf, np.nan, np.inf, np.nan], np.float32)
+    got = relu_backward(g, x)
+    np.testing.assert_array_equal(got[:3], [0.0, 0.0, np.inf])  # 0, not 0 * inf = NaN
+    assert np.isnan(got[3])

@@ -554,3 +554,90 @@ def test_backward_errors():
         global_average_pool_backward(np.zeros((1, 2)), (1, 0, 2))
     with pytest.raises(TypeError, match=r"global_max_pool_backward: the `keepdims` argument must be True or False. Received: keepdims=None"):
         global_max_pool_backward(np.zeros((1, 2)), x, keepdims=None)
+
+
+# --- the non-overlapping fast path of max_pool_backward (strides >= pool_size) ---------------
+
+
+def reference_max_pool_backward(grad_y, x, pool_size, strides, padding):
+    """channels_last; plain loops: each window's grad_y goes to its first maximum in window
+    order (a NaN counts as the maximum, the first NaN wins), cells in the padding excluded."""
+    x = np.asarray(x, dtype=np.float64)
+    batch, *sizes, channels = x.shape
+    befores = []
+    for size, k, s in zip(sizes, pool_size, strides):
+        out = -(-size // s)
+        befores.append(0 if padding == "valid" else max((out - 1) * s + k - size, 0) // 2)
+    grad = np.zeros_like(x)
+    for b in range(batch):
+        for o in itertools.product(*(range(v) for v in grad_y.shape[1:-1])):
+            for c in range(channels):
+                best, where = None, None
+                for t in itertools.product(*(range(k) for k in pool_size)):
+                    i = tuple(oi * s + ti - bi for oi, s, ti, bi in zip(o, strides, t, befores))
+                    if not all(0 <= ii < size for ii, size in zip(i, sizes)):
+                        continue
+                    v = x[(b, *i, c)]
+                    if best is None or (not np.isnan(best) and (v > best or np.isnan(v))):
+                        best, where = v, i
+                grad[(b, *where, c)] += grad_y[(b, *o, c)]
+    return grad
+
+
+@pytest.mark.parametrize(
+    "shape, pool_size, strides, padding",
+    [
+        ((2, 6, 8, 3), (2, 2), None, "valid"),  # the classic 2x2 pool: every cell in one window
+        ((2, 7, 9, 2), (2, 2), None, "valid"),  # a last row and column in no window
+        ((2, 7, 9, 2), (2, 3), (3, 4), "valid"),  # strides > pool size: gaps between windows
+        ((1, 7, 5, 2), (2, 2), None, "same"),  # padded windows at the end
+        ((2, 9, 3), (3,), None, "valid"),  # 1-D
+        ((1, 4, 4, 6, 2), (2, 2, 3), None, "same"),  # 3-D
+    ],
+)
+@pytest.mark.parametrize("values", ["distinct", "ties", "nan"])
+def test_max_pool_backward_disjoint_windows_match_the_loop_reference(shape, pool_size, strides, padding, values):
+    rng = np.random.default_rng(sum(shape))
+    x = distinct_values(shape, rng)
+    if values == "ties":
+        x = np.maximum(np.floor(x / x.size * 4), 0)  # relu-like: many windows all zero
+    if values == "nan":
+        x.flat[rng.choice(x.size, size=max(1, x.size // 7), replace=False)] = np.nan
+    strides_ = pool_size if strides is None else strides
+    y = max_pool(x, pool_size, strides, padding)
+    grad_y = rng.standard_normal(y.shape)
+    expected = reference_max_pool_backward(grad_y, x, pool_size, strides_, padding)
+    for given_y in (None, y):
+        got = max_pool_backward(grad_y, x, pool_size, strides, padding, y=given_y)
+        np.testing.assert_array_equal(got, expected)
+        assert got.flags.c_contiguous and got.dtype == np.float64
+    x32, g32 = x.astype(np.float32), grad_y.astype(np.float32)
+    got32 = max_pool_backward(g32, x32, pool_size, strides, padding, y=max_pool(x32, pool_size, strides, padding))
+    assert got32.dtype == np.float32
+    np.testing.assert_array_equal(got32, reference_max_pool_backward(g32, x32, pool_size, strides_, padding).astype(np.float32))
+    # channels_first gives the same numbers, moved
+    first = max_pool_backward(to_first(grad_y), to_first(x), pool_size, strides, padding, "channels_first", y=to_first(y))
+    np.testing.assert_array_equal(first, to_first(expected))
+
+
+def test_max_pool_backward_disjoint_windows_keep_infinite_gradients_out_of_unchosen_cells():
+    x = np.array([[[[1.0], [2.0]], [[3.0], [4.0]]]])  # one 2x2 window, maximum at the end
+    grad = max_pool_backward(np.full((1, 1, 1, 1), np.inf), x, 2)
+    np.testing.assert_array_equal(grad[0, :, :, 0], [[0.0, 0.0], [0.0, np.inf]])  # 0, not 0 * inf = NaN
+
+
+def test_max_pool_backward_checks_the_given_output_shape():
+    x = np.zeros((1, 4, 4, 2))
+    with pytest.raises(ValueError, match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)"):
+        max_pool_backward(np.zeros((1, 2, 2, 2)), x, 2, y=x)
+
+
+def test_max_pool_backward_leaves_its_arguments_alone():
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.standard_normal((2, 4, 4, 3)), 0)
+    y = max_pool(x, 2)
+    g = rng.standard_normal(y.shape)
+    copies = [a.copy() for a in (x, y, g)]
+    max_pool_backward(g, x, 2, y=y)
+    for a, c in zip((x, y, g), copies):
+        np.testing.assert_array_equal(a, c)
