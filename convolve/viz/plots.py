@@ -675,8 +675,9 @@ def plot_confusion_matrix(model, x, y, class_names=None, normalize=None, path=No
     if not hasattr(model, "predict"):
         raise TypeError(f"{where}: expected a model with predict(). Received: {type(model).__name__}")
     y_true = _labels(y, "y", where)
-    if len(y_true) != len(x):
-        raise ValueError(f"{where}: x and y must have the same number of samples. Received: len(x)={len(x)}, len(y)={len(y_true)}")
+    n = len(x[0]) if isinstance(x, (list, tuple)) else len(x)  # a list: one array per model input
+    if len(y_true) != n:
+        raise ValueError(f"{where}: x and y must have the same number of samples. Received: {n} inputs and {len(y_true)} labels")
     Figure = _figure_class(where)
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     if scores.ndim == 2 and scores.shape[1] == 1:

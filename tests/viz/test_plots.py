@@ -526,10 +526,12 @@ def test_plot_confusion_matrix_normalize(normalize, axis):
 @pytest.mark.parametrize("kwargs, text", [
     ({"normalize": "rows"}, "normalize='rows'"),
     ({"class_names": ["a", "b"]}, "2 names"),
+    ({"y": [0, 1]}, "3 inputs and 2 labels"),
 ])
 def test_plot_confusion_matrix_errors(kwargs, text):
     with pytest.raises(ValueError, match="plot_confusion_matrix") as info:
-        plot_confusion_matrix(argmax_model(3), np.eye(3, dtype=np.float32), [0, 1, 2], **kwargs)
+        kwargs = {"y": [0, 1, 2], **kwargs}
+        plot_confusion_matrix(argmax_model(3), np.eye(3, dtype=np.float32), **kwargs)
     assert text in str(info.value) and "Received:" in str(info.value)
 
 
