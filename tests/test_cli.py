@@ -197,6 +197,27 @@ def test_train_from_a_json_architecture(capsys, tmp_path):
     assert [type(layer).__name__ for layer in model.layers] == ["Conv2D", "Flatten", "Dense"]
 
 
+def test_train_and_evaluate_on_a_folder_of_idx_files(capsys, tmp_path):
+    from convolve.datasets import write_idx
+    from convolve.models import load_model
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "three_classes"
+    folder.mkdir()
+    for prefix, n in (("train", 30), ("t10k", 12)):
+        write_idx(str(folder / f"{prefix}-images-idx3-ubyte"), rng.integers(0, 256, (n, 12, 12), dtype=np.uint8))
+        write_idx(str(folder / f"{prefix}-labels-idx1-ubyte"), (np.arange(n) % 3).astype(np.uint8))
+    model_path = tmp_path / "m.safetensors"
+    code, out, _ = run(capsys, "train", "--dataset", folder, "--epochs", 1, "-o", model_path)
+    assert code == 0 and "30 training images (12, 12, 1)" in out
+    model = load_model(str(model_path))
+    assert model.name == "custom_small" and model.output_shape == (None, 3)  # classes from the labels
+    code, _, err = run(capsys, "evaluate", model_path)
+    assert "does not say which dataset" in assert_one_line_error(code, err, "evaluate")
+    code, out, _ = run(capsys, "evaluate", model_path, "--dataset", folder)
+    assert code == 0 and "12 test images" in out
+
+
 @pytest.mark.parametrize(
     "argv, needle",
     [

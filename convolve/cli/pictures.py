@@ -186,7 +186,9 @@ def run_animate(args) -> int:
         output_padding=None if args.output_padding is None else one_or_pair(args.output_padding),
     )
     kind = "transposed convolution" if args.transposed else "convolution"
-    sizes = "x".join(map(str, result["input_size"])), "x".join(map(str, result["output_size"]))
+    from ..models.summary import axes_text
+
+    sizes = axes_text(result["input_size"]), axes_text(result["output_size"])
     print(f"A {kind}: input {sizes[0]} -> output {sizes[1]}; {result['frames']} frames, one per output value, "
           f"{result['image_size'][0]}x{result['image_size'][1]} pixels.")
     print(f"Saved {args.output}.")

@@ -47,10 +47,6 @@ def register(sub, parents):
     s.add_argument("model", metavar="MODEL", help="a saved model file")
 
 
-def _size_text(sizes) -> str:
-    return "x".join(str(v) for v in sizes)
-
-
 def run_shape(args) -> int:
     if args.model is not None:
         if args.input_size or args.kernel_size:
@@ -84,7 +80,9 @@ def run_shape(args) -> int:
             raise CLIError(f"--output-padding needs --transposed. Received: --output-padding {' '.join(map(str, args.output_padding))}")
         out, _, steps = conv_output_shape(sizes, kernel, strides, padding, dilation, explain=True)
         what = f"Conv{n}D"
-    print(f"{what}: input {_size_text(sizes)} -> output {_size_text(out)}")
+    from ..models.summary import axes_text
+
+    print(f"{what}: input {axes_text(sizes)} -> output {axes_text(out)}")
     for step in steps:
         print(f"  {step}")
     return 0
