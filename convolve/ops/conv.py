@@ -19,18 +19,36 @@ g * (C // G) ... (g + 1) * (C // G) - 1. What is computed, for every output posi
 How it is computed: the input is padded once, then one of four formulations,
 picked by :func:`choose_formulation` from the shapes alone:
 
-* ``pointwise``  1x1 kernels: one matrix product (M, C) @ (C, F) on the (strided) input.
+* ``pointwise``  1x1 kernels: one matrix product (M, C) @ (C, F) on the (strided) input,
+                 in row blocks that get their bias while in cache.
 * ``taps``       stride 1: the padded input read as one flat (rows, C) matrix; tap t
                  is that matrix shifted by a row offset, so each tap is one product
                  (rows, C) @ (C, F) with no copy; rows that straddle an edge are
                  cropped at the end.
-* ``im2col``     everything else: the T = prod(K) taps copied side by side into a
-                 (M, T * C) matrix (a loop over taps only, with strided slices),
-                 then one product with the (T * C, F) kernel. Groups become a
-                 batched product. The batch is processed in chunks so this
-                 workspace stays under ``WORKSPACE_ELEMENTS``.
+* ``im2col``     everything else: for a cache-sized block of output positions, the
+                 T = prod(K) taps copied side by side into a (rows, T * C) matrix, then
+                 one product with the (T * C, F) kernel, written straight into y, bias
+                 added (ops/im2col.py: blocks, and the last axis' taps copied as one run
+                 of K_last * C numbers). Groups: a batched product per batch chunk
+                 (``WORKSPACE_ELEMENTS``).
 * ``direct``     one input channel per group (grey images, depthwise convolutions):
                  accumulate the taps with broadcasting; no product at all.
+
+The rules (forward, :func:`choose_formulation`), from ``benchmarks/conv.py --formulations``:
+``direct`` when each group has one input channel and, for a plain convolution, one
+filter (a 1-channel image with 32 filters ran 7x faster as im2col); ``pointwise`` for
+1x1 kernels; ``im2col`` for the rest. Once its columns were built in cache-sized blocks
+with one copy per run, im2col ran within ~10% of a bare product of the same shape and
+beat ``taps`` (T products of inner size C, T - 1 passes over the output, 7-27% padded
+rows) on the issue's 3x3 shapes; ``taps`` stays for tests and comparison.
+
+The gradients (:func:`conv_backward`) have three formulations, picked by
+:func:`choose_backward_formulation`: ``im2col`` (the kernel gradient from the same blocked
+columns, cols^T @ g; the input gradient g @ W^T added back tap by tap, col2im), ``flipped``
+(stride 1: the input gradient as a forward convolution of the padded gradient with the
+flipped kernel, so it gets the blocked im2col too) and ``taps``. ``flipped`` for stride 1,
+one group, a kernel larger than 1x1 and at least ``FLIPPED_MIN_CHANNELS`` input channels
+per group; ``im2col`` otherwise.
 """
 from __future__ import annotations
 
@@ -41,7 +59,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import as_float_array, get_array_module
-from . import blas, im2col
+from . import im2col
 from .args import standardize_data_format, standardize_padding_mode, standardize_tuple
 from .shapes import conv_output_shape, conv_transpose_output_shape
 
@@ -50,6 +68,9 @@ WORKSPACE_ELEMENTS = 1 << 24
 
 _NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 FORMULATIONS = ("pointwise", "taps", "im2col", "direct")
+BACKWARD_FORMULATIONS = ("im2col", "flipped", "taps")
+#: fewest input channels per group for which the ``flipped`` input gradient beats col2im
+FLIPPED_MIN_CHANNELS = 8
 
 
 def pad(x, pads, mode="zeros"):
@@ -426,12 +447,19 @@ def applicable_backward_formulations(in_channels: int, kernel_size, strides, gro
 def choose_backward_formulation(in_channels: int, kernel_size, strides, groups: int, filters: int | None = None) -> str:
     """Which formulation computes conv's gradients fastest; see the module docstring.
 
-    ``flipped`` for stride 1 with one group (its input gradient is a forward conv, which
-    writes every input-gradient cell once, where col2im adds T windows into it), except
-    for 1x1 kernels, where the two are the same product and ``im2col`` skips the padding;
-    ``im2col`` otherwise.
+    ``flipped`` for stride 1, one group and at least ``FLIPPED_MIN_CHANNELS`` input
+    channels per group: its input gradient is a forward conv (blocked im2col, each
+    input-gradient cell written once) where col2im adds T windows into it. With fewer
+    channels that forward conv has only C filters, a product with a C-wide output
+    (64x28x28x1: 18 ms against col2im's 1.3 ms). 1x1 kernels: the two are the same
+    product, and ``im2col`` skips padding g. ``im2col`` otherwise.
     """
-    if groups == 1 and all(s == 1 for s in strides) and not all(k == 1 for k in kernel_size):
+    if (
+        groups == 1
+        and all(s == 1 for s in strides)
+        and not all(k == 1 for k in kernel_size)
+        and in_channels // groups >= FLIPPED_MIN_CHANNELS
+    ):
         return "flipped"
     return "im2col"
 
@@ -570,7 +598,7 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
     """One group, in the forward pass' blocks (ops/im2col.py); per block of output rows:
 
         cols (rows, T*C) from xp;  gy = g's rows (rows, F)
-        dL/dW   (T*C, F) += cols^T @ gy                       (skipped when xp is None)
+        dL/dW^T (F, T*C) += gy^T @ cols                       (skipped when xp is None)
         dcols (rows, T*C) = gy @ W^T, each tap's slice added into its window of dL/dxp
     """
     out_sizes = g.shape[1:-1]
@@ -579,28 +607,31 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
     w = kernel.reshape(width, filters)
     batch, dtype = g.shape[0], g.dtype
     g2 = np.ascontiguousarray(g).reshape(-1, filters)  # (N * prod(O), F)
-    grad_w = np.zeros((width, filters), dtype=dtype) if xp is not None else None
+    grad_wt = np.zeros((filters, width), dtype=dtype) if xp is not None else None  # dL/dW transposed
     grad_xp = np.zeros((batch, *padded, kernel.shape[-2]), dtype=dtype) if need_input_grad else None
-    if grad_w is None and grad_xp is None:
+    if grad_wt is None and grad_xp is None:
         return None, None
     plan = im2col.blocks(batch, out_sizes, width)
     per_row = math.prod(out_sizes[1:])
     largest = max(b.nc * b.hc for b in plan) * per_row * width
     cols = np.empty(largest, dtype=dtype)  # the block's columns, or their gradient
     fused = xp is not None and im2col.fuses_last_axis(xp, dilations)
-    part = np.empty_like(grad_w) if grad_w is not None else None
+    part = np.empty_like(grad_wt) if grad_wt is not None else None
     for b in plan:
         start = (b.n0 * out_sizes[0] + b.h0) * per_row
         gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
-        if grad_w is not None:
+        if grad_wt is not None:
             mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)
-            blas.matmul(mat.T, gy, out=part)  # (T*C, rows) @ (rows, F); long row counts are cut
-            grad_w += part
+            # (F, rows) @ (rows, T*C): OpenBLAS ran cols^T @ gy, the other orientation, up to
+            # 10x slower with a narrow output (F = 16, T*C = 216), as the old taps code found
+            np.matmul(gy.T, mat, out=part)
+            grad_wt += part
         if grad_xp is not None:
             dcols = cols[: gy.shape[0] * width].reshape(gy.shape[0], width)
             np.matmul(gy, w.T, out=dcols)
             im2col.add_columns(grad_xp, dcols, b, ksize, out_sizes, strides, dilations)
-    return (None if grad_w is None else grad_w.reshape(kernel.shape)), grad_xp
+    grad_kernel = None if grad_wt is None else np.ascontiguousarray(grad_wt.T).reshape(kernel.shape)
+    return grad_kernel, grad_xp
 
 
 def _taps_backward(xp, g, kernel, padded, dilations, need_input_grad):

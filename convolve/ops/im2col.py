@@ -38,6 +38,11 @@ from numpy.lib.stride_tricks import as_strided
 #: slice of L3 here; measured on the benchmark shapes, 1024- to 4096-row blocks ran at
 #: the product's own speed, whole-batch columns at a third of it)
 BLOCK_ELEMENTS = 1 << 20
+#: at most this many output positions per block, however narrow the columns: the kernel
+#: gradient's product (F, rows) @ (rows, T * C) has the block's rows as its inner
+#: dimension, and OpenBLAS slows down on long inner dimensions with small outputs
+#: (ops/blas.py); with T * C = 9 an uncapped block would hold 116,000 rows
+BLOCK_ROWS = 8192
 
 
 class Block(NamedTuple):
@@ -50,14 +55,15 @@ class Block(NamedTuple):
 
 
 def blocks(batch: int, out_sizes: tuple, row_elements: int, limit: int | None = None) -> list:
-    """Blocks of output positions whose columns hold about ``limit`` numbers.
+    """Blocks of output positions whose columns hold about ``limit`` numbers (and at most
+    ``BLOCK_ROWS`` positions).
 
     ``row_elements`` is the numbers per output position (T * C for the columns).
     Whole samples when one fits (several per block), else bands of the first output
     axis of one sample (at least one index of that axis per block).
     """
     limit = BLOCK_ELEMENTS if limit is None else limit
-    rows = max(1, limit // max(row_elements, 1))  # output positions per block
+    rows = max(1, min(limit // max(row_elements, 1), BLOCK_ROWS))  # output positions per block
     per_sample = math.prod(out_sizes)
     if rows >= per_sample:
         nb = min(batch, rows // max(per_sample, 1))

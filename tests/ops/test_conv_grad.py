@@ -164,7 +164,8 @@ def test_gradients_match_torch(cfg):
     "in_channels, kernel_size, strides, groups, expected",
     [
         (32, (3, 3), (1, 1), 1, "flipped"),  # stride 1: the input gradient as a forward conv
-        (1, (3, 3), (1, 1), 1, "flipped"),
+        (1, (3, 3), (1, 1), 1, "im2col"),  # few channels: the flipped conv would have 1 filter
+        (3, (3, 3), (1, 1), 1, "im2col"),
         (8, (3, 3, 3), (1, 1, 1), 1, "flipped"),
         (16, (5,), (1,), 1, "flipped"),
         (64, (1, 1), (1, 1), 1, "im2col"),  # 1x1: the same product, without padding g
