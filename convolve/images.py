@@ -198,6 +198,8 @@ def _as_picture(array, where):
     a = np.asarray(array)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{where}: expected a numeric array. Received: an array of dtype {a.dtype}")
+    if a.dtype.kind == "b":
+        a = a.astype(np.float32)  # False -> black, True -> white
     if a.ndim == 4:
         if a.shape[0] != 1:
             raise ValueError(

@@ -242,6 +242,7 @@ def test_to_image_array_none_and_clip():
     np.testing.assert_array_equal(images.to_image_array(np.array([[0.0, 1.0]]), None), [[0, 255]])
     np.testing.assert_array_equal(images.to_image_array(np.array([[0, 200]], np.uint8), None), [[0, 200]])
     np.testing.assert_array_equal(images.to_image_array(np.array([[-1.0, 0.5, 3.0]]), "clip"), [[0, 128, 255]])
+    np.testing.assert_array_equal(images.to_image_array(np.array([[False, True]]), None), [[0, 255]])
 
 
 def test_to_image_array_errors():
