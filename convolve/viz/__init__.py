@@ -11,6 +11,11 @@ matplotlib (plots) and Pillow (animations) are imported when a function is first
 """
 import importlib
 
+# `explain` is both a submodule and the function it defines: import the function eagerly so that
+# `convolve.viz.explain` stays the function even after `import convolve.viz.explain` (NumPy and
+# convolve.ops only, no plotting library).
+from .explain import Explanation, explain  # noqa: E402,F401
+
 # public name -> the submodule that defines it; loaded on first use
 _WHERE = {
     "plot_filters": "plots",
@@ -18,12 +23,10 @@ _WHERE = {
     "plot_history": "plots",
     "plot_confusion_matrix": "plots",
     "feature_maps": "plots",
-    "explain": "explain",
-    "Explanation": "explain",
     "animate_convolution": "animate",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = sorted([*_WHERE, "explain", "Explanation"])
 
 
 def __getattr__(name):

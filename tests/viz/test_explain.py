@@ -245,12 +245,6 @@ def test_shape_errors():
         explain([["a"]], np.ones((1, 1)), at=(0, 0), print_fn=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="convolve/viz/__init__.py: importing the submodule convolve.viz.explain binds the package attribute "
-    "`explain` to the module, shadowing the function; fix there with an eager `from .explain import explain, "
-    "Explanation` (light: NumPy and convolve.ops only), then drop this marker",
-)
 def test_viz_explain_stays_the_function_after_the_submodule_is_imported():
     code = (
         "import numpy as np, convolve.viz.explain\n"
