@@ -53,13 +53,14 @@ per group; ``im2col`` otherwise.
 from __future__ import annotations
 
 import math
+from functools import partial
 from itertools import product
 from typing import NamedTuple
 
 import numpy as np
 
 from ..backend import as_float_array, get_array_module
-from . import im2col
+from . import blas, im2col
 from .args import standardize_data_format, standardize_padding_mode, standardize_tuple
 from .shapes import conv_output_shape, conv_transpose_output_shape
 
@@ -284,11 +285,16 @@ def _pointwise(xp, kernel, bias, out_sizes, strides, dilations, groups):
     y = np.empty((xp.shape[0], *out_sizes, filters), dtype=xp.dtype)
     y2 = y.reshape(-1, filters)
     step = max(1, im2col.BLOCK_ELEMENTS // max(channels, filters))
-    for start in range(0, x2.shape[0], step):
-        out = y2[start : start + step]
-        np.matmul(x2[start : start + step], w, out=out)
-        if bias is not None:
-            out += bias
+
+    def work(starts):
+        for start in starts:
+            out = y2[start : start + step]
+            np.matmul(x2[start : start + step], w, out=out)
+            if bias is not None:
+                out += bias
+
+    starts = range(0, x2.shape[0], step)
+    blas.run_parallel([partial(work, share) for share in im2col.split(list(starts), blas.workers())])
     return y
 
 
@@ -350,14 +356,19 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     fused = im2col.fuses_last_axis(xp, dilations)
     plan = im2col.blocks(xp.shape[0], out_sizes, width)
     per_row = math.prod(out_sizes[1:])
-    cols = np.empty(max(b.nc * b.hc for b in plan) * per_row * width, dtype=xp.dtype)  # reused by every block
-    for b in plan:
-        mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)  # (rows, T*C)
-        start = (b.n0 * out_sizes[0] + b.h0) * per_row
-        out = y2[start : start + mat.shape[0]]  # the block's rows of y, contiguous
-        np.matmul(mat, w, out=out)
-        if bias is not None:
-            out += bias
+    size = max(b.nc * b.hc for b in plan) * per_row * width
+
+    def work(blocks):  # one worker thread's share of the blocks
+        cols = np.empty(size, dtype=xp.dtype)  # reused by each of its blocks
+        for b in blocks:
+            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)  # (rows, T*C)
+            start = (b.n0 * out_sizes[0] + b.h0) * per_row
+            out = y2[start : start + mat.shape[0]]  # the block's rows of y, contiguous
+            np.matmul(mat, w, out=out)
+            if bias is not None:
+                out += bias
+
+    blas.run_parallel([partial(work, share) for share in im2col.split(plan, blas.workers())])
     return y
 
 
@@ -613,23 +624,33 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
         return None, None
     plan = im2col.blocks(batch, out_sizes, width)
     per_row = math.prod(out_sizes[1:])
-    largest = max(b.nc * b.hc for b in plan) * per_row * width
-    cols = np.empty(largest, dtype=dtype)  # the block's columns, or their gradient
+    size = max(b.nc * b.hc for b in plan) * per_row * width
     fused = xp is not None and im2col.fuses_last_axis(xp, dilations)
-    part = np.empty_like(grad_wt) if grad_wt is not None else None
-    for b in plan:
-        start = (b.n0 * out_sizes[0] + b.h0) * per_row
-        gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
-        if grad_wt is not None:
-            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)
-            # (F, rows) @ (rows, T*C): OpenBLAS ran cols^T @ gy, the other orientation, up to
-            # 10x slower with a narrow output (F = 16, T*C = 216), as the old taps code found
-            np.matmul(gy.T, mat, out=part)
-            grad_wt += part
-        if grad_xp is not None:
-            dcols = cols[: gy.shape[0] * width].reshape(gy.shape[0], width)
-            np.matmul(gy, w.T, out=dcols)
-            im2col.add_columns(grad_xp, dcols, b, ksize, out_sizes, strides, dilations)
+
+    def work(blocks):  # one worker thread's share; returns its part of dL/dW^T
+        cols = np.empty(size, dtype=dtype)  # the block's columns, or their gradient
+        acc = np.zeros_like(grad_wt) if grad_wt is not None else None
+        part = np.empty_like(acc) if acc is not None else None
+        for b in blocks:
+            start = (b.n0 * out_sizes[0] + b.h0) * per_row
+            gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
+            if acc is not None:
+                mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)
+                # (F, rows) @ (rows, T*C): OpenBLAS ran cols^T @ gy, the other orientation, up to
+                # 10x slower with a narrow output (F = 16, T*C = 216), as the old taps code found
+                np.matmul(gy.T, mat, out=part)
+                acc += part
+            if grad_xp is not None:
+                dcols = cols[: gy.shape[0] * width].reshape(gy.shape[0], width)
+                np.matmul(gy, w.T, out=dcols)
+                im2col.add_columns(grad_xp, dcols, b, ksize, out_sizes, strides, dilations)
+        return acc
+
+    # col2im adds overlapping windows: then no two workers may share a sample
+    shares = im2col.split(plan, blas.workers(), disjoint=grad_xp is not None)
+    for acc in blas.run_parallel([partial(work, share) for share in shares]):
+        if acc is not None:
+            grad_wt += acc
     grad_kernel = None if grad_wt is None else np.ascontiguousarray(grad_wt.T).reshape(kernel.shape)
     return grad_kernel, grad_xp
 

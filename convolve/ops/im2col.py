@@ -21,9 +21,10 @@ Two things keep the copy cheap:
   reads them from cache instead of memory; a whole-batch cols matrix (50 MB on the
   benchmark shapes) cost more to copy than the product took.
 
-:func:`blocks` plans the blocks, :func:`fill_columns` writes one block's columns and
-:func:`add_columns` is the adjoint (col2im): it adds a block's column gradients back
-onto the input gradient, tap by tap.
+:func:`blocks` plans the blocks, :func:`split` shares them among worker threads
+(ops/blas.py: one single-threaded product per core), :func:`fill_columns` writes one
+block's columns and :func:`add_columns` is the adjoint (col2im): it adds a block's column
+gradients back onto the input gradient, tap by tap.
 """
 from __future__ import annotations
 
@@ -72,6 +73,32 @@ def blocks(batch: int, out_sizes: tuple, row_elements: int, limit: int | None = 
     return [
         Block(n0, 1, h0, min(band, out_sizes[0] - h0)) for n0 in range(batch) for h0 in range(0, out_sizes[0], band)
     ]
+
+
+def split(plan: list, parts: int, disjoint: bool = False) -> list:
+    """Share ``plan``'s blocks among ``parts`` workers, as a list of non-empty block lists.
+
+    Interleaved (block i to worker i % parts), which balances the work, unless
+    ``disjoint``: then each worker gets a contiguous run of whole samples, so no two
+    workers ever write the same sample (col2im adds overlapping windows into it). A
+    single sample cut into bands then stays with one worker.
+    """
+    if parts <= 1 or len(plan) <= 1:
+        return [plan]
+    if not disjoint:
+        return [plan[i::parts] for i in range(min(parts, len(plan)))]
+    groups = []  # blocks that share a sample: the bands of one sample, or one multi-sample block
+    for block in plan:
+        if groups and groups[-1][-1].n0 == block.n0:
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    shares, done = [[] for _ in range(min(parts, len(groups)))], 0
+    for group in groups:  # fill worker k up to (k + 1) / parts of the blocks
+        k = min(len(shares) - 1, done * len(shares) // len(plan))
+        shares[k].extend(group)
+        done += len(group)
+    return [share for share in shares if share]
 
 
 def fuses_last_axis(xp: np.ndarray, dilations: tuple) -> bool:
