@@ -22,6 +22,7 @@ _WHERE = {
     "plot_feature_maps": "plots",
     "plot_history": "plots",
     "plot_confusion_matrix": "plots",
+    "confusion_matrix": "plots",
     "feature_maps": "plots",
     "animate_convolution": "animate",
 }
