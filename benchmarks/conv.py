@@ -86,7 +86,7 @@ BACKWARD_REPEATS = 15  # the default with --backward: about 4 minutes for all sh
 QUICK_REPEATS = 5  # --quick
 DEFAULT_PAUSE = 0.15  # seconds of sleep between libraries; > OpenBLAS's 2**28-cycle spin
 FORMULATION_ORDER = ("pointwise", "taps", "im2col", "direct")
-BACKWARD_ORDER = ("im2col", "flipped", "taps")
+BACKWARD_ORDER = ("im2col", "flipped", "taps", "direct")
 
 
 @dataclass(frozen=True)

@@ -161,22 +161,25 @@ def test_gradients_match_torch(cfg):
 
 
 @pytest.mark.parametrize(
-    "in_channels, kernel_size, strides, groups, expected",
+    "in_channels, kernel_size, strides, groups, filters, expected",
     [
-        (32, (3, 3), (1, 1), 1, "flipped"),  # stride 1: the input gradient as a forward conv
-        (1, (3, 3), (1, 1), 1, "im2col"),  # few channels: the flipped conv would have 1 filter
-        (3, (3, 3), (1, 1), 1, "im2col"),
-        (8, (3, 3, 3), (1, 1, 1), 1, "flipped"),
-        (16, (5,), (1,), 1, "flipped"),
-        (64, (1, 1), (1, 1), 1, "im2col"),  # 1x1: the same product, without padding g
-        (32, (3, 3), (2, 2), 1, "im2col"),  # strided: col2im
-        (1, (3, 3), (2, 1), 1, "im2col"),
-        (8, (3, 3), (1, 1), 2, "im2col"),  # grouped
-        (8, (3, 3), (1, 1), 8, "im2col"),  # depthwise
+        (32, (3, 3), (1, 1), 1, 64, "flipped"),  # stride 1: the input gradient as a forward conv
+        (1, (3, 3), (1, 1), 1, 32, "im2col"),  # few channels: the flipped conv would have 1 filter
+        (3, (3, 3), (1, 1), 1, 32, "im2col"),
+        (8, (3, 3, 3), (1, 1, 1), 1, 16, "flipped"),
+        (16, (5,), (1,), 1, 32, "flipped"),
+        (64, (1, 1), (1, 1), 1, 256, "im2col"),  # 1x1: the same product, without padding g
+        (32, (3, 3), (2, 2), 1, 32, "im2col"),  # strided: col2im
+        (1, (3, 3), (1, 1), 1, 1, "direct"),  # one channel, one filter: broadcast products
+        (1, (3, 3), (2, 1), 1, 1, "direct"),
+        (1, (3, 3), (1, 1), 1, None, "direct"),  # filters unknown: one per group, as forward
+        (8, (3, 3), (1, 1), 2, 8, "im2col"),  # grouped
+        (8, (3, 3), (1, 1), 8, 8, "direct"),  # depthwise
+        (8, (3, 3), (2, 2), 8, 16, "direct"),  # depthwise, multiplier 2
     ],
 )
-def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, expected):
-    assert choose_backward_formulation(in_channels, kernel_size, strides, groups) == expected
+def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, filters, expected):
+    assert choose_backward_formulation(in_channels, kernel_size, strides, groups, filters) == expected
 
 
 @pytest.mark.parametrize(
@@ -185,6 +188,8 @@ def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, 
         (3, (3, 3), (1, 1), 1, ("im2col", "flipped", "taps")),
         (3, (3, 3), (2, 1), 1, ("im2col",)),
         (4, (3,), (1,), 2, ("im2col",)),
+        (1, (3, 3), (1, 1), 1, ("im2col", "direct", "flipped", "taps")),
+        (4, (3,), (2,), 4, ("im2col", "direct")),
     ],
 )
 def test_applicable_backward_formulations(in_channels, kernel_size, strides, groups, expected):
@@ -209,7 +214,7 @@ def test_an_inapplicable_backward_formulation_is_refused():
         ValueError,
         match=r"conv: the backward formulation must be one of \('im2col',\) for this shape. Received: formulation='taps'",
     ):
-        conv_backward(np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), strides=2, formulation="taps")
+        conv_backward(np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)), strides=2, formulation="taps")
 
 
 @pytest.mark.parametrize("padding, padding_mode", [("same", "zeros"), ("full", "zeros"), (((4, 0), (0, 1)), "zeros"),
