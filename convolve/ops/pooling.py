@@ -110,9 +110,9 @@ def max_pool_backward(
 
     When the windows do not overlap (strides >= pool_size on every axis, as for the usual
     2x2 pool with stride 2) each input cell belongs to at most one window, so no index array
-    is needed: tap by tap, the cells equal to their window's maximum and not yet claimed by
-    an earlier tap receive grad_y, written straight into that tap's view of the gradient
-    (:func:`_max_pool_backward_disjoint`).
+    is needed: the cells equal to their window's maximum, less those a tap earlier in window
+    order already claimed, receive grad_y, written through a view of the gradient that gives
+    each window its own axes (:func:`_max_pool_backward_disjoint`).
     """
     x, pool_size, strides, out_sizes, pads, data_format = _prepare(
         x, pool_size, strides, padding, data_format, where
@@ -151,40 +151,55 @@ def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pad
     """max_pool_backward for windows that do not overlap (strides >= pool_size).
 
     g (N, *O, C) in the result dtype; padded (N, *P, C) the (-inf padded) input; y (N, *O, C)
-    the forward's maximum or None. Tap by tap, in window order:
+    the forward's maximum or None. The windows are viewed as their own axes, without a copy:
 
-        hit   = (window == y) and not claimed by an earlier tap     (the first maximum wins)
-        grad_padded[tap's view] = g where hit, 0 elsewhere
+        blocks   (N, O1, k1, O2, k2, ..., C)   blocks[n, o1, t1, o2, t2, ..., c] = padded[n, o1*s1 + t1, o2*s2 + t2, ..., c]
+        hit      = blocks == y[:, :, None, :, None, ..., :]     (every cell equal to its window's maximum)
 
-    A NaN window's maximum is NaN; there the first NaN cell is the hit, as in the general path.
-    Every cell lies in at most one window, so each view is written once, with no accumulation.
+    then, tap by tap in window order, a hit already claimed by an earlier tap is dropped (the
+    first maximum wins), and ``grad_blocks = g[:, :, None, :, None, ..., :] * hit`` is written
+    into the same view of a zero gradient (cells in no window keep 0). A NaN window's maximum
+    is NaN; there the first NaN cell is the hit, as in the general path. Windows do not
+    overlap, so no cell is written twice.
     """
     xp = get_array_module(padded)
-    taps = list(product(*(range(k) for k in pool_size)))
     if y is None:
-        for tap in taps:
+        for tap in product(*(range(k) for k in pool_size)):
             window = _window(padded, tap, out_sizes, strides)
             y = window.copy() if y is None else xp.maximum(y, window, out=y)
-    y_nan = xp.isnan(y) if bool(xp.isnan(y).any()) else None  # (N, *O, C) or None
-    finite = bool(xp.isfinite(g).all())  # g * False is NaN where g is inf or NaN: use where() then
+
+    def blocks(a):
+        """(N, *P, C) -> the (N, O1, k1, ..., C) view of its windows."""
+        shape, steps = [a.shape[0]], [a.strides[0]]
+        for axis, (o, k, s) in enumerate(zip(out_sizes, pool_size, strides)):
+            shape += [o, k]
+            steps += [a.strides[axis + 1] * s, a.strides[axis + 1]]
+        return xp.lib.stride_tricks.as_strided(a, (*shape, a.shape[-1]), (*steps, a.strides[-1]), writeable=a is not padded)
+
+    def per_window(a):
+        """(N, *O, C) -> (N, O1, 1, O2, 1, ..., C), to broadcast against the blocks."""
+        return a.reshape(a.shape[0], *(d for o in a.shape[1:-1] for d in (o, 1)), a.shape[-1])
+
+    y_b = per_window(y)
+    hit = blocks(padded) == y_b  # (N, O1, k1, ..., C)
+    if bool(xp.isnan(y).any()):
+        hit |= xp.isnan(blocks(padded)) & xp.isnan(y_b)
+    claimed = None
+    for tap in product(*(range(k) for k in pool_size)):
+        index = (slice(None), *(i for t in tap for i in (slice(None), t)), slice(None))
+        tap_hit = hit[index]  # a view: (N, *O, C)
+        if claimed is None:
+            claimed = tap_hit.copy()
+        else:
+            tap_hit &= ~claimed
+            claimed |= tap_hit
     covered = all(s == k and p == o * k for p, o, s, k in zip(padded.shape[1:-1], out_sizes, strides, pool_size))
     grad_padded = (xp.empty if covered else xp.zeros)(padded.shape, dtype=g.dtype)  # (N, *P, C)
-    claimed = None
-    for tap in taps:
-        window = _window(padded, tap, out_sizes, strides)  # (N, *O, C)
-        hit = window == y
-        if y_nan is not None:
-            hit |= xp.isnan(window) & y_nan
-        if claimed is None:
-            claimed = hit.copy()
-        else:
-            hit &= ~claimed
-            claimed |= hit
-        target = _window(grad_padded, tap, out_sizes, strides)  # a writable view, (N, *O, C)
-        if finite:
-            xp.multiply(g, hit, out=target)
-        else:
-            target[...] = xp.where(hit, g, xp.zeros((), dtype=g.dtype))
+    g_b = per_window(g)
+    if bool(xp.isfinite(g).all()):
+        xp.multiply(g_b, hit, out=blocks(grad_padded))
+    else:  # g * False would be NaN where g is inf or NaN
+        xp.copyto(blocks(grad_padded), xp.where(hit, g_b, xp.zeros((), dtype=g.dtype)))
     return _unpad_and_restore(grad_padded, pads, data_format)
 
 
