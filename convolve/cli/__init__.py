@@ -106,6 +106,12 @@ def main(argv=None) -> int:
             raise
         print(f"{error.prog}: error: {error.message} (see '{error.prog} --help')", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `convolve filter --list | head -1`: the reader left; stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+            pass
+        return 1
     except KeyboardInterrupt:
         if debug:
             raise

@@ -29,14 +29,27 @@ class UsageError(Exception):
         self.message = message
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the examples in epilogs as written and shows defaults."""
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples in epilogs as written (descriptions are wrapped by ``add_command``)
+    and shows the options' defaults where they have one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if not action.option_strings or default is None or default is False or default == argparse.SUPPRESS or "default" in text:
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})".strip()
 
 
 def add_command(sub, name, run, help, description, examples, parents):
     """A subcommand's parser, with its examples in the epilog and ``args.run = run``."""
+    import shutil
+    import textwrap
+
+    width = min(shutil.get_terminal_size((100, 24)).columns, 100) - 2
     parser = sub.add_parser(
-        name, help=help, description=description, parents=parents,
+        name, help=help, description=textwrap.fill(description, width), parents=parents,
         epilog="examples:\n" + "\n".join(f"  {line}" for line in examples),
         formatter_class=Formatter,
     )
@@ -119,6 +132,8 @@ def output_file(path: str, suffixes, option: str = "-o") -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"the folder for {option} does not exist: '{folder}'. Received: {option} {path}")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"cannot write into the folder '{folder}' (permission denied). Received: {option} {path}")
     return path
 
 

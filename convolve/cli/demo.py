@@ -35,8 +35,8 @@ def register(sub, parents):
         ],
     )
     d.add_argument("--out", default="convolve-demo", metavar="DIR", help="folder for the pictures and the model")
-    d.add_argument("--epochs", type=positive_int, default=5)
-    d.add_argument("--batch-size", type=positive_int, default=32)
+    d.add_argument("--epochs", type=positive_int, default=5, help="passes over the 3,000 training images")
+    d.add_argument("--batch-size", type=positive_int, default=32, help="images per training step")
     d.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same pictures and model")
     d.add_argument("--limit", type=positive_int, help=argparse.SUPPRESS)  # first N train/test images (tests)
 

@@ -39,8 +39,8 @@ def register(sub, parents):
     )
     t.add_argument("--dataset", default="bundled", help=_DATASET_HELP)
     t.add_argument("--model", default="small", help="small, classic, or an architecture FILE.json")
-    t.add_argument("--epochs", type=positive_int, default=3)
-    t.add_argument("--batch-size", type=positive_int, default=64)
+    t.add_argument("--epochs", type=positive_int, default=3, help="passes over the training images")
+    t.add_argument("--batch-size", type=positive_int, default=64, help="images per training step")
     t.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
     t.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling): the same seed gives the same model")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="where to save the model (.safetensors)")
@@ -60,7 +60,7 @@ def register(sub, parents):
     )
     e.add_argument("model", metavar="MODEL", help="a saved model file")
     e.add_argument("--dataset", help=_DATASET_HELP + " (default: the one the model was trained on)")
-    e.add_argument("--batch-size", type=positive_int, default=256)
+    e.add_argument("--batch-size", type=positive_int, default=256, help="images per step")
     e.add_argument("--limit", type=positive_int, help=argparse.SUPPRESS)
 
     p = add_command(

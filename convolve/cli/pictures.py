@@ -31,7 +31,7 @@ def register(sub, parents):
     f.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (any format Pillow reads) or a .npy array")
     f.add_argument("--kernel", action="append", metavar="NAME", help=_kernel_help() + "; repeat for several")
     f.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S", help="stride (one value, or rows and columns)")
-    f.add_argument("--padding", choices=("valid", "same"), default="same")
+    f.add_argument("--padding", choices=("valid", "same"), default="same", help="'same' keeps the image's size")
     f.add_argument("--mode", choices=PADDING_MODES, default="zeros", help="how 'same' padding fills the border")
     f.add_argument("--normalize", choices=("minmax", "symmetric", "clip"), default="minmax",
                    help="minmax: each map to its own range; symmetric: 0 is mid-grey, signs in colour; clip: values in [0, 1]")
@@ -57,12 +57,12 @@ def register(sub, parents):
     )
     e.add_argument("--input", required=True, metavar="FILE", help="a .npy array (H, W) or an image file")
     e.add_argument("--kernel", required=True, metavar="NAME", help=_kernel_help())
-    e.add_argument("--at", required=True, nargs="+", type=non_negative_int, metavar="ROW COL",
+    e.add_argument("--at", required=True, nargs="+", type=non_negative_int, metavar="INDEX",
                    help="the output position: row and column (one index for a 1-D input)")
-    e.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S")
-    e.add_argument("--padding", choices=("valid", "same", "full"), default="valid")
-    e.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D")
-    e.add_argument("--bias", type=float, default=0.0)
+    e.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S", help="stride, one value or one per axis")
+    e.add_argument("--padding", choices=("valid", "same", "full"), default="valid", help="zeros around the input")
+    e.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D", help="dilation, one value or one per axis")
+    e.add_argument("--bias", type=float, default=0.0, help="added to the sum")
 
     a = add_command(
         sub, "animate", run_animate, parents=parents,
@@ -82,9 +82,9 @@ def register(sub, parents):
     )
     a.add_argument("--input-size", nargs="+", type=positive_int, metavar="N", help="input height [width] (default: from --input)")
     a.add_argument("--kernel-size", nargs="+", type=positive_int, metavar="K", help="kernel height [width] (default: from --kernel, else 3)")
-    a.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S")
-    a.add_argument("--padding", choices=("valid", "same", "full"), default="valid")
-    a.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D")
+    a.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S", help="stride, one value or rows and columns")
+    a.add_argument("--padding", choices=("valid", "same", "full"), default="valid", help="zeros around the input")
+    a.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D", help="dilation, one value or rows and columns")
     a.add_argument("--transposed", action="store_true", help="a transposed convolution")
     a.add_argument("--output-padding", nargs="+", type=non_negative_int, metavar="P", help="with --transposed, as in Conv2DTranspose")
     a.add_argument("--input", metavar="FILE.npy", help="a 2-D array whose numbers are drawn in")
