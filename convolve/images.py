@@ -309,7 +309,7 @@ def tile_maps(maps, normalize="minmax", columns=None, scale=1, padding=1, pad_va
 # ---- saving ------------------------------------------------------------------------------------
 def _write_picture(path, pixels, where):
     """Write uint8 (H, W) or (H, W, 3) pixels to ``path`` atomically, the format from its suffix."""
-    from .datasets._files import atomic_open
+    from ._files import atomic_open
 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: `path` must be a file name (str or os.PathLike). Received: path={path!r}")

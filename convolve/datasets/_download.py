@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from ._files import atomic_open
+from .._files import atomic_open
 
 #: seconds to wait for a server to answer (per connection attempt and per read)
 TIMEOUT = 30

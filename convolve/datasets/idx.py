@@ -24,7 +24,7 @@ import zlib
 
 import numpy as np
 
-from ._files import atomic_open
+from .._files import atomic_open
 
 #: IDX type code -> NumPy dtype (big-endian, as stored)
 DTYPE_CODES = {

@@ -52,9 +52,10 @@ import json
 import os
 import re
 import struct
-import uuid
 
 import numpy as np
+
+from .._files import atomic_open
 
 FORMAT = "convolve"
 FORMAT_VERSION = 1
@@ -127,32 +128,8 @@ def _write_bytes(file, data) -> None:
 
 def _atomic_write(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)  # the umask applies, as for an ordinary new file
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write_bytes(file, data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on Windows)
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    with atomic_open(path) as file:
+        _write_bytes(file, data)
 
 
 def _check_target(path, overwrite: bool, what: str) -> str:

@@ -68,7 +68,7 @@ def _save(fig, path):
     """Write ``fig`` as a PNG to ``path`` atomically (temporary file beside it, then rename)."""
     if path is None:
         return
-    from ..datasets._files import atomic_open
+    from .._files import atomic_open
 
     with atomic_open(path) as f:
         fig.savefig(f, format="png", dpi=fig.dpi)
