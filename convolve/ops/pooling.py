@@ -74,16 +74,23 @@ def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_
     x, pool_size, strides, out_sizes, pads, data_format = _prepare(
         x, pool_size, strides, padding, data_format, where
     )
-    xp = get_array_module(x)
     padded = _pad_constant(x, pads, -np.inf)  # (N, *P, C)
-    y = None
-    for tap in product(*(range(k) for k in pool_size)):
-        window = _window(padded, tap, out_sizes, strides)  # (N, *O, C)
-        if y is None:
-            y = window.copy()
-        else:
-            xp.maximum(y, window, out=y)
-    return _restore_layout(y, data_format)
+    return _restore_layout(_tap_maximum(padded, pool_size, strides, out_sizes), data_format)
+
+
+def _tap_maximum(padded, pool_size, strides, out_sizes):
+    """The maximum over the taps' strided views of ``padded`` (N, *P, C): (N, *O, C), a new
+    array. The first two taps' maximum is the first write (no copy of the first view)."""
+    xp = get_array_module(padded)
+    windows = (_window(padded, tap, out_sizes, strides) for tap in product(*(range(k) for k in pool_size)))
+    y = next(windows)
+    second = next(windows, None)
+    if second is None:
+        return y.copy()
+    y = xp.maximum(y, second)
+    for window in windows:
+        xp.maximum(y, window, out=y)
+    return y
 
 
 def max_pool_backward(
@@ -164,9 +171,7 @@ def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pad
     """
     xp = get_array_module(padded)
     if y is None:
-        for tap in product(*(range(k) for k in pool_size)):
-            window = _window(padded, tap, out_sizes, strides)
-            y = window.copy() if y is None else xp.maximum(y, window, out=y)
+        y = _tap_maximum(padded, pool_size, strides, out_sizes)
 
     def blocks(a):
         """(N, *P, C) -> the (N, O1, k1, ..., C) view of its windows."""
