@@ -351,6 +351,36 @@ def test_larger_cases_match_reference(x_shape, kernel_shape, strides, padding, d
 
 
 @requires_torch
+@given(cfg=conv_configs())
+def test_both_column_layouts_match_reference(cfg):
+    """im2col's columns are tap-major for few channels and row-major otherwise
+    (ops/im2col.py: TAP_MAJOR_CHANNELS); the drawn cases have few channels, so run each
+    with the limit at 0 (all row-major) and at 1000 (all tap-major)."""
+    from convolve.ops import im2col
+
+    x, kernel, bias = cfg.arrays()
+    expected = reference_conv(
+        x, kernel, bias, cfg.strides, cfg.padding, cfg.dilation_rate, cfg.groups, cfg.padding_mode
+    )
+    if cfg.data_format == "channels_first":
+        x = to_channels_first(x)
+    y = conv(x, kernel, bias, **cfg.kwargs())
+    gy = np.random.default_rng(cfg.seed % 1000).standard_normal(y.shape)
+    for limit in (0, 1000):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(im2col, "TAP_MAJOR_CHANNELS", limit)
+            y = conv(x, kernel, bias, formulation="im2col", **cfg.kwargs())
+            grads = conv_module.conv_backward(gy, x, kernel, formulation="im2col", **cfg.kwargs())
+        if cfg.data_format == "channels_first":
+            y = np.moveaxis(y, 1, -1)
+        assert_close(y, expected)
+        if limit == 0:
+            first = grads
+        else:
+            for a, b in zip(grads, first):
+                assert_close(a, b)
+
+
 @given(cfg=conv_configs(torch_compatible=True))
 def test_matches_pytorch(cfg):
     torch = helpers.torch()
@@ -646,13 +676,16 @@ def test_batch_chunks_match_reference(
     ],
 )
 @pytest.mark.parametrize("positions_per_block", [1, 2, 5, 37])
+@pytest.mark.parametrize("tap_major_channels", [0, 1000])
 def test_im2col_blocks_match_reference(
-    monkeypatch, batch, sizes, channels, filters, kernel_size, strides, dilation, padding, positions_per_block
+    monkeypatch, batch, sizes, channels, filters, kernel_size, strides, dilation, padding, positions_per_block,
+    tap_major_channels,
 ):
-    """Blocks of whole samples, of bands of one sample's first axis, ragged last blocks:
-    the forward and all three gradients equal the unblocked results."""
+    """Blocks of whole samples, of bands of one sample's first axis, ragged last blocks, in
+    both column layouts: the forward and all three gradients equal the unblocked results."""
     from convolve.ops import im2col
 
+    monkeypatch.setattr(im2col, "TAP_MAJOR_CHANNELS", tap_major_channels)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((batch, *sizes, channels))
     kernel = rng.standard_normal((*kernel_size, channels, filters))
