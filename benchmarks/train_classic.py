@@ -136,6 +136,14 @@ def nchw(x):
     return torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
 
 
+def batch_indices(order, i):
+    """The i-th full batch of ``order``, cycling (the short last batch of an epoch is skipped,
+    so every timed step has BATCH images)."""
+    full = len(order) // BATCH
+    start = (i % full) * BATCH
+    return order[start : start + BATCH]
+
+
 class ConvolveRunner:
     name = "convolve"
 
@@ -146,7 +154,7 @@ class ConvolveRunner:
         self.i = 0
 
     def step(self):
-        idx = self.order[self.i * BATCH % len(self.x):][:BATCH]
+        idx = batch_indices(self.order, self.i)
         self.i += 1
         self.model.train_on_batch(self.x[idx], self.y[idx])
 
@@ -167,14 +175,21 @@ class TorchRunner:
         self.order = torch.from_numpy(np.random.default_rng(seed).permutation(len(x)))
         self.i = 0
 
-    def step(self):
-        idx = self.order[self.i * BATCH % len(self.X):][:BATCH]
-        self.i += 1
+    def step(self, idx=None):
+        if idx is None:
+            idx = batch_indices(self.order, self.i)
+            self.i += 1
         self.model.train()
         self.opt.zero_grad()
         loss = self.torch.nn.functional.cross_entropy(self.model(self.X[idx]), self.Y[idx])
         loss.backward()
         self.opt.step()
+
+    def epoch(self):
+        """One epoch in a fresh random order, the last batch short (as ``fit`` does)."""
+        order = self.torch.randperm(len(self.X))
+        for start in range(0, len(self.X), BATCH):
+            self.step(order[start : start + BATCH])
 
     def predict(self):
         torch = self.torch
@@ -268,10 +283,7 @@ def epochs_mode(args, data):
             r = None
         for epoch in range(args.torch_epochs if r else 0):
             t = time.perf_counter()
-            r.order = r.torch.randperm(len(r.X))
-            r.i = 0
-            for _ in range(STEPS_PER_EPOCH if args.data == "full" else math.ceil(len(x) / BATCH)):
-                r.step()
+            r.epoch()
             seconds = time.perf_counter() - t
             acc = float((r.torch.from_numpy(r.predict()).argmax(1) == r.torch.from_numpy(yt)).float().mean())
             rows["torch"].append((seconds, acc))

@@ -239,3 +239,33 @@ def test_dense_backward_errors():
         dense_backward(g, x, kernel, need_x=1)
     with pytest.raises(TypeError, match=r"dense_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1"):
         dense_backward(np.array([["a"]]), x, kernel)
+
+
+# --- products shared among threads (ops.core._product) ---------------------------------------
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("rows, features, units", [(128, 9216, 128), (7, 3000, 600), (2, 5000, 2000)])
+def test_dense_with_threads_matches_one_thread(monkeypatch, workers, rows, features, units):
+    """The classic CNN's Dense shapes and odd splits: the rows of each product shared among
+    ``workers`` single-threaded BLAS threads give the one-thread result (same chunked sums)."""
+    from convolve.ops import blas, core
+
+    rng = np.random.default_rng(rows + features)
+    x = rng.standard_normal((rows, features)).astype(np.float32)
+    kernel = (rng.standard_normal((features, units)) / np.sqrt(features)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32)
+    g = rng.standard_normal((rows, units)).astype(np.float32)
+    calls = []
+    original = blas.run_parallel
+    monkeypatch.setattr(blas, "workers", lambda: 1)
+    serial = dense(x, kernel, bias), *dense_backward(g, x, kernel)
+    monkeypatch.setattr(blas, "workers", lambda: workers)
+    monkeypatch.setattr(blas, "run_parallel", lambda tasks: calls.append(len(tasks)) or original(tasks))
+    threaded = dense(x, kernel, bias), *dense_backward(g, x, kernel)
+    assert calls and all(n == min(workers, m) for n, m in zip(calls, [rows, features, rows]))
+    for a, b in zip(threaded, serial):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(threaded[0], x.astype(np.float64) @ kernel + bias, rtol=1e-4, atol=1e-4)
+    assert core.PARALLEL_MIN_WORK > 128 * 128 * 10  # the classic CNN's last Dense stays in one call
