@@ -355,6 +355,7 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     y = np.empty((xp.shape[0], *out_sizes, filters), dtype=xp.dtype)
     y2 = y.reshape(-1, filters)  # (N * prod(O), F), a view
     fused = im2col.fuses_last_axis(xp, dilations)
+    source = im2col.channels_first(xp) if kernel.shape[-2] <= im2col.TAP_MAJOR_CHANNELS else None
     plan = im2col.blocks(xp.shape[0], out_sizes, width)
     per_row = math.prod(out_sizes[1:])
     size = max(b.nc * b.hc for b in plan) * per_row * width
@@ -362,7 +363,7 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     def work(blocks):  # one worker thread's share of the blocks
         cols = np.empty(size, dtype=xp.dtype)  # reused by each of its blocks
         for b in blocks:
-            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)  # (rows, T*C)
+            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source)  # (rows, T*C)
             start = (b.n0 * out_sizes[0] + b.h0) * per_row
             out = y2[start : start + mat.shape[0]]  # the block's rows of y, contiguous
             np.matmul(mat, w, out=out)
@@ -637,6 +638,8 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
     per_row = math.prod(out_sizes[1:])
     size = max(b.nc * b.hc for b in plan) * per_row * width
     fused = xp is not None and im2col.fuses_last_axis(xp, dilations)
+    tap_major = xp is not None and kernel.shape[-2] <= im2col.TAP_MAJOR_CHANNELS
+    source = im2col.channels_first(xp) if tap_major else None
 
     def work(blocks):  # one worker thread's share; returns its part of dL/dW^T
         cols = np.empty(size, dtype=dtype)  # the block's columns, or their gradient
@@ -646,7 +649,7 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
             start = (b.n0 * out_sizes[0] + b.h0) * per_row
             gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
             if acc is not None:
-                mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused)
+                mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source)
                 # (F, rows) @ (rows, T*C): OpenBLAS ran cols^T @ gy, the other orientation, up to
                 # 10x slower with a narrow output (F = 16, T*C = 216), as the old taps code found
                 np.matmul(gy.T, mat, out=part)

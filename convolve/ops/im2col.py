@@ -134,24 +134,43 @@ def column_views(xp, block: Block, kernel_size, out_sizes, strides, dilations, f
         yield j, as_strided(corner, shape, steps, writeable=False)
 
 
-def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilations, fused: bool):
+def channels_first(xp: np.ndarray) -> np.ndarray:
+    """A contiguous (N, C, *P) copy of the channels_last ``xp`` (N, *P, C): the source
+    that :func:`fill_columns` reads tap-major columns from (pass it as ``source``)."""
+    return np.ascontiguousarray(np.moveaxis(xp, -1, 1))
+
+
+def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilations, fused: bool, source=None):
     """Write the block's columns into ``cols``, a buffer of at least (rows, T * C) numbers;
     returns the (rows, T * C) matrix (a view of ``cols``).
 
     With at most ``TAP_MAJOR_CHANNELS`` channels the buffer holds the transpose,
     (T * C, rows), and the matrix returned is its transposed view: each tap's window is
     then copied in runs along the output's last axis instead of runs of K_last * C <= 9
-    numbers (64x28x28x1 -> 32, one thread: 1.75 against 2.53 ms; 128x32x32x3: 8.5
-    against 9.2 ms; 8 channels: no gain). BLAS reads either layout without a copy.
+    numbers. The windows are read from ``source``, the channels-first copy of ``xp``
+    (:func:`channels_first`, made once per call by the caller; a view of ``xp`` when
+    None), so those runs are contiguous in the source too. BLAS reads either layout of
+    the columns without a copy.
     """
     channels = xp.shape[-1]
     taps = math.prod(kernel_size)
     sizes = (block.nc, block.hc, *out_sizes[1:])
     rows = math.prod(sizes)
     if channels <= TAP_MAJOR_CHANNELS:
+        src = np.moveaxis(xp, -1, 1) if source is None else source  # (N, C, *P)
         by_tap = cols[: rows * taps * channels].reshape(taps, channels, *sizes)
-        for j, window in column_views(xp, block, kernel_size, out_sizes, strides, dilations, False):
-            by_tap[j] = np.moveaxis(window, -1, 0)  # (C, nc, hc, *O[1:])
+        sub = src[block.n0 : block.n0 + block.nc]
+        first = block.h0 * strides[0]
+        for j, tap in enumerate(product(*(range(k) for k in kernel_size))):
+            starts = [t * d for t, d in zip(tap, dilations)]
+            starts[0] += first
+            window = sub[
+                (slice(None), slice(None), *(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(starts, sizes[1:], strides)))
+            ]  # (nc, C, hc, *O[1:])
+            if channels == 1:  # numpy copies the 3-D view faster than one with a unit axis
+                by_tap[j, 0] = window[:, 0]
+            else:
+                by_tap[j] = window.swapaxes(0, 1)
         return by_tap.reshape(taps * channels, rows).T
     run = kernel_size[-1] * channels if fused else channels
     mat = cols[: rows * taps * channels].reshape(rows, taps * channels)
