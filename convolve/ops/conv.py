@@ -623,38 +623,62 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
         cols (rows, T*C) from xp;  gy = g's rows (rows, F)
         dL/dW^T (F, T*C) += gy^T @ cols                       (skipped when xp is None)
         dcols (rows, T*C) = gy @ W^T, each tap's slice added into its window of dL/dxp
+
+    With at most ``im2col.TAP_MAJOR_CHANNELS`` channels the columns are tap-major
+    (T*C, rows) and everything follows that layout: dL/dW (T*C, F) += cols^T @ gy, and
+    dcols^T (T*C, rows) = W @ gy^T is added into a channels-first dL/dxp (N, C, *P) in
+    runs along the output's last axis (im2col.add_columns_tap_major), moved to
+    channels_last at the end (128x32x32x3 -> 32, one thread: col2im 38 ms -> 3 ms).
     """
     out_sizes = g.shape[1:-1]
     ksize = kernel.shape[: len(out_sizes)]
-    width, filters = math.prod(ksize) * kernel.shape[-2], kernel.shape[-1]
+    channels = kernel.shape[-2]
+    width, filters = math.prod(ksize) * channels, kernel.shape[-1]
     w = kernel.reshape(width, filters)
     batch, dtype = g.shape[0], g.dtype
     g2 = np.ascontiguousarray(g).reshape(-1, filters)  # (N * prod(O), F)
-    grad_wt = np.zeros((filters, width), dtype=dtype) if xp is not None else None  # dL/dW transposed
-    grad_xp = np.zeros((batch, *padded, kernel.shape[-2]), dtype=dtype) if need_input_grad else None
-    if grad_wt is None and grad_xp is None:
+    tap_major = channels <= im2col.TAP_MAJOR_CHANNELS
+    if xp is None:
+        grad_w = None
+    else:  # dL/dW (T*C, F) when tap-major, else transposed (F, T*C)
+        grad_w = np.zeros((width, filters) if tap_major else (filters, width), dtype=dtype)
+    if not need_input_grad:
+        grad_xp = None
+    elif tap_major:
+        grad_xp = np.zeros((batch, channels, *padded), dtype=dtype)  # channels-first until the end
+    else:
+        grad_xp = np.zeros((batch, *padded, channels), dtype=dtype)
+    if grad_w is None and grad_xp is None:
         return None, None
     plan = im2col.blocks(batch, out_sizes, width)
     per_row = math.prod(out_sizes[1:])
     size = max(b.nc * b.hc for b in plan) * per_row * width
     fused = xp is not None and im2col.fuses_last_axis(xp, dilations)
-    tap_major = xp is not None and kernel.shape[-2] <= im2col.TAP_MAJOR_CHANNELS
-    source = im2col.channels_first(xp) if tap_major else None
+    source = im2col.channels_first(xp) if xp is not None and tap_major else None
 
-    def work(blocks):  # one worker thread's share; returns its part of dL/dW^T
+    def work(blocks):  # one worker thread's share; returns its part of dL/dW (or dL/dW^T)
         cols = np.empty(size, dtype=dtype)  # the block's columns, or their gradient
-        acc = np.zeros_like(grad_wt) if grad_wt is not None else None
+        acc = np.zeros_like(grad_w) if grad_w is not None else None
         part = np.empty_like(acc) if acc is not None else None
         for b in blocks:
             start = (b.n0 * out_sizes[0] + b.h0) * per_row
             gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
             if acc is not None:
                 mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source)
-                # (F, rows) @ (rows, T*C): OpenBLAS ran cols^T @ gy, the other orientation, up to
-                # 10x slower with a narrow output (F = 16, T*C = 216), as the old taps code found
-                np.matmul(gy.T, mat, out=part)
+                if tap_major:  # (T*C, rows) @ (rows, F), the contiguous columns on the left
+                    np.matmul(mat.T, gy, out=part)
+                else:
+                    # (F, rows) @ (rows, T*C): OpenBLAS ran cols^T @ gy, the other orientation, up to
+                    # 10x slower with a narrow output (F = 16, T*C = 216), as the old taps code found
+                    np.matmul(gy.T, mat, out=part)
                 acc += part
-            if grad_xp is not None:
+            if grad_xp is None:
+                continue
+            if tap_major:
+                dcols_t = cols[: gy.shape[0] * width].reshape(width, gy.shape[0])
+                np.matmul(w, gy.T, out=dcols_t)
+                im2col.add_columns_tap_major(grad_xp, dcols_t, b, ksize, out_sizes, strides, dilations)
+            else:
                 dcols = cols[: gy.shape[0] * width].reshape(gy.shape[0], width)
                 np.matmul(gy, w.T, out=dcols)
                 im2col.add_columns(grad_xp, dcols, b, ksize, out_sizes, strides, dilations)
@@ -664,8 +688,15 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad)
     shares = im2col.split(plan, blas.workers(), disjoint=grad_xp is not None)
     for acc in blas.run_parallel([partial(work, share) for share in shares]):
         if acc is not None:
-            grad_wt += acc
-    grad_kernel = None if grad_wt is None else np.ascontiguousarray(grad_wt.T).reshape(kernel.shape)
+            grad_w += acc
+    if grad_w is None:
+        grad_kernel = None
+    elif tap_major:
+        grad_kernel = grad_w.reshape(kernel.shape)
+    else:
+        grad_kernel = np.ascontiguousarray(grad_w.T).reshape(kernel.shape)
+    if grad_xp is not None and tap_major:
+        grad_xp = np.moveaxis(grad_xp, 1, -1)  # (N, *P, C), a view
     return grad_kernel, grad_xp
 
 
