@@ -427,7 +427,7 @@ def test_same_matches_pytorch_same_at_stride_1(kernel_size, dilation):
         padding="same",
         dilation=dilation,
     ).numpy()
-    for formulation in ("im2col", "taps"):
+    for formulation in ("im2col", "taps", "flat"):
         y = conv(x, kernel, padding="same", dilation_rate=dilation, formulation=formulation)
         assert_close(np.moveaxis(y, -1, 1), expected)
 
@@ -741,7 +741,13 @@ def test_workspace_smaller_than_one_sample_still_works(monkeypatch):
         (32, (3, 3), (1, 1), 32, 64, "direct"),  # depthwise, depth multiplier 2
         (3, (3, 3), (1, 1), 1, 32, "im2col"),
         (64, (3, 3), (1, 1), 1, 64, "im2col"),
-        (16, (3, 3, 3), (1, 1, 1), 1, 16, "im2col"),
+        (16, (3, 3, 3), (1, 1, 1), 1, 16, "flat"),  # few channels, stride 1: one copy per tap and channel
+        (8, (3, 3, 3), (1, 1, 1), 1, 16, "flat"),
+        (32, (3, 3, 3), (1, 1, 1), 1, 16, "im2col"),
+        (8, (3, 3), (1, 1), 1, 32, "flat"),
+        (16, (3, 3), (1, 1), 1, 32, "im2col"),
+        (8, (5,), (1,), 1, 32, "im2col"),  # 1-D: im2col's runs of K * C numbers are long already
+        (8, (3, 3), (2, 2), 1, 32, "im2col"),  # flat needs stride 1
         (3, (3, 3), (2, 2), 1, 32, "im2col"),
         (3, (3, 3), (1, 2), 1, 32, "im2col"),
         (8, (3, 3), (1, 1), 2, 8, "im2col"),  # grouped, not depthwise
@@ -755,10 +761,10 @@ def test_choose_formulation(in_channels, kernel_size, strides, groups, filters, 
     "in_channels, kernel_size, strides, groups, expected",
     [
         (3, (3, 3), (2, 2), 1, ("im2col",)),
-        (3, (3, 3), (1, 1), 1, ("im2col", "taps")),
+        (3, (3, 3), (1, 1), 1, ("im2col", "taps", "flat")),
         (3, (1, 1), (2, 2), 1, ("im2col", "pointwise")),
-        (3, (1, 1), (1, 1), 1, ("im2col", "pointwise", "taps")),
-        (1, (1, 1), (1, 1), 1, ("im2col", "direct", "pointwise", "taps")),
+        (3, (1, 1), (1, 1), 1, ("im2col", "pointwise", "taps", "flat")),
+        (1, (1, 1), (1, 1), 1, ("im2col", "direct", "pointwise", "taps", "flat")),
         (4, (1, 1), (1, 1), 4, ("im2col", "direct")),
         (8, (3,), (1,), 2, ("im2col",)),
     ],
@@ -848,7 +854,7 @@ def call(x_shape=(1, 5, 5, 3), k_shape=(3, 3, 3, 4), **kwargs):
          "{'channels_last', 'channels_first'}. Received: data_format='NHWC'"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": 2, "formulation": "taps"}, "conv: formulation must be one of ('im2col',) "
          "for this shape. Received: formulation='taps'"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "pointwise"}, "formulation must be one of ('im2col', 'taps') for this "
+        ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "pointwise"}, "formulation must be one of ('im2col', 'taps', 'flat') for this "
          "shape. Received: formulation='pointwise'"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "direct"}, "Received: formulation='direct'"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "fft"}, "Received: formulation='fft'"),
@@ -905,3 +911,29 @@ def test_where_names_the_caller():
         call(strides=0, where="Conv2D 'c1'")
     with pytest.raises(ValueError, match=re.escape("Conv2D 'c1': the output would be empty: height: input 5, kernel 7")):
         call(k_shape=(7, 3, 3, 4), where="Conv2D 'c1'")
+
+
+@pytest.mark.parametrize("budget", [1, 200, 1 << 19])
+@pytest.mark.parametrize(
+    "x_shape, kernel_size, dilation, padding, use_bias",
+    [
+        ((3, 7, 6, 5), (3, 3), 1, "same", True),
+        ((2, 9, 8, 4), (3, 2), (2, 1), "valid", False),
+        ((2, 5, 6, 7, 8), (3, 3, 3), 1, "same", True),
+        ((2, 6, 5, 4, 4), (2, 3, 1), (1, 2, 1), "valid", True),
+        ((3, 11, 6), (4,), 2, "same", True),
+    ],
+)
+def test_flat_bands_match_reference(monkeypatch, budget, x_shape, kernel_size, dilation, padding, use_bias):
+    """``flat`` in bands of one index of the first axis (budget 1), several, or whole samples;
+    a last band shorter than the others; dilation; with and without the bias row."""
+    monkeypatch.setattr(conv_module, "FLAT_BLOCK_ELEMENTS", budget)
+    rng = np.random.default_rng(11)
+    channels, filters = x_shape[-1], 6
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    kernel = rng.standard_normal((*kernel_size, channels, filters)).astype(np.float32)
+    bias = rng.standard_normal(filters).astype(np.float32) if use_bias else None
+    expected = reference_conv(x, kernel, bias, 1, padding, dilation, 1, "zeros")
+    y = conv(x, kernel, bias, padding=padding, dilation_rate=dilation, formulation="flat")
+    assert y.dtype == np.float32
+    assert_close(y, expected, np.float32)
