@@ -526,7 +526,8 @@ def _direct(xp, kernel, bias, out_sizes, strides, dilations, groups):
 #
 # * ``im2col``   blocks of columns as in the forward pass: dL/dkernel += cols^T @ g_block,
 #                and dcols = g_block @ kernel^T added back tap by tap (col2im). Any shape.
-# * ``flipped``  stride 1, one group: the kernel gradient as in ``im2col``; the input
+# * ``flipped``  stride 1, one group: the kernel gradient as in ``im2col`` (or from ``flat``'s
+#                columns, :func:`_flat_kernel_grad`, where the forward rule picks ``flat``); the input
 #                gradient is itself a forward convolution (so it gets the blocked im2col):
 #                  dL/dxp[p] = sum_t g[p - t * d] @ kernel[t]^T
 #                            = conv(g padded by (K - 1) * d on both sides, kernel flipped over
@@ -670,7 +671,10 @@ def _backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad
         grad_kernel, grad_xp = _im2col_grouped_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad)
     else:
         flipped = formulation == "flipped"
-        grad_kernel, grad_xp = _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad and not flipped)
+        if flipped and xp is not None and choose_formulation(xp.shape[-1], kernel.shape[: g.ndim - 2], strides, 1, 2) == "flat":
+            grad_kernel, grad_xp = _flat_kernel_grad(xp, g, kernel, dilations), None
+        else:
+            grad_kernel, grad_xp = _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad and not flipped)
         if need_input_grad and flipped:
             return grad_kernel, _flipped_input_grad(g, kernel, padded, dilations, crop)
     if grad_xp is not None and crop is not None:
@@ -701,6 +705,57 @@ def _flipped_input_grad(g, kernel, padded, dilations, crop=None):
     if crop is not None and not direct:
         grad = pad_backward(grad, *crop)
     return grad
+
+
+def _flat_kernel_grad(xp, g, kernel, dilations):
+    """Stride 1, one group: dL/dkernel (*K, C, F) from ``flat``'s columns (see :func:`_flat`),
+
+        dL/dW (T*C, F) += cols^T (T*C, L) @ g_flat (L, F)   per band,
+
+    where g_flat is the band of g laid on the padded grid's flat positions, zero at the
+    positions that straddle an edge (the same ones in every band, so they stay zero).
+    """
+    out_sizes = g.shape[1:-1]
+    n_spatial = len(out_sizes)
+    batch, padded, channels = xp.shape[0], xp.shape[1:-1], xp.shape[-1]
+    ksize = kernel.shape[:n_spatial]
+    taps, filters = math.prod(ksize), kernel.shape[-1]
+    width = taps * channels
+    rowstride = [math.prod(padded[a + 1 :]) for a in range(n_spatial)]
+    offsets = [
+        sum(t * d * r for t, d, r in zip(tap, dilations, rowstride)) for tap in product(*(range(k) for k in ksize))
+    ]
+    source = im2col.channels_first(xp).reshape(batch, channels, -1)  # (N, C, R)
+    plane = rowstride[0]
+    tail = sum((o - 1) * r for o, r in zip(out_sizes[1:], rowstride[1:])) + 1
+    band = max(1, min(out_sizes[0], FLAT_BLOCK_ELEMENTS // (width * plane)))
+    plan = [(n, h0, min(band, out_sizes[0] - h0)) for n in range(batch) for h0 in range(0, out_sizes[0], band)]
+    longest = (band - 1) * plane + tail
+
+    def work(blocks):
+        cols = np.empty(width * longest, dtype=xp.dtype)
+        gflat = np.zeros((longest, filters), dtype=g.dtype)
+        acc = np.zeros((width, filters), dtype=g.dtype)
+        part = np.empty_like(acc)
+        step = gflat.strides[0]
+        for n, h0, hc in blocks:
+            length = (hc - 1) * plane + tail
+            by_tap = cols[: width * length].reshape(taps, channels, length)
+            src, base = source[n], h0 * plane
+            for j, off in enumerate(offsets):
+                by_tap[j] = src[:, base + off : base + off + length]
+            grid = as_strided(
+                gflat, (hc, *out_sizes[1:], filters), (plane * step, *(r * step for r in rowstride[1:]), gflat.strides[1])
+            )
+            grid[...] = g[n, h0 : h0 + hc]
+            np.matmul(by_tap.reshape(width, length), gflat[:length], out=part)
+            acc += part
+        return acc
+
+    grad_w = np.zeros((width, filters), dtype=g.dtype)
+    for acc in blas.run_parallel([partial(work, share) for share in im2col.split(plan, blas.workers())]):
+        grad_w += acc
+    return grad_w.reshape(kernel.shape)
 
 
 def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad):

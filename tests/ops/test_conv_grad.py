@@ -1,5 +1,7 @@
 """Gradients of the convolution: finite differences in float64 on hypothesis-drawn
 configurations, PyTorch's autograd when it is installed, and the error messages."""
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -231,3 +233,37 @@ def test_flipped_input_gradient_crops(padding, padding_mode, dilation):
     for formulation in ("flipped", "taps"):
         for got, want in zip(conv_backward(gy, x, k, formulation=formulation, **kw), expected):
             assert_close(got, want)
+
+
+@pytest.mark.parametrize("budget", [1, 1 << 19])
+@pytest.mark.parametrize(
+    "x_shape, kernel_size, dilation, padding, padding_mode",
+    [
+        ((2, 5, 6, 4), (3, 3), 1, "same", "zeros"),
+        ((2, 7, 6, 5), (3, 2), (2, 1), "valid", "zeros"),
+        ((1, 4, 5, 4, 6), (3, 3, 2), 1, "same", "reflect"),
+        ((2, 4, 4, 5, 8), (2, 3, 3), (1, 1, 2), "same", "zeros"),
+    ],
+)
+def test_flat_kernel_gradient_matches_finite_differences(monkeypatch, budget, x_shape, kernel_size, dilation, padding,
+                                                         padding_mode):
+    """The 'flipped' backward takes its kernel gradient from ``flat``'s columns where the
+    forward rule picks 'flat' (4-8 channels in 2-D, 4-16 in 3-D): bands of one index of
+    the first axis (budget 1) or several, dilation, a padded grid whose edge positions
+    must contribute nothing."""
+    conv_module = importlib.import_module("convolve.ops.conv")
+    monkeypatch.setattr(conv_module, "FLAT_BLOCK_ELEMENTS", budget)
+    rank = len(kernel_size)
+    assert conv_module.choose_formulation(x_shape[-1], kernel_size, (1,) * rank, 1, 3) == "flat"
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(x_shape)
+    k = rng.standard_normal((*kernel_size, x_shape[-1], 3))
+    kw = dict(padding=padding, dilation_rate=dilation, padding_mode=padding_mode)
+    gy = rng.standard_normal(conv(x, k, **kw).shape)
+    f = lambda x_, k_: float(np.sum(gy * conv(x_, k_, **kw)))  # noqa: E731
+    numeric = finite_difference(f, [x, k], 1)
+    _, gk, _ = conv_backward(gy, x, k, formulation="flipped", **kw)
+    assert relative_error(gk, numeric) < 1e-6
+    _, gk32, _ = conv_backward(gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), formulation="flipped", **kw)
+    assert gk32.dtype == np.float32
+    assert_close(gk32, numeric, np.float32)
