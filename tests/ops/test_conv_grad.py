@@ -267,3 +267,25 @@ def test_flat_kernel_gradient_matches_finite_differences(monkeypatch, budget, x_
     _, gk32, _ = conv_backward(gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), formulation="flipped", **kw)
     assert gk32.dtype == np.float32
     assert_close(gk32, numeric, np.float32)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 5, 16])
+@pytest.mark.parametrize("block_elements", [1 << 20, 64])
+def test_bias_gradient_from_the_kernel_gradient_product(monkeypatch, channels, block_elements):
+    """dL/dbias comes out of the kernel gradient's product (a column of ones in the columns, tap-major
+    or not, one block or many) or from chunked products with ones: always g summed over N, *O."""
+    monkeypatch.setattr(importlib.import_module("convolve.ops.im2col"), "BLOCK_ELEMENTS", block_elements)
+    monkeypatch.setattr(importlib.import_module("convolve.ops.im2col"), "BLOCK_ROWS", 37)
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((3, 9, 8, channels))
+    kernel = rng.standard_normal((3, 2, channels, 4))
+    g = rng.standard_normal((3, 7, 7, 4))
+    for formulation in applicable_backward_formulations(channels, (3, 2), (1, 1), 1):
+        for need_input_grad in (True, False):
+            grad_x, grad_kernel, grad_bias = conv_backward(
+                g, x, kernel, need_input_grad=need_input_grad, formulation=formulation
+            )
+            np.testing.assert_allclose(grad_bias, g.sum(axis=(0, 1, 2)), rtol=1e-12, atol=1e-12)
+            _, reference_kernel, none = conv_backward(g, x, kernel, use_bias=False, formulation=formulation)
+            assert none is None
+            np.testing.assert_allclose(grad_kernel, reference_kernel, rtol=1e-12, atol=1e-12)
