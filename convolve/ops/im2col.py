@@ -29,6 +29,7 @@ gradients back onto the input gradient, tap by tap.
 from __future__ import annotations
 
 import math
+import threading
 from itertools import product
 from typing import Iterator, NamedTuple
 
@@ -46,6 +47,39 @@ BLOCK_ELEMENTS = 1 << 20
 BLOCK_ROWS = 8192
 #: up to this many input channels the columns are laid out tap-major (see fill_columns)
 TAP_MAJOR_CHANNELS = 3
+
+
+#: most bytes of scratch buffers :func:`workspace` keeps per thread between calls
+WORKSPACE_BYTES = 64 << 20
+
+_local = threading.local()
+
+
+def workspace(name: str, size: int, dtype) -> np.ndarray:
+    """A 1-D scratch buffer of ``size`` numbers of ``dtype``, kept per thread and ``name`` between calls.
+
+    A fresh multi-megabyte ``np.empty`` is paid for in page faults on its first touch each
+    call (malloc hands big blocks back to the OS); reusing the buffer avoids them. Only for
+    scratch that never leaves the call (columns, a padded gradient): never for an array
+    returned to the caller, who may modify it in place. The same ``name`` must not be used
+    twice at once in one thread. Buffers beyond ``WORKSPACE_BYTES`` per thread are not kept.
+    Its contents are whatever the last user left.
+    """
+    dtype = np.dtype(dtype)
+    cache = getattr(_local, "buffers", None)
+    if cache is None:
+        cache = _local.buffers = {}
+    key = (name, dtype)
+    buf = cache.get(key)
+    if buf is not None and buf.size >= size:
+        return buf[:size]
+    if buf is not None:
+        del cache[key]
+    held = sum(b.nbytes for b in cache.values())
+    buf = np.empty(size, dtype=dtype)
+    if held + buf.nbytes <= WORKSPACE_BYTES:
+        cache[key] = buf
+    return buf
 
 
 class Block(NamedTuple):

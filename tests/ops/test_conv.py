@@ -937,3 +937,43 @@ def test_flat_bands_match_reference(monkeypatch, budget, x_shape, kernel_size, d
     y = conv(x, kernel, bias, padding=padding, dilation_rate=dilation, formulation="flat")
     assert y.dtype == np.float32
     assert_close(y, expected, np.float32)
+
+
+def test_workspace_is_reused_per_name_and_bounded(monkeypatch):
+    im2col = importlib.import_module("convolve.ops.im2col")
+    a = im2col.workspace("test-a", 1000, np.float32)
+    assert a.shape == (1000,) and a.dtype == np.float32
+    assert np.shares_memory(im2col.workspace("test-a", 500, np.float32), a)  # big enough: reused
+    assert not np.shares_memory(im2col.workspace("test-b", 1000, np.float32), a)  # another name
+    assert not np.shares_memory(im2col.workspace("test-a", 1000, np.float64), a)  # another dtype
+    monkeypatch.setattr(im2col, "WORKSPACE_BYTES", 0)
+    big = im2col.workspace("test-c", 10, np.float32)  # over the bound: fresh each time
+    assert not np.shares_memory(im2col.workspace("test-c", 10, np.float32), big)
+
+
+@pytest.mark.parametrize("channels", [1, 8, 32])
+def test_reused_workspaces_never_alias_results(channels):
+    """Outputs and gradients stay fresh arrays: a second call (same or other shapes, which reuse the
+    scratch buffers) leaves the first call's results unchanged, and writing into them harms nothing."""
+    from convolve.ops.conv import conv_backward
+
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((4, 12, 11, channels)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, channels, 16)).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    g = rng.standard_normal((4, 10, 9, 16)).astype(np.float32)
+    y = conv(x, kernel, bias)
+    grads = conv_backward(g, x, kernel)
+    kept = [y.copy(), *(a.copy() for a in grads)]
+    y2 = conv(x * 2, kernel, bias)
+    grads2 = conv_backward(g * 3, x * 2, kernel)
+    for before, after in zip(kept, [y, *grads]):
+        np.testing.assert_array_equal(before, after)
+    for first, second in zip([y, *grads], [y2, *grads2]):
+        assert not np.shares_memory(first, second)
+    np.maximum(y, 0, out=y)  # a layer's in-place relu on the output
+    for a in grads:
+        a[...] = 0
+    np.testing.assert_allclose(conv(x, kernel, bias), kept[0], rtol=1e-5, atol=1e-5)
+    for before, after in zip(kept[1:], conv_backward(g, x, kernel)):
+        np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
