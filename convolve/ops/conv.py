@@ -380,6 +380,7 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     y2 = y.reshape(-1, filters)  # (N * prod(O), F), a view
     fused = im2col.fuses_last_axis(xp, dilations)
     source = im2col.channels_first(xp) if kernel.shape[-2] <= im2col.TAP_MAJOR_CHANNELS else None
+    views = None if source is not None else im2col.batch_views(xp, ksize, out_sizes, strides, dilations, fused)
     plan = im2col.blocks(xp.shape[0], out_sizes, width)
     per_row = math.prod(out_sizes[1:])
     size = max(b.nc * b.hc for b in plan) * per_row * (width + ones)
@@ -387,7 +388,7 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     def work(blocks):  # one worker thread's share of the blocks
         cols = im2col.workspace("cols", size, xp.dtype)  # reused by each of its blocks, and by later calls
         for b in blocks:
-            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source, ones)
+            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source, ones, views)
             start = (b.n0 * out_sizes[0] + b.h0) * per_row
             np.matmul(mat, w, out=y2[start : start + mat.shape[0]])  # the block's rows of y, bias included
 
@@ -841,6 +842,9 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad,
     size = max(b.nc * b.hc for b in plan) * per_row * (width + ones)
     fused = xp is not None and im2col.fuses_last_axis(xp, dilations)
     source = im2col.channels_first(xp) if xp is not None and tap_major else None
+    views = None
+    if xp is not None and not tap_major:
+        views = im2col.batch_views(xp, ksize, out_sizes, strides, dilations, fused)
 
     def work(blocks):  # one worker thread's share; returns its part of dL/dW (or dL/dW^T)
         cols = im2col.workspace("cols", size, dtype)  # the block's columns, or their gradient
@@ -850,7 +854,9 @@ def _im2col_backward(xp, g, kernel, padded, strides, dilations, need_input_grad,
             start = (b.n0 * out_sizes[0] + b.h0) * per_row
             gy = g2[start : start + b.nc * b.hc * per_row]  # (rows, F)
             if acc is not None:
-                mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source, ones)
+                mat = im2col.fill_columns(
+                    cols, xp, b, ksize, out_sizes, strides, dilations, fused, source, ones, views
+                )
                 if tap_major:  # (T*C, rows) @ (rows, F), the contiguous columns on the left
                     np.matmul(mat.T, gy, out=part)
                 else:

@@ -977,3 +977,20 @@ def test_reused_workspaces_never_alias_results(channels):
     np.testing.assert_allclose(conv(x, kernel, bias), kept[0], rtol=1e-5, atol=1e-5)
     for before, after in zip(kept[1:], conv_backward(g, x, kernel)):
         np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_fill_columns_from_batch_views_matches_per_block_views(fused):
+    im2col = importlib.import_module("convolve.ops.im2col")
+    rng = np.random.default_rng(3)
+    xp = rng.standard_normal((3, 11, 10, 5)).astype(np.float32)
+    ksize, out_sizes, strides, dilations = (3, 2), (5, 9), (2, 1), (1, 1)
+    views = im2col.batch_views(xp, ksize, out_sizes, strides, dilations, fused)
+    plan = im2col.blocks(3, out_sizes, 30, limit=30 * 20)  # bands of one sample
+    plan += im2col.blocks(3, out_sizes, 30, limit=30 * 100)  # several samples per block
+    for block in plan:
+        a = im2col.fill_columns(np.empty(6000, np.float32), xp, block, ksize, out_sizes, strides, dilations, fused,
+                                ones=True)
+        b = im2col.fill_columns(np.empty(6000, np.float32), xp, block, ksize, out_sizes, strides, dilations, fused,
+                                ones=True, views=views)
+        np.testing.assert_array_equal(a, b)
