@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numbers
 
+from ..backend import as_float_array
+
 PADDINGS = ("valid", "same", "causal", "full")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -116,3 +118,14 @@ def standardize_padding(padding, n: int, where: str = ""):
 
 def standardize_padding_mode(value, where: str = "") -> str:
     return check_choice(value, PADDING_MODES, "padding_mode", where)
+
+
+def bias_array(bias, size: int, where: str):
+    """``bias`` as a float array of shape (size,), or None; the one check every op with a bias runs."""
+    if bias is None:
+        return None
+    bias = as_float_array(bias, where=where, name="bias")
+    if bias.shape != (size,):
+        raise ValueError(f"{where}: expected bias of shape ({size},). Received: bias.shape={bias.shape}")
+    return bias
+

@@ -66,7 +66,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..backend import as_float_array, get_array_module
 from . import blas, im2col
-from .args import standardize_data_format, standardize_padding_mode, standardize_tuple
+from .args import bias_array, standardize_data_format, standardize_padding_mode, standardize_tuple
 from .shapes import conv_output_shape, conv_transpose_output_shape
 
 #: Upper bound on the im2col / taps workspace, in array elements (64 MiB of float32).
@@ -256,10 +256,7 @@ def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format
             f"{channels} // {groups} = {channels // groups}. Received: kernel.shape={kernel.shape}, "
             f"inputs.shape={input_shape}"
         )
-    if bias is not None:
-        bias = as_float_array(bias, where=where, name="bias")
-        if bias.shape != (filters,):
-            raise ValueError(f"{where}: expected bias of shape ({filters},). Received: bias.shape={bias.shape}")
+    bias = bias_array(bias, filters, where)
     out_sizes, pads = conv_output_shape(x.shape[1:-1], kernel.shape[:n], strides, padding, dilations, where=where)
     dtype = np.result_type(x.dtype, kernel.dtype)
     return _Spec(
@@ -1055,10 +1052,7 @@ def _check_transpose(x, kernel, bias, strides, padding, output_padding, dilation
             f"axis must equal the input channels, {channels}{hint}. "
             f"Received: kernel.shape={kernel.shape}, inputs.shape={input_shape}"
         )
-    if bias is not None:
-        bias = as_float_array(bias, where=where, name="bias")
-        if bias.shape != (filters,):
-            raise ValueError(f"{where}: expected bias of shape ({filters},). Received: bias.shape={bias.shape}")
+    bias = bias_array(bias, filters, where)
     out_sizes, pads = conv_transpose_output_shape(
         x.shape[1:-1], kernel.shape[:n], strides, padding, output_padding, dilations, where=where
     )

@@ -23,6 +23,22 @@ import numpy as np
 
 from ..backend import as_float_array, get_array_module
 from . import blas
+from .args import bias_array
+
+
+def _check_dense(x, kernel, where: str) -> tuple:
+    """(input_dim, units) after checking that ``kernel`` is (I, U) and ``x`` is (..., I)."""
+    if kernel.ndim != 2:
+        raise ValueError(f"{where}: expected a kernel of rank 2 (input_dim, units). Received: kernel.shape={kernel.shape}")
+    if x.ndim == 0:
+        raise ValueError(f"{where}: expected input of rank >= 1 (..., input_dim). Received: inputs.shape={x.shape}")
+    in_features, units = kernel.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(
+            f"{where}: the input's last axis must have the kernel's input size {in_features} "
+            f"(kernel.shape={kernel.shape}). Received: inputs.shape={x.shape}"
+        )
+    return in_features, units
 
 
 def dense(x, kernel, bias=None, where="dense"):
@@ -40,22 +56,9 @@ def dense(x, kernel, bias=None, where="dense"):
     """
     x = as_float_array(x, where=where, name="inputs")
     kernel = as_float_array(kernel, where=where, name="kernel")
-    if kernel.ndim != 2:
-        raise ValueError(f"{where}: expected a kernel of rank 2 (input_dim, units). Received: kernel.shape={kernel.shape}")
-    if x.ndim == 0:
-        raise ValueError(f"{where}: expected input of rank >= 1 (..., input_dim). Received: inputs.shape={x.shape}")
-    in_features, units = kernel.shape
-    if x.shape[-1] != in_features:
-        raise ValueError(
-            f"{where}: the input's last axis must have the kernel's input size {in_features} "
-            f"(kernel.shape={kernel.shape}). Received: inputs.shape={x.shape}"
-        )
-    arrays = [x, kernel]
-    if bias is not None:
-        bias = as_float_array(bias, where=where, name="bias")
-        if bias.shape != (units,):
-            raise ValueError(f"{where}: expected bias of shape ({units},). Received: bias.shape={bias.shape}")
-        arrays.append(bias)
+    in_features, units = _check_dense(x, kernel, where)
+    bias = bias_array(bias, units, where)
+    arrays = [x, kernel] if bias is None else [x, kernel, bias]
     dtype = np.result_type(*arrays)
     xp = get_array_module(x)
     rows = x.astype(dtype, copy=False).reshape(math.prod(x.shape[:-1]), in_features)  # (M, I), M = prod(leading axes)
@@ -87,16 +90,7 @@ def dense_backward(grad_y, x, kernel, need_x=True, where="dense_backward"):
     g = as_float_array(grad_y, where=where, name="grad_y")
     if not isinstance(need_x, (bool, np.bool_)):
         raise TypeError(f"{where}: the `need_x` argument must be True or False. Received: need_x={need_x!r}")
-    if kernel.ndim != 2:
-        raise ValueError(f"{where}: expected a kernel of rank 2 (input_dim, units). Received: kernel.shape={kernel.shape}")
-    if x.ndim == 0:
-        raise ValueError(f"{where}: expected input of rank >= 1 (..., input_dim). Received: inputs.shape={x.shape}")
-    in_features, units = kernel.shape
-    if x.shape[-1] != in_features:
-        raise ValueError(
-            f"{where}: the input's last axis must have the kernel's input size {in_features} "
-            f"(kernel.shape={kernel.shape}). Received: inputs.shape={x.shape}"
-        )
+    in_features, units = _check_dense(x, kernel, where)
     if g.shape != (*x.shape[:-1], units):
         raise ValueError(
             f"{where}: expected grad_y of shape {(*x.shape[:-1], units)}, the shape of the forward's output. "
