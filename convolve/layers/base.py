@@ -24,6 +24,7 @@ import numpy as np
 from .. import autograd, initializers, regularizers
 from ..autograd import Tensor
 from ..backend import as_float_array, standardize_dtype
+from ..ops.shapes import format_shape
 from ..variables import Variable
 from .symbolic import KerasTensor, is_symbolic, symbolic_call
 
@@ -46,10 +47,6 @@ def unique_name(base: str) -> str:
 def clear_session() -> None:
     """Reset the automatic layer names (Keras' ``keras.backend.clear_session``)."""
     _name_counts.clear()
-
-
-def format_shape(shape) -> str:
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class Layer:

@@ -20,6 +20,8 @@ This module imports nothing from ``convolve.models``: layers never import models
 """
 from __future__ import annotations
 
+from ..ops.shapes import format_shape
+
 
 class KerasTensor:
     """A symbolic tensor: a shape (batch axis None), a dtype, and the layer call that made it."""
@@ -41,19 +43,13 @@ class KerasTensor:
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
-            f"A symbolic tensor has no values: it only describes the shape {_format(self.shape)} of "
+            f"A symbolic tensor has no values: it only describes the shape {format_shape(self.shape)} of "
             f"layer '{self.name}''s output. Build a model with convolve.Model(inputs, outputs) and call "
             "it (or its predict) on arrays."
         )
 
     def __repr__(self) -> str:
-        return f"<KerasTensor shape={_format(self.shape)}, dtype={self.dtype}, layer={self.name}>"
-
-
-def _format(shape) -> str:
-    from .base import format_shape  # base imports this module first
-
-    return format_shape(shape)
+        return f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, layer={self.name}>"
 
 
 def is_symbolic(inputs) -> bool:

@@ -36,6 +36,11 @@ from .args import check_choice, standardize_padding, standardize_tuple
 SPATIAL_AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
+def format_shape(shape) -> str:
+    """A shape as messages and summaries write it: ``(None, 28, 28, 1)``, ``(5,)``."""
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def axis_names(n: int) -> tuple:
     """Human names of the spatial axes: ('height', 'width') for 2-D."""
     return SPATIAL_AXES.get(n, tuple(f"axis {i}" for i in range(n)))
