@@ -13,6 +13,22 @@ from .conv import (
     SeparableConv2D,
 )
 from .core import Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Softmax
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .normalization import BatchNormalization
 from .pooling import (
     AveragePooling1D,
@@ -39,7 +55,23 @@ from .reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
-from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+
+__all__ = [
+    "Input", "InputLayer", "Layer", "clear_session", "get", "serialize", "deserialize",
+    "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+    "Activation", "Dense", "Dropout", "Flatten", "LeakyReLU", "ReLU", "Reshape", "Softmax",
+    "BatchNormalization",
+    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    "Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract",
+    # Keras' functional forms of the merging layers: add(inputs) is Add()(inputs)
+    "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract",
+]
 
 
 def get(class_name: str):

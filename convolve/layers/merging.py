@@ -13,6 +13,13 @@ on every axis but ``axis``, which must not be the batch axis.
 
 Every one calls the recorded ops in ``convolve.autograd`` (add, subtract, multiply,
 maximum, minimum, concatenate), so gradients flow to every input. None has weights.
+
+Keras' lowercase functional forms make the layer and call it in one step, on symbolic
+tensors or on arrays: ``add(inputs, **kwargs)`` is ``Add(**kwargs)(inputs)``, and likewise
+``subtract``, ``multiply``, ``average``, ``maximum``, ``minimum`` and
+``concatenate(inputs, axis=-1, **kwargs)``; ``kwargs`` are the layer's (name, dtype...).
+
+    y = add([x, Conv2D(8, 3, padding="same")(x)])
 """
 from __future__ import annotations
 
@@ -44,12 +51,14 @@ class Merge(Layer):
         if not isinstance(shapes, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in shapes):
             got = format_shape(shapes) if isinstance(shapes, (list, tuple)) else repr(shapes)
             raise ValueError(
-                f"{self.where}: a merge layer must be called on a list of inputs. Received: a single input of shape {got}"
+                f"{self.where}: a merge layer must be called on a list of inputs. "
+                f"Received: a single input of shape {got}"
             )
         n = len(shapes)
         if self.exact_inputs is not None and n != self.exact_inputs:
             raise ValueError(
-                f"{self.where}: a {type(self).__name__} layer must be called on exactly {self.exact_inputs} inputs. "
+                f"{self.where}: a {type(self).__name__} layer must be called on exactly "
+                f"{self.exact_inputs} inputs. "
                 f"Received: {n} input{'s' if n != 1 else ''} with shapes {_shapes(shapes)}"
             )
         if n < self.min_inputs:
@@ -59,7 +68,8 @@ class Merge(Layer):
             )
         if any(len(s) == 0 for s in shapes):
             raise ValueError(
-                f"{self.where}: every input needs a batch axis (rank 1 or more). Received: input shapes {_shapes(shapes)}"
+                f"{self.where}: every input needs a batch axis (rank 1 or more). "
+                f"Received: input shapes {_shapes(shapes)}"
             )
 
     def check_input_shape(self, shapes) -> None:
@@ -73,16 +83,18 @@ class Merge(Layer):
         batches = {s[0] for s in shapes if s and s[0] is not None}
         if len(batches) > 1:
             raise ValueError(
-                f"{self.where}: cannot merge tensors with different batch sizes. Received: input shapes {_shapes(shapes)}"
+                f"{self.where}: cannot merge tensors with different batch sizes. "
+                f"Received: input shapes {_shapes(shapes)}"
             )
         ndim = max(len(s) for s in shapes)
         aligned = [(1,) * (ndim - len(s)) + s[1:] for s in shapes]  # size-1 axes after the batch axis
         out = []
-        for axis, sizes in enumerate(zip(*aligned), start=1):
+        for axis, sizes in enumerate(zip(*aligned, strict=True), start=1):
             big = {d for d in sizes if d is not None and d != 1}
             if len(big) > 1:
                 raise ValueError(
-                    f"{self.where}: inputs must have the same shape, except for axes of size 1 (which broadcast); "
+                    f"{self.where}: inputs must have the same shape, except for axes of size 1 "
+                    "(which broadcast); "
                     f"axis {axis} has sizes {sorted(big)}. Received: input shapes {_shapes(shapes)}"
                 )
             out.append(big.pop() if big else (None if None in sizes else 1))
@@ -94,16 +106,19 @@ class Merge(Layer):
             return symbolic_call(self, inputs)
         if not isinstance(inputs, (list, tuple)):
             shape = getattr(inputs, "shape", None)
+            got = f"of type {type(inputs).__name__}" if shape is None else f"of shape {format_shape(shape)}"
             raise ValueError(
-                f"{self.where}: a merge layer must be called on a list of inputs. Received: a single input"
-                + (f" of shape {format_shape(shape)}" if shape is not None else f" of type {type(inputs).__name__}")
+                f"{self.where}: a merge layer must be called on a list of inputs. "
+                f"Received: a single input {got}"
             )
         xs = []
         for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
                 xs.append(x if x.dtype == self.dtype else autograd.cast(x, self.dtype))
             else:
-                xs.append(as_float_array(x, dtype=self.dtype, where=f"Layer {self.where}", name=f"inputs[{i}]"))
+                xs.append(
+                    as_float_array(x, dtype=self.dtype, where=f"Layer {self.where}", name=f"inputs[{i}]")
+                )
         shapes = [tuple(x.shape) for x in xs]
         self.check_input_shape(shapes)
         self._maybe_build(shapes)
@@ -112,8 +127,10 @@ class Merge(Layer):
     def _aligned(self, xs) -> list:
         """Give lower-rank inputs size-1 axes after the batch axis (a recorded reshape)."""
         ndim = max(x.ndim for x in xs)
-        return [x if x.ndim == ndim else autograd.view(x, (x.shape[0],) + (1,) * (ndim - x.ndim) + tuple(x.shape[1:]))
-                for x in xs]
+        return [
+            x if x.ndim == ndim else autograd.view(x, (x.shape[0], *(1,) * (ndim - x.ndim), *x.shape[1:]))
+            for x in xs
+        ]
 
     def _merge(self, a, b):
         raise NotImplementedError
@@ -196,13 +213,15 @@ class Concatenate(Merge):
         ranks = {len(s) for s in shapes}
         if len(ranks) > 1:
             raise ValueError(
-                f"{self.where}: a Concatenate layer requires inputs of the same rank. Received: input shapes {_shapes(shapes)}"
+                f"{self.where}: a Concatenate layer requires inputs of the same rank. "
+                f"Received: input shapes {_shapes(shapes)}"
             )
         ndim = ranks.pop()
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
             raise ValueError(
-                f"{self.where}: axis={self.axis} is not a valid concatenation axis for inputs of rank {ndim}: "
-                f"it must be between {1 - ndim} and {ndim - 1} and not the batch axis (0 or {-ndim}). "
+                f"{self.where}: axis={self.axis} is not a valid concatenation axis for inputs of "
+                f"rank {ndim}: it must be between {1 - ndim} and {ndim - 1} and not the batch axis "
+                f"(0 or {-ndim}). "
                 f"Received: axis={self.axis} for input shapes {_shapes(shapes)}"
             )
         axis = self.axis % ndim
@@ -217,7 +236,8 @@ class Concatenate(Merge):
                 what = "batch sizes" if a == 0 else f"sizes on axis {a}"
                 raise ValueError(
                     f"{self.where}: a Concatenate layer requires inputs with matching shapes except for the "
-                    f"concatenation axis {self.axis}; the {what} differ. Received: input shapes {_shapes(shapes)}"
+                    f"concatenation axis {self.axis}; the {what} differ. "
+                    f"Received: input shapes {_shapes(shapes)}"
                 )
             out.append(known.pop() if known else None)
         return tuple(out)
@@ -236,3 +256,41 @@ class Concatenate(Merge):
         config = super().get_config()
         config.update(axis=self.axis)
         return config
+
+
+# ---- Keras' functional forms: make the layer and call it ---------------------------------------
+
+
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)``: the elementwise sum of a list of inputs."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``: ``inputs[0] - inputs[1]``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``: the elementwise product of a list of inputs."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``: the elementwise mean of a list of inputs."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """``Maximum(**kwargs)(inputs)``: the elementwise maximum of a list of inputs."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """``Minimum(**kwargs)(inputs)``: the elementwise minimum of a list of inputs."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """``Concatenate(axis=axis, **kwargs)(inputs)``: a list of inputs joined along ``axis``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
