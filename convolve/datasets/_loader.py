@@ -100,6 +100,7 @@ def _idx_files(folder: str) -> dict:
 
 
 def _check_split(spec, images, labels, x_what, y_what):
+    """One split's images and labels: shapes, dtype, at least one image, counts that agree, label range."""
     if images.ndim != 3:
         raise ValueError(
             f"{spec.title}: the images file {x_what} must hold a 3-d array (count, rows, columns). "
@@ -112,25 +113,51 @@ def _check_split(spec, images, labels, x_what, y_what):
     for array, what in ((images, x_what), (labels, y_what)):
         if array.dtype != np.uint8:
             raise ValueError(f"{spec.title}: {what} must hold uint8 values. Received: dtype {array.dtype}")
+    if len(images) == 0:
+        raise ValueError(
+            f"{spec.title}: the images file {x_what} holds no images; expected at least one. "
+            f"Received: shape {images.shape}"
+        )
+    if 0 in images.shape[1:]:
+        raise ValueError(
+            f"{spec.title}: the images in {x_what} must be at least 1x1 pixel. Received: shape {images.shape}"
+        )
     if len(images) != len(labels):
         raise ValueError(
-            f"{spec.title}: the images file {x_what} holds {len(images)} images but the labels file "
-            f"{y_what} holds {len(labels)} labels; the counts must agree."
+            f"{spec.title}: the images file {x_what} and the labels file {y_what} must hold as many images "
+            f"as labels. Received: {len(images)} images and {len(labels)} labels"
         )
-    if labels.size and int(labels.max()) >= spec.num_classes:
+    if int(labels.max()) >= spec.num_classes:
         raise ValueError(
             f"{spec.title}: the labels in {y_what} must lie in 0..{spec.num_classes - 1}. "
             f"Received: a label {int(labels.max())}"
         )
 
 
+def check_arrays(spec: Spec, arrays: dict, names: dict):
+    """Check the four arrays (keyed as ``FILES``) fit together; ``names`` says where each came from.
+
+    Each split needs at least one image of at least 1x1 pixel and one label per image, and
+    the training and test images must be the same size (a model trained on one size cannot
+    be evaluated on the other). Returns ``((x_train, y_train), (x_test, y_test))``.
+    """
+    for split in ("train", "test"):
+        x, y = f"x_{split}", f"y_{split}"
+        _check_split(spec, arrays[x], arrays[y], names[x], names[y])
+    train, test = arrays["x_train"].shape[1:], arrays["x_test"].shape[1:]
+    if train != test:
+        raise ValueError(
+            f"{spec.title}: the images file {names['x_train']} has images of {train[0]}x{train[1]} but the "
+            f"images file {names['x_test']} has {test[0]}x{test[1]}; training and test images must be the "
+            f"same size. Received: shapes {arrays['x_train'].shape} and {arrays['x_test'].shape}"
+        )
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
 def load_idx_set(spec: Spec, files: dict):
     """Read the four IDX files and check that they fit together."""
     arrays = {key: read_idx(path) for key, path in files.items()}
-    for split in ("train", "test"):
-        x, y = f"x_{split}", f"y_{split}"
-        _check_split(spec, arrays[x], arrays[y], repr(files[x]), repr(files[y]))
-    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    return check_arrays(spec, arrays, {key: repr(path) for key, path in files.items()})
 
 
 def load_npz(spec: Spec, path: str):
@@ -140,7 +167,8 @@ def load_npz(spec: Spec, path: str):
     if start != b"PK\x03\x04":
         raise ValueError(
             f"{spec.title}: the file {path!r} is not a .npz file (a .npz file is a zip archive, "
-            f"starting with the bytes 50 4b 03 04). Received: first bytes {start.hex(' ') or 'none (empty file)'}"
+            f"starting with the bytes 50 4b 03 04). "
+            f"Received: first bytes {start.hex(' ') or 'none (empty file)'}"
         )
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -155,10 +183,7 @@ def load_npz(spec: Spec, path: str):
             f"{spec.title}: the file {path!r} must hold the arrays x_train, y_train, x_test and y_test. "
             f"Received: arrays {sorted(names)}"
         )
-    for split in ("train", "test"):
-        x, y = f"x_{split}", f"y_{split}"
-        _check_split(spec, arrays[x], arrays[y], f"{path!r} ({x})", f"{path!r} ({y})")
-    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    return check_arrays(spec, arrays, {key: f"{path!r} ({key})" for key in FILES})
 
 
 def _try(spec: Spec, place: Location):
@@ -211,7 +236,10 @@ def load(spec: Spec, path=None):
             for candidate in (path, keras_copy) if not os.path.isabs(path) else (path,):
                 if os.path.isfile(candidate):
                     return load_npz(spec, candidate)
-            where = f"{path!r} nor {keras_copy!r} exists" if not os.path.isabs(path) else f"{path!r} does not exist"
+            if os.path.isabs(path):
+                where = f"{path!r} does not exist"
+            else:
+                where = f"{path!r} nor {keras_copy!r} exists"
             raise DatasetNotFoundError(
                 f"{spec.title}: the `path` argument names a .npz file, but {where}. Received: path={path!r}"
             )
@@ -245,7 +273,8 @@ def load(spec: Spec, path=None):
             f"Looked for {_file_list(spec)} in:\n{_listing(places)}\n"
             f"{err}\n"
             f"To use {spec.title} offline, put the four files into {cache} (or into any folder above, "
-            f"or into a folder named by the {DATA_ENV} environment variable), or pass load_data(path=folder). "
+            f"or into a folder named by the {DATA_ENV} environment variable), "
+            f"or pass load_data(path=folder). "
             f"To download from another server, set {MIRROR_ENV} to its base URL."
             + _offline_hint(spec)
         ) from err

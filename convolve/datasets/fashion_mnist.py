@@ -115,7 +115,4 @@ def load_subset():
     for key, base in _loader.FILES.items():
         with importlib.resources.as_file(folder.joinpath(base + ".gz")) as path:
             arrays[key] = read_idx(path)
-    for split in ("train", "test"):
-        x, y = f"x_{split}", f"y_{split}"
-        _loader._check_split(spec, arrays[x], arrays[y], f"the bundled {x}", f"the bundled {y}")
-    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    return _loader.check_arrays(spec, arrays, {key: f"the bundled {key}" for key in arrays})

@@ -32,7 +32,7 @@ def test_every_location_in_order(module, tmp_path, monkeypatch):
     monkeypatch.setattr(fashion_mnist, "DEBIAN_FOLDER", str(tmp_path / "debian"))
     places = _places(module, tmp_path)
     written = [write_dataset(folder, seed=i, gz=i % 2 == 0) for i, folder in enumerate(places)]
-    for folder, arrays in zip(places, written):
+    for folder, arrays in zip(places, written, strict=True):
         assert_loaded(module.load_data(), arrays)
         for name in NAMES.values():  # not rmtree: $CONVOLVE_DATA/<name> is inside $CONVOLVE_DATA
             os.remove(folder / (name + ".gz") if (folder / (name + ".gz")).exists() else folder / name)
@@ -89,11 +89,17 @@ def test_path_argument_to_npz_file(tmp_path):
 
 def test_keras_style_npz_name(tmp_path):
     arrays = write_npz(str(tmp_path / "home" / ".keras" / "datasets" / "mnist.npz"), seed=8)
-    assert_loaded(mnist.load_data(path="mnist.npz"), arrays)  # as keras.datasets.mnist.load_data(path="mnist.npz")
+    # as keras.datasets.mnist.load_data(path="mnist.npz")
+    assert_loaded(mnist.load_data(path="mnist.npz"), arrays)
     keras = tmp_path / "home" / ".keras" / "datasets"
-    with pytest.raises(DatasetNotFoundError, match=re.escape(f"the `path` argument names a .npz file, but 'other.npz' nor {str(keras / 'other.npz')!r} exists. Received: path='other.npz'")):
+    message = (
+        f"the `path` argument names a .npz file, but 'other.npz' nor {str(keras / 'other.npz')!r} exists. "
+        f"Received: path='other.npz'"
+    )
+    with pytest.raises(DatasetNotFoundError, match=re.escape(message)):
         mnist.load_data(path="other.npz")
-    with pytest.raises(DatasetNotFoundError, match=re.escape(f"but {str(tmp_path / 'x.npz')!r} does not exist")):
+    message = f"but {str(tmp_path / 'x.npz')!r} does not exist"
+    with pytest.raises(DatasetNotFoundError, match=re.escape(message)):
         mnist.load_data(path=tmp_path / "x.npz")
 
 
@@ -101,9 +107,17 @@ def test_path_argument_without_the_data_does_not_search_on(tmp_path, monkeypatch
     monkeypatch.setenv("CONVOLVE_DATA", str(tmp_path / "data"))
     write_dataset(tmp_path / "data", seed=1)
     write_dataset(tmp_path / "half", seed=1, keys=("x_train", "y_train"))
-    with pytest.raises(DatasetNotFoundError, match=re.escape("the folder given as `path` does not hold the dataset (only 2 of the 4 files (missing t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte))")):
+    message = (
+        "the folder given as `path` does not hold the dataset "
+        "(only 2 of the 4 files (missing t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte))"
+    )
+    with pytest.raises(DatasetNotFoundError, match=re.escape(message)):
         mnist.load_data(path=tmp_path / "half")
-    with pytest.raises(DatasetNotFoundError, match=re.escape("(no such folder). Expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each plain or gzipped (.gz) (or Keras' mnist.npz). Received: path=")):
+    message = (
+        "(no such folder). Expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+        "and t10k-labels-idx1-ubyte, each plain or gzipped (.gz) (or Keras' mnist.npz). Received: path="
+    )
+    with pytest.raises(DatasetNotFoundError, match=re.escape(message)):
         mnist.load_data(path=tmp_path / "nowhere")
 
 
@@ -115,7 +129,8 @@ def test_incomplete_folder_is_skipped_and_reported(tmp_path, monkeypatch):
     shutil.rmtree(tmp_path / "home" / ".convolve")
     with pytest.raises(DatasetNotFoundError) as info:
         fashion_mnist.load_data()
-    assert f"{tmp_path / 'data'}  [$CONVOLVE_DATA: only 3 of the 4 files (missing t10k-labels-idx1-ubyte)]" in str(info.value)
+    listed = f"{tmp_path / 'data'}  [$CONVOLVE_DATA: only 3 of the 4 files (missing t10k-labels-idx1-ubyte)]"
+    assert listed in str(info.value)
 
 
 def test_mnist_does_not_read_fashion_folders(tmp_path, monkeypatch):
@@ -155,16 +170,21 @@ def test_counts_must_agree(tmp_path):
     folder = tmp_path / "d"
     write_dataset(folder, seed=1)
     write_idx(folder / (NAMES["y_train"] + ".gz"), np.zeros(5, np.uint8))
-    with pytest.raises(ValueError, match=re.escape("holds 6 images but the labels file")) as info:
+    images, labels = (repr(str(folder / (NAMES[key] + ".gz"))) for key in ("x_train", "y_train"))
+    message = (
+        f"MNIST: the images file {images} and the labels file {labels} must hold as many images as labels. "
+        f"Received: 6 images and 5 labels"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         mnist.load_data(path=folder)
-    assert "holds 5 labels; the counts must agree" in str(info.value)
 
 
 @pytest.mark.parametrize(
     "key, array, message",
     [
         ("y_test", np.zeros((4, 1), np.uint8), "must hold a 1-d array. Received: shape (4, 1)"),
-        ("x_test", np.zeros((4, 784), np.uint8), "must hold a 3-d array (count, rows, columns). Received: shape (4, 784)"),
+        ("x_test", np.zeros((4, 784), np.uint8),
+         "must hold a 3-d array (count, rows, columns). Received: shape (4, 784)"),
         ("x_train", np.zeros((6, 28, 28), np.float32), "must hold uint8 values. Received: dtype float32"),
         ("y_train", np.full(6, 10, np.uint8), "must lie in 0..9. Received: a label 10"),
     ],
@@ -177,16 +197,93 @@ def test_files_that_do_not_fit(tmp_path, key, array, message):
         fashion_mnist.load_data(path=folder)
 
 
+def _path(folder, key):
+    return repr(str(folder / (NAMES[key] + ".gz")))
+
+
+def test_image_sizes_must_agree(tmp_path):
+    folder = tmp_path / "d"
+    write_dataset(folder, seed=1)
+    write_idx(folder / (NAMES["x_train"] + ".gz"), np.zeros((6, 4, 4), np.uint8))
+    message = (
+        f"Fashion-MNIST: the images file {_path(folder, 'x_train')} has images of 4x4 but the images file "
+        f"{_path(folder, 'x_test')} has 28x28; training and test images must be the same size. "
+        f"Received: shapes (6, 4, 4) and (4, 28, 28)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fashion_mnist.load_data(path=folder)
+
+
+def test_npz_image_sizes_must_agree(tmp_path):
+    path = tmp_path / "m.npz"
+    np.savez(path, x_train=np.zeros((3, 28, 28), np.uint8), y_train=np.zeros(3, np.uint8),
+             x_test=np.zeros((2, 28, 27), np.uint8), y_test=np.zeros(2, np.uint8))
+    message = (
+        f"MNIST: the images file {str(path)!r} (x_train) has images of 28x28 but the images file "
+        f"{str(path)!r} (x_test) has 28x27; training and test images must be the same size. "
+        f"Received: shapes (3, 28, 28) and (2, 28, 27)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mnist.load_data(path=path)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_zero_images_are_refused(tmp_path, split):
+    folder = tmp_path / "d"
+    write_dataset(folder, seed=1)
+    write_idx(folder / (NAMES[f"x_{split}"] + ".gz"), np.zeros((0, 28, 28), np.uint8))
+    write_idx(folder / (NAMES[f"y_{split}"] + ".gz"), np.zeros(0, np.uint8))
+    message = (
+        f"MNIST: the images file {_path(folder, f'x_{split}')} holds no images; expected at least one. "
+        f"Received: shape (0, 28, 28)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mnist.load_data(path=folder)
+
+
+def test_zero_images_in_npz_are_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    np.savez(path, x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0, np.uint8),
+             x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.zeros(2, np.uint8))
+    message = f"MNIST: the images file {str(path)!r} (x_train) holds no images; expected at least one."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mnist.load_data(path=path)
+
+
+def test_images_of_no_pixels_are_refused(tmp_path):
+    folder = tmp_path / "d"
+    write_dataset(folder, seed=1)
+    write_idx(folder / (NAMES["x_test"] + ".gz"), np.zeros((4, 28, 0), np.uint8))
+    message = (
+        f"MNIST: the images in {_path(folder, 'x_test')} must be at least 1x1 pixel. "
+        f"Received: shape (4, 28, 0)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        mnist.load_data(path=folder)
+
+
 def test_npz_problems(tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, x_train=np.zeros((1, 28, 28), np.uint8), y_train=np.zeros(1, np.uint8))
-    with pytest.raises(ValueError, match=re.escape("must hold the arrays x_train, y_train, x_test and y_test. Received: arrays ['x_train', 'y_train']")):
+    message = (
+        "must hold the arrays x_train, y_train, x_test and y_test. "
+        "Received: arrays ['x_train', 'y_train']"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         mnist.load_data(path=path)
-    np.savez(path, x_train=np.array([object()] * 2), y_train=np.zeros(2, np.uint8), x_test=np.zeros(1), y_test=np.zeros(1))
-    with pytest.raises(ValueError, match=re.escape(f"the file {str(path)!r} could not be read as a .npz file")):
+    np.savez(
+        path, x_train=np.array([object()] * 2), y_train=np.zeros(2, np.uint8),
+        x_test=np.zeros(1), y_test=np.zeros(1),
+    )
+    message = f"the file {str(path)!r} could not be read as a .npz file"
+    with pytest.raises(ValueError, match=re.escape(message)):
         mnist.load_data(path=path)
     path.write_bytes(b"not a zip file at all")
-    with pytest.raises(ValueError, match=re.escape(f"the file {str(path)!r} is not a .npz file (a .npz file is a zip archive, starting with the bytes 50 4b 03 04). Received: first bytes 6e 6f 74 20")):
+    message = (
+        f"the file {str(path)!r} is not a .npz file (a .npz file is a zip archive, starting with the bytes "
+        f"50 4b 03 04). Received: first bytes 6e 6f 74 20"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         mnist.load_data(path=path)
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=re.escape("Received: first bytes none (empty file)")):
@@ -209,7 +306,8 @@ def test_damaged_compressed_npz(tmp_path):
     data = bytearray(path.read_bytes())
     data[100:140] = bytes(40)
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=re.escape(f"MNIST: the file {str(path)!r} could not be read as a .npz file")):
+    message = f"MNIST: the file {str(path)!r} could not be read as a .npz file"
+    with pytest.raises(ValueError, match=re.escape(message)):
         mnist.load_data(path=path)
 
 
@@ -217,7 +315,11 @@ def test_npz_counts_must_agree(tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, x_train=np.zeros((3, 28, 28), np.uint8), y_train=np.zeros(2, np.uint8),
              x_test=np.zeros((1, 28, 28), np.uint8), y_test=np.zeros(1, np.uint8))
-    with pytest.raises(ValueError, match=re.escape(f"{str(path)!r} (x_train) holds 3 images but the labels file {str(path)!r} (y_train) holds 2 labels")):
+    message = (
+        f"MNIST: the images file {str(path)!r} (x_train) and the labels file {str(path)!r} (y_train) "
+        f"must hold as many images as labels. Received: 3 images and 2 labels"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         mnist.load_data(path=path)
 
 
