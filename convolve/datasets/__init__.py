@@ -1,4 +1,6 @@
-"""Datasets, as ``keras.datasets`` has them: ``load_data()`` returns ``((x_train, y_train), (x_test, y_test))``.
+"""Datasets, as ``keras.datasets`` has them.
+
+``load_data()`` returns ``((x_train, y_train), (x_test, y_test))``:
 
     from convolve.datasets import mnist, fashion_mnist
     (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()

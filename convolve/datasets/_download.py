@@ -1,7 +1,7 @@
 """Download one file from a list of mirrors, verify its checksum, and only then put it in place.
 
-Standard library only (``urllib``, imported on first use); ``tqdm`` draws the progress bar when it is installed,
-otherwise a plain progress line goes to stderr.
+Standard library only (``urllib``, imported on first use); ``tqdm`` draws the progress bar when it
+is installed, otherwise a plain progress line goes to stderr.
 """
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def parse_checksum(checksum: str):
     algorithm = algorithm.lower()
     sizes = {"sha256": 64, "md5": 32}
     digest = digest.strip().lower()
-    if algorithm not in sizes or len(digest) != sizes[algorithm] or any(c not in "0123456789abcdef" for c in digest):
+    hex_digits = all(c in "0123456789abcdef" for c in digest)
+    if algorithm not in sizes or len(digest) != sizes[algorithm] or not hex_digits:
         raise ValueError(
             f"A checksum must be 'sha256:' followed by 64 hex digits or 'md5:' followed by 32. "
             f"Received: checksum={checksum!r}"
@@ -97,7 +98,9 @@ def _progress(desc, total):
         from tqdm.auto import tqdm
     except ImportError:
         return _LineProgress(desc, total)
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=True)
+    return tqdm(
+        total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=True
+    )
 
 
 def _fetch(url, dest, algorithm, digest, connected):

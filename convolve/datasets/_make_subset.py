@@ -27,7 +27,9 @@ TEST_PER_CLASS = 100
 
 def choose(labels, per_class, rng, num_classes=10):
     """Sorted positions of ``per_class`` examples of each class, drawn without replacement."""
-    picks = [rng.choice(np.flatnonzero(labels == c), size=per_class, replace=False) for c in range(num_classes)]
+    picks = [
+        rng.choice(np.flatnonzero(labels == c), size=per_class, replace=False) for c in range(num_classes)
+    ]
     return np.sort(np.concatenate(picks)).astype(np.int32)
 
 

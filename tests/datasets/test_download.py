@@ -39,7 +39,9 @@ def _cache(tmp_path, name):
     return tmp_path / "home" / ".convolve" / "datasets" / name
 
 
-@pytest.mark.parametrize("module, name", [(mnist, "mnist"), (fashion_mnist, "fashion-mnist")], ids=["mnist", "fashion_mnist"])
+@pytest.mark.parametrize(
+    "module, name", [(mnist, "mnist"), (fashion_mnist, "fashion-mnist")], ids=["mnist", "fashion_mnist"]
+)
 def test_download_success(server, tmp_path, monkeypatch, module, name):
     arrays = _publish(server, monkeypatch, module, "files", use_md5=True)
     monkeypatch.delenv("CONVOLVE_DATASETS_MIRROR")
@@ -64,7 +66,8 @@ def test_environment_variable_overrides_the_mirrors(server, tmp_path, monkeypatc
 def test_next_mirror_after_a_failure(server, tmp_path, monkeypatch):
     arrays = _publish(server, monkeypatch, mnist, "good")
     monkeypatch.delenv("CONVOLVE_DATASETS_MIRROR")
-    monkeypatch.setattr(mnist, "MIRRORS", [closed_port_url(), server.url + "/missing/", server.url + "/good/"])
+    mirrors = [closed_port_url(), server.url + "/missing/", server.url + "/good/"]
+    monkeypatch.setattr(mnist, "MIRRORS", mirrors)
     assert_loaded(mnist.load_data(), arrays)
     assert server.requests.count("/missing/train-images-idx3-ubyte.gz") == 1
 
@@ -89,7 +92,8 @@ def test_checksum_mismatch_keeps_nothing(server, tmp_path, monkeypatch):
     message = str(info.value)
     assert "Fashion-MNIST is not on this machine and the download failed." in message
     assert re.search(
-        rf"  - {re.escape(server.url)}/f/train-labels-idx1-ubyte.gz: SHA256 mismatch: expected 0{{64}}, got [0-9a-f]{{64}} \(\d+ bytes\); the file was not kept",
+        rf"  - {re.escape(server.url)}/f/train-labels-idx1-ubyte.gz: SHA256 mismatch: "
+        rf"expected 0{{64}}, got [0-9a-f]{{64}} \(\d+ bytes\); the file was not kept",
         message,
     ), message
     assert isinstance(info.value.__cause__, _download.DownloadError)
@@ -114,8 +118,12 @@ def test_server_404(server, tmp_path, monkeypatch):
         mnist.load_data()
     message = str(info.value)
     assert "MNIST is not on this machine and the download failed." in message
-    assert f"Downloading t10k-images-idx3-ubyte.gz failed from every mirror:\n  - {server.url}/m/t10k-images-idx3-ubyte.gz: HTTP error 404 (Not Found)" in message
-    assert sorted(os.listdir(_cache(tmp_path, "mnist"))) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+    assert (
+        f"Downloading t10k-images-idx3-ubyte.gz failed from every mirror:\n"
+        f"  - {server.url}/m/t10k-images-idx3-ubyte.gz: HTTP error 404 (Not Found)"
+    ) in message
+    cached = sorted(os.listdir(_cache(tmp_path, "mnist")))
+    assert cached == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
 
 
 def test_transfer_cut_short(server, tmp_path, monkeypatch):
@@ -123,7 +131,8 @@ def test_transfer_cut_short(server, tmp_path, monkeypatch):
     server.short.add("/m/train-images-idx3-ubyte.gz")
     monkeypatch.setenv("CONVOLVE_DATASETS_MIRROR", server.url + "/m/")
     size = len(server.files["/m/train-images-idx3-ubyte.gz"])
-    with pytest.raises(DatasetNotFoundError, match=re.escape(f"the transfer stopped after {size} of {size + 100} bytes")):
+    message = f"the transfer stopped after {size} of {size + 100} bytes"
+    with pytest.raises(DatasetNotFoundError, match=re.escape(message)):
         mnist.load_data()
     assert os.listdir(_cache(tmp_path, "mnist")) == []
 
@@ -140,7 +149,10 @@ def test_offline_message(tmp_path, monkeypatch, module):
     title, name = ("MNIST", "mnist") if module is mnist else ("Fashion-MNIST", "fashion-mnist")
     cache = _cache(tmp_path, name)
     assert message.startswith(f"{title} is not on this machine and this machine seems to be offline.\n")
-    assert "Looked for train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each plain or gzipped (.gz)" in message
+    assert (
+        "Looked for train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+        "t10k-labels-idx1-ubyte, each plain or gzipped (.gz)"
+    ) in message
     assert f"  1. {tmp_path / 'data'}  [$CONVOLVE_DATA: no such folder]" in message
     assert f"{cache}  [convolve's download folder: no such folder]" in message
     assert f"{url}train-images-idx3-ubyte.gz: could not connect (" in message
@@ -156,7 +168,8 @@ def test_unwritable_download_folder(tmp_path, monkeypatch):
     cache = _cache(tmp_path, "mnist")
     cache.mkdir(parents=True)
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    with pytest.raises(PermissionError, match=re.escape(f"Cannot download train-images-idx3-ubyte.gz: the folder {str(cache)!r} is not writable.")):
+    message = f"Cannot download train-images-idx3-ubyte.gz: the folder {str(cache)!r} is not writable."
+    with pytest.raises(PermissionError, match=re.escape(message)):
         mnist.load_data()
 
 
@@ -210,7 +223,11 @@ def test_tqdm_is_used_when_installed(server, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("checksum", ["sha256:abc", "sha1:" + "0" * 40, "md5:" + "g" * 32, "0" * 64])
 def test_bad_checksum_strings(checksum):
-    with pytest.raises(ValueError, match=re.escape(f"A checksum must be 'sha256:' followed by 64 hex digits or 'md5:' followed by 32. Received: checksum={checksum!r}")):
+    message = (
+        f"A checksum must be 'sha256:' followed by 64 hex digits or 'md5:' followed by 32. "
+        f"Received: checksum={checksum!r}"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         _download.parse_checksum(checksum)
 
 

@@ -7,20 +7,21 @@ import pytest
 import convolve.datasets
 from convolve.datasets import fashion_mnist, mnist, read_idx
 
+from .support import NAMES
+
 SUBSET = os.path.join(os.path.dirname(convolve.datasets.__file__), "data", "fashion_mnist_subset")
 DEBIAN = "/usr/share/datasets/fashion-mnist"
-HAS_DEBIAN = all(
-    os.path.isfile(os.path.join(DEBIAN, name + ".gz"))
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-)
+HAS_DEBIAN = all(os.path.isfile(os.path.join(DEBIAN, name + ".gz")) for name in NAMES.values())
 requires_debian = pytest.mark.skipif(
-    not HAS_DEBIAN, reason=f"the full Fashion-MNIST is not in {DEBIAN} (apt-get install dataset-fashion-mnist)"
+    not HAS_DEBIAN,
+    reason=f"the full Fashion-MNIST is not in {DEBIAN} (apt-get install dataset-fashion-mnist)",
 )
 
 
 def test_class_names():
     assert fashion_mnist.CLASS_NAMES == (
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     )
     assert mnist.CLASS_NAMES == tuple("0123456789")
 
