@@ -94,7 +94,8 @@ def load_data(path=None):
     Raises:
         DatasetNotFoundError: (a ``FileNotFoundError``) the data is in none of the places
             and could not be downloaded; the message lists every place searched.
-        ValueError: a file was found but is damaged, truncated, or does not fit the others.
+        ValueError: a file was found but is damaged, truncated, or does not fit the others
+            (a split with no images, or training and test images of different sizes).
     """
     return _loader.load(_spec(), path)
 
