@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from .ops.conv import conv
 
 __all__ = [
     "load_image", "to_image_array", "normalize_maps", "diverging_colormap", "tile_maps",
-    "save_image", "save_maps", "filter_image",
+    "save_image", "save_maps", "filter_image", "ImageTooLargeError",
 ]
 
 COLOR_MODES = ("grayscale", "rgb", "auto")
@@ -46,9 +47,6 @@ NORMALIZATIONS = ("minmax", "symmetric", "clip")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 FILTER_MODES = _filters.BANK_MODES
 
-# Pillow modes that hold one grey channel, and the value that means white in the high-bit ones.
-_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-_HIGH_BIT_WHITE = {"I": 65535.0, "I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "F": 1.0}
 
 #: The diverging colour map: value -> RGB, linear between these stops (ColorBrewer's RdBu,
 #: reversed so that positive is red, with pure white at zero).
@@ -66,19 +64,41 @@ def _pil(where):
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError(f'{where} needs Pillow, which is not installed. Install it with: pip install "convolve[viz]"') from None
+        raise ImportError(
+            f'{where} needs Pillow, which is not installed. Install it with: pip install "convolve[viz]"'
+        ) from None
     return Image
 
 
-def _positive_int(value, name, where, minimum=1):
+def _positive_int(value, name, where, minimum=1, also=""):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+        kind += f", {also}" if also else ""
         raise ValueError(f"{where}: `{name}` must be {kind}. Received: {name}={value!r}")
     return int(value)
 
 
 # ---- loading ---------------------------------------------------------------------------------
-def load_image(path, color_mode="grayscale", target_size=None, interpolation="nearest"):
+class ImageTooLargeError(ValueError):
+    """``load_image`` refused an image for its pixel count, before decoding its pixels.
+
+    Attributes: ``path``; ``size``, (width, height) as the file's header gives it, or None when
+    Pillow refused the file before we could read its size; ``max_pixels``, the limit that applied
+    (None for none).
+    """
+
+    def __init__(self, message, path, size, max_pixels):
+        super().__init__(message)
+        self.path = path
+        self.size = size
+        self.max_pixels = max_pixels
+
+
+class _PixelValueError(ValueError):
+    """Pixel values that ``load_image`` cannot map onto [0, 1] (NaN, a float image outside [0, 1])."""
+
+
+def load_image(path, color_mode="grayscale", target_size=None, interpolation="nearest", max_pixels="default"):
     """Load an image file that Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).
 
     Args:
@@ -86,19 +106,45 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
         color_mode: "grayscale" (1 channel, Pillow's ITU-R 601 luma for colour files),
             "rgb" (3 channels; grey files are repeated into three), or "auto" (grey files
             keep 1 channel, everything else becomes RGB). An alpha channel is dropped,
-            not composited. 16-bit grey files are scaled by 65535; of an animation, the
-            first frame is read.
+            not composited. Of an animation, the first frame is read.
         target_size: None, or (height, width) (an int means square) to resize to, as Keras'
-            ``load_img`` does.
+            ``load_img`` does. The resizing works on the [0, 1] floats, one channel at a time,
+            and its result is clipped to [0, 1] (bicubic and Lanczos overshoot).
         interpolation: resampling for ``target_size``: one of "nearest" (Keras' default),
             "bilinear", "bicubic", "lanczos", "box", "hamming".
+        max_pixels: the most pixels (width x height) a file may have; a larger one is refused
+            from its header, before any pixel is decoded (a small file can claim a huge image:
+            a "decompression bomb"). "default" is Pillow's ``PIL.Image.MAX_IMAGE_PIXELS`` read at
+            call time (89,478,485 unless changed; None there means no limit); None means no limit
+            of ours. Pillow itself still refuses, inside ``Image.open``, any image above twice
+            ``PIL.Image.MAX_IMAGE_PIXELS``: to read one of those, raise that too.
+
+    How pixel values become [0, 1], by Pillow's mode of the file:
+
+    * 8-bit modes ("1", "L", "P", "LA", "RGB", "RGBA", "CMYK", ...): divided by 255.
+    * 16-bit grey ("I;16", "I;16B", ...; 16-bit PNG and TIFF): divided by 65535.
+    * 32-bit integer grey ("I", e.g. a 32-bit TIFF): divided by 2**31 - 1, the largest int32;
+      negative values are refused.
+    * 32-bit float grey ("F", a float TIFF): used as they are; they must be finite and lie in
+      [0, 1], else the file is refused (the message gives the range found).
+
+    High-bit grey files keep their precision in "grayscale" and "auto" modes; "grayscale" of a
+    colour file and every colour file go through Pillow's 8-bit conversion.
 
     Returns:
         float32 array (1, H, W, C), values in [0, 1], C = 1 or 3.
 
+    Memory: the (1, H, W, C) output is the one full-size float array made (with
+    ``target_size``, one full-size float image is made before resizing, and the output is the
+    resized size); Pillow's decoded image sits beside it, and the conversion works through it
+    in strips of about a million pixels.
+
     Raises:
         FileNotFoundError / IsADirectoryError: no file at ``path``.
-        ValueError: the file is not an image Pillow can read, or a bad argument.
+        ImageTooLargeError (a ValueError): more pixels than ``max_pixels``, or than Pillow opens.
+        ValueError: the file is not an image Pillow can read, its values do not fit [0, 1] as
+            described above (NaN or infinite, a float outside [0, 1], a negative integer), or a
+            bad argument.
         ImportError: Pillow is missing.
     """
     where = "load_image"
@@ -106,43 +152,138 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
     interpolation = check_choice(interpolation, INTERPOLATIONS, "interpolation", where)
     if target_size is not None:
         target_size = standardize_tuple(target_size, 2, "target_size", where)
+    default_limit = isinstance(max_pixels, str) and max_pixels == "default"
+    if max_pixels is not None and not default_limit:
+        also = "None (no limit) or 'default' (Pillow's limit)"
+        max_pixels = _positive_int(max_pixels, "max_pixels", where, also=also)
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: `path` must be a file name (str or os.PathLike). Received: path={path!r}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{where}: no such file. Received: path={os.fspath(path)!r}")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{where}: expected an image file, found a folder. Received: path={os.fspath(path)!r}")
+        raise IsADirectoryError(
+            f"{where}: expected an image file, found a folder. Received: path={os.fspath(path)!r}"
+        )
     Image = _pil(where)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            grey, channels = _decode(img, color_mode)
-    except PermissionError:
-        raise
-    except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(
-            f"{where}: the file is not an image Pillow can read ({type(e).__name__}: {e}). "
-            f"Received: path={os.fspath(path)!r}"
-        ) from None
-    if target_size is not None:
-        resample = getattr(Image.Resampling, interpolation.upper())
-        h, w = target_size
-        channels = [np.asarray(Image.fromarray(c, mode="F").resize((w, h), resample), np.float32) for c in channels]
-    array = np.stack(channels, axis=-1)  # (H, W, C)
-    if grey and color_mode == "rgb":
-        array = np.repeat(array, 3, axis=-1)
-    return np.clip(array, 0.0, 1.0)[None].astype(np.float32)  # (1, H, W, C)
+    limit = Image.MAX_IMAGE_PIXELS if default_limit else max_pixels
+    resample = None if target_size is None else getattr(Image.Resampling, interpolation.upper())
+    # Pillow warns between MAX_IMAGE_PIXELS and twice that: we check the size ourselves
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as img:
+                _check_pixels(img.size, limit, path, where)  # from the header, before decoding
+                img.load()
+                return _to_array(img, color_mode, target_size, resample, f"{where}: {_describe(path)}")
+        except (PermissionError, ImageTooLargeError, _PixelValueError):
+            raise
+        except Image.DecompressionBombError as e:
+            raise ImageTooLargeError(
+                f"{where}: Pillow refused the image as a possible decompression bomb, before decoding "
+                f"it ({e}). Pillow refuses anything above twice PIL.Image.MAX_IMAGE_PIXELS whatever "
+                f"`max_pixels` says; to read a file you trust, raise PIL.Image.MAX_IMAGE_PIXELS (None: no "
+                f"limit) and `max_pixels`. "
+                f"Received: path={os.fspath(path)!r}, max_pixels={max_pixels!r}",
+                path=os.fspath(path), size=None, max_pixels=limit,
+            ) from None
+        except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise ValueError(
+                f"{where}: the file is not an image Pillow can read ({type(e).__name__}: {e}). "
+                f"Received: path={os.fspath(path)!r}"
+            ) from None
 
 
-def _decode(img, color_mode):
-    """(is grey, list of float32 (H, W) channels in [0, 1]) from an open Pillow image."""
+def _describe(path):
+    return f"the image {os.fspath(path)!r}"
+
+
+def _check_pixels(size, limit, path, where):
+    """ImageTooLargeError when width * height exceeds ``limit`` (None: no limit)."""
+    width, height = size
+    if limit is not None and width * height > limit:
+        raise ImageTooLargeError(
+            f"{where}: the image is {width}x{height} (width x height) = {width * height:,} pixels, more than "
+            f"max_pixels={limit:,} (by default Pillow's PIL.Image.MAX_IMAGE_PIXELS, a guard against "
+            f"decompression bombs), so it is refused before decoding. For a file you trust, pass a larger "
+            f"`max_pixels`, or max_pixels=None for no limit. Received: path={os.fspath(path)!r}, "
+            f"size=({width}, {height})",
+            path=os.fspath(path), size=(width, height), max_pixels=limit,
+        )
+
+
+# Pillow modes that hold one grey channel; the high-bit ones are read as they are, divided by the
+# value that means white: the largest value of their integer type (1 for float images).
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_HIGH_BIT_WHITE = {"I": 2**31 - 1, "I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "F": 1}
+_STRIP_PIXELS = 1 << 20  # pixels converted at a time: bounds the temporaries beside the output
+
+
+def _to_array(img, color_mode, target_size, resample, what):
+    """float32 (1, H, W, C) in [0, 1] from a loaded Pillow image: the one full-size float array."""
     grey_file = img.mode in _GREY_MODES
-    if color_mode == "grayscale" or grey_file:  # "rgb" repeats a grey file into 3 channels afterwards
-        if img.mode in _HIGH_BIT_WHITE:  # 16-bit or float grey: keep the precision
-            return True, [np.asarray(img, dtype=np.float32) / np.float32(_HIGH_BIT_WHITE[img.mode])]
-        return True, [np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255)]  # luma; alpha dropped
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / np.float32(255)  # alpha dropped
-    return False, [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
+    if color_mode == "grayscale" or grey_file:  # "rgb" of a grey file repeats its one channel
+        mode = img.mode if grey_file and img.mode in _HIGH_BIT_WHITE else "L"  # "L": luma, alpha dropped
+        read = 1
+    else:
+        mode, read = "RGB", 3  # alpha dropped
+    channels = 3 if color_mode == "rgb" else read
+    width, height = img.size
+    if target_size is None:
+        out = np.empty((1, height, width, channels), np.float32)
+        _fill(img, mode, out[0], what)
+        return out
+    full = np.empty((height, width, read), np.float32)
+    _fill(img, mode, full, what)
+    h, w = target_size
+    out = np.empty((1, h, w, channels), np.float32)
+    Image = _pil("load_image")
+    for c in range(read):
+        small = Image.fromarray(np.ascontiguousarray(full[:, :, c])).resize((w, h), resample)
+        np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0, out=out[0, :, :, c])
+    if channels > read:
+        out[..., 1:] = out[..., :1]
+    return out
+
+
+def _fill(img, mode, dest, what):
+    """Write ``img`` converted to Pillow ``mode`` and scaled to [0, 1] into ``dest`` (H, W, C), in strips.
+
+    A grey ``mode`` fills channel 0 and is repeated into the others. Raises _PixelValueError for
+    values that do not map onto [0, 1].
+    """
+    height, width, channels = dest.shape
+    white = _HIGH_BIT_WHITE.get(mode, 255)
+    white = np.float64(white) if mode == "I" else np.float32(white)  # int32 / float32 would be float64 anyway
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    low, high = np.inf, -np.inf
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        piece = img.crop((0, top, width, bottom))
+        if piece.mode != mode:
+            piece = piece.convert(mode)
+        a = np.asarray(piece)
+        a = a[:, :, None] if a.ndim == 2 else a
+        if mode in ("F", "I"):  # the only modes whose values can fall outside 0..white
+            if mode == "F" and not np.all(np.isfinite(a)):
+                row = top + int(np.argwhere(~np.isfinite(a))[0, 0])
+                raise _PixelValueError(
+                    f"{what} holds NaN or infinite values (the first in row {row}); load_image returns "
+                    f"values in [0, 1]. Received: a float image (Pillow mode 'F') of size {width}x{height}"
+                )
+            low, high = min(low, a.min()), max(high, a.max())
+        np.divide(a, white, out=dest[top:bottom, :, : a.shape[2]])
+        if channels > a.shape[2]:
+            dest[top:bottom, :, 1:] = dest[top:bottom, :, :1]
+    if mode == "F" and (low < 0 or high > 1):
+        raise _PixelValueError(
+            f"{what} is a float image whose values must lie in [0, 1] (they are used as they are). "
+            f"Received: values from {float(low):g} to {float(high):g}"
+        )
+    if mode == "I" and low < 0:
+        raise _PixelValueError(
+            f"{what} is a 32-bit integer image, divided by 2**31 - 1 to give [0, 1], so its values must lie "
+            f"in 0..2147483647. Received: values from {int(low)} to {int(high)}"
+        )
 
 
 # ---- normalisation and colour ------------------------------------------------------------------
@@ -166,7 +307,9 @@ def normalize_maps(maps, mode="minmax"):
     mode = check_choice(mode, NORMALIZATIONS, "mode", where)
     x = as_float_array(maps, where=where, name="maps")
     if x.ndim < 2:
-        raise ValueError(f"{where}: expected maps of shape (H, W) or (..., H, W, C). Received: maps.shape={x.shape}")
+        raise ValueError(
+            f"{where}: expected maps of shape (H, W) or (..., H, W, C). Received: maps.shape={x.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{where}: the maps contain NaN or infinite values. Received: maps.shape={x.shape}")
     if mode == "clip":
@@ -287,7 +430,9 @@ def tile_maps(maps, normalize="minmax", columns=None, scale=1, padding=1, pad_va
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or 0 in a.shape:
-        raise ValueError(f"{where}: expected maps (H, W, C) or (1, H, W, C). Received: maps.shape={np.shape(maps)}")
+        raise ValueError(
+            f"{where}: expected maps (H, W, C) or (1, H, W, C). Received: maps.shape={np.shape(maps)}"
+        )
     h, w, c = a.shape
     scale = _positive_int(scale, "scale", where)
     padding = _positive_int(padding, "padding", where, minimum=0)
@@ -298,8 +443,8 @@ def tile_maps(maps, normalize="minmax", columns=None, scale=1, padding=1, pad_va
     rows = math.ceil(c / columns)
     tiles = [_upscale(to_image_array(a[:, :, k], normalize), scale) for k in range(c)]
     th, tw = h * scale, w * scale
-    grid = np.full((rows * th + (rows - 1) * padding, columns * tw + (columns - 1) * padding) + tiles[0].shape[2:],
-                   pad_value, np.uint8)
+    grid_height, grid_width = rows * th + (rows - 1) * padding, columns * tw + (columns - 1) * padding
+    grid = np.full((grid_height, grid_width) + tiles[0].shape[2:], pad_value, np.uint8)
     for k, tile in enumerate(tiles):
         top, left = (k // columns) * (th + padding), (k % columns) * (tw + padding)
         grid[top : top + th, left : left + tw] = tile
@@ -323,7 +468,9 @@ def _write_picture(path, pixels, where):
         )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{where}: the folder {folder!r} does not exist. Received: path={os.fspath(path)!r}")
+        raise FileNotFoundError(
+            f"{where}: the folder {folder!r} does not exist. Received: path={os.fspath(path)!r}"
+        )
     picture = Image.fromarray(np.ascontiguousarray(pixels))
     with atomic_open(path) as f:
         picture.save(f, format=formats[suffix])
@@ -359,7 +506,9 @@ def save_maps(path, maps, normalize="minmax", columns=None, scale=4, padding=2, 
 
 
 # ---- filtering -----------------------------------------------------------------------------------
-def filter_image(image, kernel, strides=1, padding="same", padding_mode="zeros", mode="per_channel", bias=0.0):
+def filter_image(
+    image, kernel, strides=1, padding="same", padding_mode="zeros", mode="per_channel", bias=0.0
+):
     """Apply handcrafted filters to an image: a Conv2D without a layer, through ``ops.conv.conv``.
 
     Args:
@@ -392,7 +541,8 @@ def filter_image(image, kernel, strides=1, padding="same", padding_mode="zeros",
         x = x[None]
     elif x.ndim != 4:
         raise ValueError(
-            f"{where}: expected an image (H, W), (H, W, C) or a batch (N, H, W, C). Received: image.shape={x.shape}"
+            f"{where}: expected an image (H, W), (H, W, C) or a batch (N, H, W, C). "
+            f"Received: image.shape={x.shape}"
         )
     channels = x.shape[-1]
     if not isinstance(kernel, (str, np.ndarray)) and _numeric_rank(kernel) == 4:
@@ -416,7 +566,8 @@ def filter_image(image, kernel, strides=1, padding="same", padding_mode="zeros",
     b = np.asarray(bias)
     if b.dtype.kind not in "biuf" or b.ndim > 1 or (b.ndim == 1 and b.shape[0] != filters):
         raise ValueError(
-            f"{where}: `bias` must be a number or one number per output map ({filters},). Received: bias={bias!r}"
+            f"{where}: `bias` must be a number or one number per output map ({filters},). "
+            f"Received: bias={bias!r}"
         )
     b = np.broadcast_to(b.astype(k.dtype), (filters,)).copy()
     return conv(x, k, b, strides=strides, padding=padding, padding_mode=padding_mode, where=where)

@@ -1,6 +1,10 @@
 """convolve.images: loading, normalising, colouring, tiling, saving and filtering images."""
 import os
+import struct
 import sys
+import tracemalloc
+import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -103,15 +107,18 @@ def test_load_other_formats_and_target_size(tmp_path, rng):
         assert x.shape[:3] == (1, 6, 8) and 0 <= x.min() and x.max() <= 1
     x = images.load_image(tmp_path / "x.bmp", "rgb", target_size=(12, 4))
     assert x.shape == (1, 12, 4, 3)
-    np.testing.assert_allclose(x[0, ::2, :, :], pixels[:, 1::2] / 255, atol=1e-7)  # nearest: rows doubled, odd columns
-    assert images.load_image(tmp_path / "x.bmp", target_size=5, interpolation="bilinear").shape == (1, 5, 5, 1)
+    # nearest: rows doubled, odd columns
+    np.testing.assert_allclose(x[0, ::2, :, :], pixels[:, 1::2] / 255, atol=1e-7)
+    x = images.load_image(tmp_path / "x.bmp", target_size=5, interpolation="bilinear")
+    assert x.shape == (1, 5, 5, 1)
 
 
 def test_load_errors(tmp_path):
     missing = tmp_path / "none.png"
     with pytest.raises(FileNotFoundError, match=rf"load_image: no such file. Received: path='{missing}'$"):
         images.load_image(missing)
-    with pytest.raises(IsADirectoryError, match=r"load_image: expected an image file, found a folder. Received: path="):
+    with pytest.raises(IsADirectoryError, match=r"load_image: expected an image file, found a folder. "
+                                                r"Received: path="):
         images.load_image(tmp_path)
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
@@ -121,14 +128,239 @@ def test_load_errors(tmp_path):
     with pytest.raises(ValueError, match=r"load_image: the `color_mode` argument must be one of "
                                          r"\{'grayscale', 'rgb', 'auto'\}. Received: color_mode='rgba'$"):
         images.load_image(text, color_mode="rgba")
-    with pytest.raises(ValueError, match=r"load_image: the `target_size` argument must be an int or a tuple of 2 ints. "
-                                         r"Received: target_size=\(1, 2, 3\)$"):
+    with pytest.raises(ValueError, match=r"load_image: the `target_size` argument must be an int or a tuple "
+                                         r"of 2 ints. Received: target_size=\(1, 2, 3\)$"):
         images.load_image(text, target_size=(1, 2, 3))
     with pytest.raises(ValueError, match=r"load_image: the `interpolation` argument must be one of .*"
                                          r"Received: interpolation='cubic'$"):
         images.load_image(text, interpolation="cubic")
-    with pytest.raises(TypeError, match=r"load_image: `path` must be a file name \(str or os.PathLike\). Received: path=3$"):
+    with pytest.raises(TypeError, match=r"load_image: `path` must be a file name \(str or os.PathLike\). "
+                                        r"Received: path=3$"):
         images.load_image(3)
+
+
+# ---- load_image: hostile and odd files -----------------------------------------------------------
+def forged_png(path, width, height):
+    """A PNG of a few bytes whose header claims width x height RGB pixels (its data is empty): what a
+    decompression bomb looks like until its pixels are decoded."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header))
+        f.write(chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return str(path)
+
+
+@pytest.fixture
+def no_warnings():
+    """Fails the test if any warning is issued inside it (Pillow's DecompressionBombWarning above all)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.fixture(params=[None, 7], ids=["one_strip", "strips_of_7_pixels"])
+def strips(request, monkeypatch):
+    """Run a test with the conversion in one strip and in many (7 pixels: rows of a narrow image,
+    a partial last strip)."""
+    if request.param is not None:
+        monkeypatch.setattr(images, "_STRIP_PIXELS", request.param)
+
+
+def test_max_pixels_refuses_before_decoding(tmp_path, no_warnings):
+    path = write(tmp_path / "g.png", np.zeros((4, 6), np.uint8))
+    assert images.load_image(path, max_pixels=24).shape == (1, 4, 6, 1)  # exactly the limit is allowed
+    with pytest.raises(images.ImageTooLargeError, match=(
+        r"^load_image: the image is 6x4 \(width x height\) = 24 pixels, more than max_pixels=23 \(by "
+        r"default Pillow's PIL.Image.MAX_IMAGE_PIXELS, a guard against decompression bombs\), so it is "
+        r"refused before decoding. For a file you trust, pass a larger `max_pixels`, or max_pixels=None "
+        rf"for no limit. Received: path='{path}', size=\(6, 4\)$"
+    )) as info:
+        images.load_image(path, max_pixels=23)
+    assert isinstance(info.value, ValueError)  # the documented type
+    assert (info.value.path, info.value.size, info.value.max_pixels) == (path, (6, 4), 23)
+
+
+def test_max_pixels_by_default_is_pillows_limit_read_at_call_time(tmp_path, monkeypatch, no_warnings):
+    from PIL import Image as PILImage
+
+    path = write(tmp_path / "g.png", np.zeros((5, 5), np.uint8))  # 25 pixels
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 20)  # Pillow would only warn up to 40
+    with pytest.raises(ValueError, match=r"25 pixels, more than max_pixels=20 .*Received: path="):
+        images.load_image(path)
+    x = images.load_image(path, max_pixels=None)  # ours lifted; Pillow's warning silenced
+    assert x.shape == (1, 5, 5, 1)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", None)  # Pillow's "no limit"
+    assert images.load_image(path).shape == (1, 5, 5, 1)
+
+
+def test_forged_header_above_pillows_limit_is_refused_without_a_warning(tmp_path, no_warnings):
+    path = forged_png(tmp_path / "bomb.png", 12000, 12000)  # 144 M pixels: Pillow only warns
+    expected = r"the image is 12000x12000 \(width x height\) = 144,000,000 pixels, more than max_pixels=89,4"
+    with pytest.raises(images.ImageTooLargeError, match=expected):
+        images.load_image(path, color_mode="rgb")
+
+
+@pytest.mark.parametrize("forged", [True, False])
+def test_decompression_bomb_error_becomes_value_error(tmp_path, monkeypatch, no_warnings, forged):
+    from PIL import Image as PILImage
+
+    if forged:
+        path = forged_png(tmp_path / "bomb.png", 20000, 20000)  # 400 M: over twice Pillow's limit
+    else:
+        path = write(tmp_path / "g.png", np.zeros((8, 8), np.uint8))
+        monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 10)  # 64 pixels > 2 * 10
+    for max_pixels in ("default", None, 10**12):
+        with pytest.raises(images.ImageTooLargeError, match=(
+            r"^load_image: Pillow refused the image as a possible decompression bomb, before decoding it "
+            r"\(Image size \(\d+ pixels\) exceeds limit of \d+ pixels, could be decompression bomb DOS "
+            r"attack.\). Pillow refuses anything above twice PIL.Image.MAX_IMAGE_PIXELS whatever "
+            r"`max_pixels` says; to read a file you trust, raise PIL.Image.MAX_IMAGE_PIXELS \(None: no "
+            r"limit\) and `max_pixels`. "
+            rf"Received: path='{path}', max_pixels={max_pixels!r}$"
+        )) as info:
+            images.load_image(path, max_pixels=max_pixels)
+        assert isinstance(info.value, ValueError) and info.value.size is None
+
+
+@pytest.mark.parametrize("value", [0, -5, True, 2.5, "none", np.array([10])])
+def test_max_pixels_must_be_a_positive_integer_none_or_default(tmp_path, value):
+    path = write(tmp_path / "g.png", np.zeros((2, 2), np.uint8))
+    with pytest.raises(ValueError, match=(
+        r"^load_image: `max_pixels` must be a positive integer, None \(no limit\) or 'default' \(Pillow's "
+        r"limit\). Received: max_pixels="
+    )):
+        images.load_image(path, max_pixels=value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_tiff_with_nan_or_infinity_is_refused(tmp_path, strips, bad):
+    pixels = np.full((4, 5), 0.5, np.float32)
+    pixels[2, 3] = bad
+    path = tmp_path / "f.tif"
+    Image.fromarray(pixels).save(path)
+    with pytest.raises(ValueError, match=(
+        rf"^load_image: the image '{path}' holds NaN or infinite values \(the first in row 2\); load_image "
+        r"returns values in \[0, 1\]. Received: a float image \(Pillow mode 'F'\) of size 5x4$"
+    )):
+        images.load_image(path, "rgb")
+
+
+def test_float_tiff_outside_unit_range_is_refused_naming_the_range(tmp_path, strips):
+    pixels = np.linspace(0, 2, 12, dtype=np.float32).reshape(3, 4)
+    path = tmp_path / "f.tif"
+    Image.fromarray(pixels).save(path)
+    with pytest.raises(ValueError, match=(
+        rf"^load_image: the image '{path}' is a float image whose values must lie in \[0, 1\] \(they are "
+        r"used as they are\). Received: values from 0 to 2$"
+    )):
+        images.load_image(path)
+    Image.fromarray(pixels / 2).save(path)  # in range: used as it is
+    np.testing.assert_array_equal(images.load_image(path, "auto")[0, :, :, 0], pixels / 2)
+
+
+def test_int32_tiff_is_divided_by_the_largest_int32(tmp_path, strips):
+    pixels = np.array([[0, 2**30, 2**31 - 1], [1, 12345, 2**16]], np.int32)
+    path = tmp_path / "i.tif"
+    Image.fromarray(pixels).save(path)
+    with Image.open(path) as img:
+        assert img.mode == "I"
+    x = images.load_image(path)
+    assert x.shape == (1, 2, 3, 1) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0, :, :, 0], (pixels / (2**31 - 1)).astype(np.float32))
+    assert x[0, 0, 1, 0] == pytest.approx(0.5, abs=1e-9)  # 2**30 was clipped to 1.0 before
+    assert x[0, 0, 2, 0] == 1.0
+
+
+def test_negative_int32_tiff_is_refused(tmp_path):
+    path = tmp_path / "i.tif"
+    Image.fromarray(np.array([[-3, 0], [5, 7]], np.int32)).save(path)
+    with pytest.raises(ValueError, match=(
+        rf"^load_image: the image '{path}' is a 32-bit integer image, divided by 2\*\*31 - 1 to give "
+        r"\[0, 1\], so its values must lie in 0..2147483647. Received: values from -3 to 7$"
+    )):
+        images.load_image(path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_grey_is_divided_by_65535(tmp_path, strips, suffix):
+    pixels = np.array([[0, 1, 257], [32768, 65534, 65535]], np.uint16)
+    path = tmp_path / f"h{suffix}"
+    Image.fromarray(pixels).save(path)
+    with Image.open(path) as img:
+        assert img.mode.startswith("I;16")
+    expected = pixels.astype(np.float32) / np.float32(65535)
+    np.testing.assert_array_equal(images.load_image(path)[0, :, :, 0], expected)
+    rgb = images.load_image(path, "rgb")
+    np.testing.assert_array_equal(rgb[0], np.repeat(expected[:, :, None], 3, axis=-1))
+
+
+def _files_of_every_mode(tmp_path, rng):
+    """{Pillow mode: path} for the modes load_image reads, 5x7 pixels each."""
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    grey = rgb[..., 0]
+    made = {
+        "1": Image.fromarray(grey).convert("1"),
+        "L": Image.fromarray(grey),
+        "LA": Image.fromarray(np.dstack([grey, rgb[..., 1]]), mode="LA"),
+        "P": Image.fromarray(rgb).convert("P"),
+        "RGB": Image.fromarray(rgb),
+        "RGBA": Image.fromarray(rgb).convert("RGBA"),
+        "I;16": Image.fromarray(grey.astype(np.uint16) * 257),
+        "I": Image.fromarray(grey.astype(np.int32) << 23),
+        "F": Image.fromarray(grey.astype(np.float32) / 255),
+    }
+    paths = {}
+    for mode, picture in made.items():
+        paths[mode] = str(tmp_path / f"{mode.replace(';', '_')}.{'tif' if mode in ('I', 'F') else 'png'}")
+        picture.save(paths[mode])
+    return paths
+
+
+def test_every_mode_gives_float32_batches_in_unit_range(tmp_path, rng, strips):
+    for mode, path in _files_of_every_mode(tmp_path, rng).items():
+        grey = mode in ("1", "L", "LA", "I;16", "I", "F")
+        for color_mode, channels in (("grayscale", 1), ("rgb", 3), ("auto", 1 if grey else 3)):
+            x = images.load_image(path, color_mode)
+            assert x.shape == (1, 5, 7, channels) and x.dtype == np.float32, (mode, color_mode)
+            assert x.flags.c_contiguous and 0 <= x.min() and x.max() <= 1, (mode, color_mode)
+            if channels == 3 and grey:  # rgb from grey is the grey channel repeated, exactly
+                np.testing.assert_array_equal(x, np.repeat(images.load_image(path, "grayscale"), 3, axis=-1))
+
+
+def test_strips_give_the_same_array_as_one_pass(tmp_path, rng, monkeypatch):
+    paths = _files_of_every_mode(tmp_path, rng)
+    whole = {(m, c): images.load_image(p, c) for m, p in paths.items() for c in ("grayscale", "rgb")}
+    monkeypatch.setattr(images, "_STRIP_PIXELS", 8)  # one row of 7 at a time
+    for (mode, color_mode), expected in whole.items():
+        np.testing.assert_array_equal(images.load_image(paths[mode], color_mode), expected)
+
+
+def test_conversion_allocates_the_output_once(tmp_path, rng, monkeypatch):
+    """Beside the output, only strip-sized temporaries: traced NumPy/Python memory stays within 10%
+    of the (1, H, W, C) float32 output (the old code made several full-size float copies)."""
+    monkeypatch.setattr(images, "_STRIP_PIXELS", 4096)
+    pixels = rng.integers(0, 256, (600, 800, 3), dtype=np.uint8)  # large beside Pillow's 64 KB file reads
+    cases = {
+        "rgb.png": (Image.fromarray(pixels), "rgb"),
+        "grey_as_rgb.png": (Image.fromarray(pixels[..., 0]), "rgb"),
+        "h.png": (Image.fromarray(pixels[..., 0].astype(np.uint16) * 257), "grayscale"),
+        "f.tif": (Image.fromarray(pixels[..., 0].astype(np.float32) / 255), "grayscale"),
+        "i.tif": (Image.fromarray(pixels[..., 0].astype(np.int32)), "grayscale"),
+    }
+    for name, (picture, color_mode) in cases.items():
+        picture.save(tmp_path / name)
+        images.load_image(tmp_path / name, color_mode)  # imports and caches warmed up
+        tracemalloc.start()
+        try:
+            x = images.load_image(tmp_path / name, color_mode)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1.1 * x.nbytes, (name, peak / x.nbytes)
 
 
 # ---- normalize_maps ------------------------------------------------------------------------------
@@ -186,8 +418,8 @@ def test_normalize_maps_errors():
     with pytest.raises(ValueError, match=r"normalize_maps: the `mode` argument must be one of "
                                          r"\{'minmax', 'symmetric', 'clip'\}. Received: mode='max'$"):
         images.normalize_maps(np.ones((2, 2)), "max")
-    with pytest.raises(ValueError, match=r"normalize_maps: expected maps of shape \(H, W\) or \(\.\.\., H, W, C\). "
-                                         r"Received: maps.shape=\(3,\)$"):
+    with pytest.raises(ValueError, match=r"normalize_maps: expected maps of shape \(H, W\) or "
+                                         r"\(\.\.\., H, W, C\). Received: maps.shape=\(3,\)$"):
         images.normalize_maps(np.ones(3))
     with pytest.raises(ValueError, match=r"normalize_maps: the maps contain NaN or infinite values. "
                                          r"Received: maps.shape=\(2, 2\)$"):
@@ -241,13 +473,14 @@ def test_rgb_minmax_keeps_colours():
 def test_to_image_array_none_and_clip():
     np.testing.assert_array_equal(images.to_image_array(np.array([[0.0, 1.0]]), None), [[0, 255]])
     np.testing.assert_array_equal(images.to_image_array(np.array([[0, 200]], np.uint8), None), [[0, 200]])
-    np.testing.assert_array_equal(images.to_image_array(np.array([[-1.0, 0.5, 3.0]]), "clip"), [[0, 128, 255]])
+    clipped = images.to_image_array(np.array([[-1.0, 0.5, 3.0]]), "clip")
+    np.testing.assert_array_equal(clipped, [[0, 128, 255]])
     np.testing.assert_array_equal(images.to_image_array(np.array([[False, True]]), None), [[0, 255]])
 
 
 def test_to_image_array_errors():
-    with pytest.raises(ValueError, match=r"to_image_array: with normalize=None, float values must lie in \[0, 1\].*"
-                                         r"Received: values from 0.0 to 2.0$"):
+    with pytest.raises(ValueError, match=r"to_image_array: with normalize=None, float values must lie in "
+                                         r"\[0, 1\].*Received: values from 0.0 to 2.0$"):
         images.to_image_array(np.array([[0.0, 2.0]]), None)
     with pytest.raises(ValueError, match=r"Received: values from -3 to 0$"):
         images.to_image_array(np.array([[-3, 0]]), None)
@@ -263,7 +496,8 @@ def test_to_image_array_errors():
     with pytest.raises(ValueError, match=r"to_image_array: the `normalize` argument must be one of "
                                          r"\{'minmax', 'symmetric', 'clip'\}. Received: normalize='min'$"):
         images.to_image_array(np.zeros((4, 4)), "min")
-    with pytest.raises(TypeError, match=r"to_image_array: expected a numeric array. Received: an array of dtype <U1$"):
+    with pytest.raises(TypeError, match=r"to_image_array: expected a numeric array. "
+                                        r"Received: an array of dtype <U1$"):
         images.to_image_array(np.array([["a"]]))
 
 
@@ -345,19 +579,23 @@ def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
 
 
 def test_save_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"save_image: cannot tell an image format Pillow writes from the file "
-                                         r"name's suffix.*Received: path='.*x\.npy'$"):
+    with pytest.raises(ValueError, match=r"save_image: cannot tell an image format Pillow writes from the "
+                                         r"file name's suffix.*Received: path='.*x\.npy'$"):
         images.save_image(tmp_path / "x.npy", np.eye(3))
     with pytest.raises(FileNotFoundError, match=r"save_maps: the folder '.*nowhere' does not exist. "
                                                 r"Received: path='.*m\.png'$"):
         images.save_maps(tmp_path / "nowhere" / "m.png", np.ones((3, 3, 2)))
-    with pytest.raises(ValueError, match=r"save_image: `scale` must be a positive integer. Received: scale=0$"):
+    with pytest.raises(ValueError, match=r"save_image: `scale` must be a positive integer. "
+                                         r"Received: scale=0$"):
         images.save_image(tmp_path / "x.png", np.eye(3), scale=0)
-    with pytest.raises(ValueError, match=r"tile_maps: `padding` must be a non-negative integer. Received: padding=-1$"):
+    with pytest.raises(ValueError, match=r"tile_maps: `padding` must be a non-negative integer. "
+                                         r"Received: padding=-1$"):
         images.save_maps(tmp_path / "x.png", np.ones((3, 3, 2)), padding=-1)
-    with pytest.raises(ValueError, match=r"tile_maps: `columns` must be a positive integer. Received: columns=0$"):
+    with pytest.raises(ValueError, match=r"tile_maps: `columns` must be a positive integer. "
+                                         r"Received: columns=0$"):
         images.tile_maps(np.ones((3, 3, 2)), columns=0)
-    with pytest.raises(ValueError, match=r"tile_maps: `pad_value` must be in 0..255. Received: pad_value=300$"):
+    with pytest.raises(ValueError, match=r"tile_maps: `pad_value` must be in 0..255. "
+                                         r"Received: pad_value=300$"):
         images.tile_maps(np.ones((3, 3, 2)), pad_value=300)
     with pytest.raises(ValueError, match=r"tile_maps: expected maps \(H, W, C\) or \(1, H, W, C\). "
                                          r"Received: maps.shape=\(2, 3, 3, 2\)$"):
@@ -408,13 +646,14 @@ def test_filter_image_shapes_and_names(rng):
     grey = rng.random((8, 9))
     out = images.filter_image(grey, "sobel_y")
     assert out.shape == (1, 8, 9, 1)
-    np.testing.assert_allclose(out[0, :, :, 0], conv(grey[None, :, :, None], filters.sobel_y()[:, :, None, None],
-                                                     padding="same")[0, :, :, 0])
+    expected = conv(grey[None, :, :, None], filters.sobel_y()[:, :, None, None], padding="same")
+    np.testing.assert_allclose(out[0, :, :, 0], expected[0, :, :, 0])
     assert images.filter_image(grey[:, :, None], filters.box(5), padding="valid").shape == (1, 4, 5, 1)
     assert images.filter_image(rng.random((8, 9, 3)), ["box", "emboss"]).shape == (1, 8, 9, 6)
     assert images.filter_image(rng.random((8, 9, 3)), ["box", "emboss"], mode="across").shape == (1, 8, 9, 2)
     assert images.filter_image(grey, "box", strides=2).shape == (1, 4, 5, 1)
-    np.testing.assert_allclose(images.filter_image(np.zeros((4, 4)), "box", bias=1.5), np.full((1, 4, 4, 1), 1.5))
+    biased = images.filter_image(np.zeros((4, 4)), "box", bias=1.5)
+    np.testing.assert_allclose(biased, np.full((1, 4, 4, 1), 1.5))
     assert images.filter_image(np.zeros((4, 4), np.uint8), "box").dtype == np.float32
 
 
@@ -432,19 +671,21 @@ def test_filter_image_errors():
     with pytest.raises(ValueError, match=r"filter_image: expected an image \(H, W\), \(H, W, C\) or a batch "
                                          r"\(N, H, W, C\). Received: image.shape=\(6,\)$"):
         images.filter_image(np.zeros(6), "box")
-    with pytest.raises(ValueError, match=r"filter_image: a 4-D kernel \(kh, kw, in_channels, filters\) must have "
-                                         r"in_channels = the image's 3 channels. Received: kernel.shape=\(3, 3, 1, 2\)"):
+    with pytest.raises(ValueError, match=r"filter_image: a 4-D kernel \(kh, kw, in_channels, filters\) must "
+                                         r"have in_channels = the image's 3 channels. "
+                                         r"Received: kernel.shape=\(3, 3, 1, 2\)"):
         images.filter_image(img, np.zeros((3, 3, 1, 2)))
-    with pytest.raises(ValueError, match=r"filter_image: expected a filter name, a 2-D array, a list of them, "
-                                         r"or a 4-D Conv2D kernel \(kh, kw, C, F\). Received: kernel.shape=\(3, 3, 1\)$"):
+    with pytest.raises(ValueError, match=r"filter_image: expected a filter name, a 2-D array, a list of "
+                                         r"them, or a 4-D Conv2D kernel \(kh, kw, C, F\). "
+                                         r"Received: kernel.shape=\(3, 3, 1\)$"):
         images.filter_image(img, np.zeros((3, 3, 1)))
     with pytest.raises(ValueError, match=r"filters.bank: unknown filter name\..*Received: name='sobel'$"):
         images.filter_image(img, "sobel")
     with pytest.raises(ValueError, match=r"filter_image: the `mode` argument must be one of "
                                          r"\{'per_channel', 'across'\}. Received: mode='zeros'$"):
         images.filter_image(img, "box", mode="zeros")
-    with pytest.raises(ValueError, match=r"filter_image: `bias` must be a number or one number per output map \(3,\). "
-                                         r"Received: bias=\[1, 2\]$"):
+    with pytest.raises(ValueError, match=r"filter_image: `bias` must be a number or one number per output "
+                                         r"map \(3,\). Received: bias=\[1, 2\]$"):
         images.filter_image(img, "box", bias=[1, 2])
     with pytest.raises(ValueError, match=r"filter_image: .*padding_mode.*Received: padding_mode='mirror'$"):
         images.filter_image(img, "box", padding_mode="mirror")
