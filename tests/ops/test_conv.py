@@ -350,7 +350,6 @@ def test_larger_cases_match_reference(x_shape, kernel_shape, strides, padding, d
         assert_close(np.moveaxis(y, 1, -1), expected)
 
 
-@requires_torch
 @given(cfg=conv_configs())
 def test_both_column_layouts_match_reference(cfg):
     """im2col's columns are tap-major for few channels and row-major otherwise
@@ -381,6 +380,7 @@ def test_both_column_layouts_match_reference(cfg):
                 assert_close(a, b)
 
 
+@requires_torch
 @given(cfg=conv_configs(torch_compatible=True))
 def test_matches_pytorch(cfg):
     torch = helpers.torch()
