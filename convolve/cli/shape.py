@@ -120,21 +120,14 @@ def _model_shapes(path) -> int:
         shape_text = "multiple" if isinstance(shape, list) else ("?" if shape is None else format_shape(shape))
         table.append((f"{r['name']} ({r['type']})", shape_text, axes_text(r["receptive_field"]), axes_text(r["jump"])))
     widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
-    # Sequential models: each layer's input shape is the previous one's output shape
-    inputs = {}
-    if hasattr(model, "_shapes") and getattr(model, "input_shape", None) is not None:
-        shape = model.input_shape
-        for layer, row in zip(model.layers, rows):
-            inputs[layer.name] = shape
-            shape = row["output_shape"]
     print(f'Model "{model.name}": input {format_shape(model.input_shape) if not isinstance(model.input_shape, list) else model.input_shape}')
     for i, row in enumerate(table):
         print("".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
         if i == 0:
             print("-" * sum(widths))
             continue
-        layer = model.layers[i - 1]
-        for step in _layer_arithmetic(layer, inputs.get(layer.name)):
+        layer, shape = model.get_layer(rows[i - 1]["name"]), rows[i - 1]["input_shape"]
+        for step in _layer_arithmetic(layer, shape if isinstance(shape, tuple) else None):
             print(f"    {step}")
     print("Receptive field: the input pixels one output sees, per axis; jump: input pixels between neighbouring outputs.")
     return 0

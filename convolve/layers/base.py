@@ -16,7 +16,10 @@ builds the layer and returns a new symbolic tensor (``symbolic.py``, the functio
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -29,6 +32,9 @@ from ..variables import Variable
 from .symbolic import KerasTensor, is_symbolic, symbolic_call
 
 _name_counts: defaultdict = defaultdict(int)
+_name_lock = threading.Lock()
+#: True while layers only declare their weights (see ``declared_weights_only``)
+_declaring = contextvars.ContextVar("convolve_declaring_weights", default=False)
 
 
 def _snake(name: str) -> str:
@@ -39,14 +45,30 @@ def _snake(name: str) -> str:
 
 def unique_name(base: str) -> str:
     """'conv2d', then 'conv2d_1', 'conv2d_2', ... as Keras names layers."""
-    count = _name_counts[base]
-    _name_counts[base] += 1
+    with _name_lock:  # two threads making layers never get the same name
+        count = _name_counts[base]
+        _name_counts[base] += 1
     return base if count == 0 else f"{base}_{count}"
 
 
 def clear_session() -> None:
     """Reset the automatic layer names (Keras' ``keras.backend.clear_session``)."""
-    _name_counts.clear()
+    with _name_lock:
+        _name_counts.clear()
+
+
+@contextlib.contextmanager
+def declared_weights_only():
+    """Inside, building a layer declares its weights without making them: ``add_weight``
+    runs no initializer and allocates nothing (each value is a read-only zero broadcast to
+    the weight's shape, a few bytes whatever the shape). Loaders build a file's architecture
+    this way and compare every declared weight with the file's tensors before any real
+    allocation; then they assign the stored arrays, which replace the placeholders."""
+    token = _declaring.set(True)
+    try:
+        yield
+    finally:
+        _declaring.reset(token)
 
 
 class Layer:
@@ -121,7 +143,15 @@ class Layer:
     # ---- weights ------------------------------------------------------------------
     def add_weight(self, name, shape, initializer="zeros", trainable=True) -> Variable:
         init = initializers.get(initializer, where=self.where)
-        value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
+        if _declaring.get():
+            try:
+                value = np.broadcast_to(np.zeros((), dtype=self.dtype), tuple(shape))
+            except (ValueError, TypeError) as error:  # a shape NumPy cannot even describe
+                raise ValueError(
+                    f"{self.where}: weight '{name}' would have an impossible shape ({error}). Received: shape={shape!r}"
+                ) from None
+        else:
+            value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
         var = Variable(value, name=name, trainable=trainable and self.trainable, path=f"{self.name}/{name}")
         self._weights.append(var)
         return var

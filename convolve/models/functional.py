@@ -17,7 +17,9 @@ once in ``weights`` and get the gradient of both uses. In messages and configs a
 named as Keras does: ``conv2d[1][0]`` is the output of the second call of ``conv2d``
 within this model.
 
-Training, saving and loading are the same as Sequential's (TrainingMixin, SavingMixin).
+``Sequential`` (``sequential.py``) is a subclass: once it knows its input shape it is this
+same graph, a chain of one call per layer. Saving and loading go through
+``convolve.saving``, which finds this class by name (``@register_model_class``).
 """
 from __future__ import annotations
 
@@ -25,14 +27,15 @@ import math
 
 import numpy as np
 
-from .. import autograd
+from .. import autograd, saving
 from ..autograd import Tensor
 from ..backend import as_float_array
 from ..layers.base import InputLayer, SymbolicInput, format_shape, unique_name
 from ..layers.symbolic import KerasTensor
+from ..ops.args import check_int
 from ..ops.shapes import receptive_field_step
+from ..saving import register_model_class
 from .progress import Progbar
-from .saving import SavingMixin
 from .summary import axes_text, print_summary
 from .training import TrainingMixin
 from .weights import LayerWeightsMixin
@@ -52,7 +55,8 @@ class _Inputs:
         return _Inputs([a[index] for a in self.arrays])
 
 
-class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
+@register_model_class
+class Model(LayerWeightsMixin, TrainingMixin):
     """A model defined by its inputs and outputs: ``Model(inputs, outputs, name=None)``.
 
     ``inputs``: a tensor returned by ``Input(shape)`` or a list of them; ``outputs``: a
@@ -60,15 +64,32 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
     (and return) one array for one input (output), a list for a list.
     """
 
+    #: summary() shows which tensors each layer reads (Sequential's chain needs no such column)
+    _summary_connections = True
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
-        self.name = name if name is not None else unique_name("functional")
-        self.trainable = trainable
+        self._init_model(name if name is not None else unique_name("functional"), trainable)
         if inputs is None or outputs is None:
             raise TypeError(
                 f"{self.where}: the functional API needs inputs and outputs: Model(inputs, outputs), where inputs "
                 "come from Input(shape). Received: "
                 f"inputs={'None' if inputs is None else 'given'}, outputs={'None' if outputs is None else 'given'}"
             )
+        self._init_graph(inputs, outputs)
+
+    def _init_model(self, name, trainable) -> None:
+        """What every model has before it has a graph: a name and no training configuration."""
+        self.name = name
+        self.trainable = trainable
+        self.built = False
+        self.compiled = False
+        self.optimizer = self.loss = None
+        self.compiled_metrics = []
+        self.stop_training = False
+
+    def _init_graph(self, inputs, outputs) -> None:
+        """Take the graph from ``inputs`` to ``outputs``: its nodes in order, its layers, and
+        when each intermediate value can be let go."""
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         self._inputs = self._tensors(inputs, "inputs")
@@ -110,12 +131,7 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
         for key, k in last.items():
             if key not in kept:
                 self._release[k].append(key)
-
         self.built = True
-        self.compiled = False
-        self.optimizer = self.loss = None
-        self.compiled_metrics = []
-        self.stop_training = False
 
     def _tensors(self, value, what) -> list:
         items = [value] if isinstance(value, KerasTensor) else value
@@ -164,12 +180,14 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
         return list(self._layers)
 
     def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` into ``layers``."""
+        layers = self.layers
         if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"{self.where}: no layer named {name!r}. Layers: {[l.name for l in self._layers]}")
+        raise ValueError(f"{self.where}: no layer named {name!r}. Layers: {[layer.name for layer in layers]}")
 
     @property
     def inputs(self) -> list:
@@ -266,32 +284,43 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
                 del known[key]
         return [known[id(t)] for t in self._outputs]
 
+    def _build_for(self, x, where) -> None:
+        """Build for data ``x`` if not built yet: a functional Model is built when made
+        (Sequential overrides this to build from its first data)."""
+
     def __call__(self, inputs, training=False):
         """The outputs for ``inputs`` (arrays, recorded Tensors inside a GradientTape, or
         symbolic tensors, which call the same layers again: a model used inside another)."""
+        self._build_for(inputs, self.where)
         outputs = self._run(self._standardize(inputs, self.where), training)
         return outputs[0] if self._single_output else outputs
 
-    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x`` in batches of ``batch_size``, as NumPy arrays; nothing is recorded.
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` in batches of ``batch_size`` (default 32), as NumPy arrays; nothing
+        is recorded. ``steps``: at most this many batches (default: all of ``x``). Empty ``x``
+        (0 samples) gives empty outputs of the right shape, ``(0, ...)``.
 
         ``verbose``: 'auto' or 1 shows a progress bar, 0 is silent.
         """
         where = f"{self.where}.predict"
+        batch_size = check_int(32 if batch_size is None else batch_size, "batch_size", where)
+        steps = check_int(steps, "steps", where, none_ok=True)
+        self._build_for(x, where)
         xs = self._standardize(x, where, arrays_only=True)
         if any(a.ndim == 0 for a in xs):
             raise ValueError(f"{where}: expected a batch of inputs. Received: a scalar")
         lengths = [len(a) for a in xs]
         if len(set(lengths)) > 1:
             raise ValueError(f"{where}: all inputs must have the same number of samples. Received: lengths {lengths}")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"{where}: batch_size must be a positive integer. Received: batch_size={batch_size!r}")
-        self._propagate_shapes([(None, *a.shape[1:]) for a in xs])  # every layer checked before computing
-        steps_total = max(1, math.ceil(lengths[0] / batch_size))
-        bar = Progbar(steps_total) if verbose in ("auto", 1, True) else None
+        shapes = self._propagate_shapes([(None, *a.shape[1:]) for a in xs])  # every layer checked first
+        total = math.ceil(lengths[0] / batch_size) if steps is None else min(steps, math.ceil(lengths[0] / batch_size))
+        if total == 0:  # no samples: nothing to compute, the outputs' shapes are known
+            outputs = [np.empty((0, *shapes[id(t)][1:]), dtype=t.dtype) for t in self._outputs]
+            return outputs[0] if self._single_output else outputs
+        bar = Progbar(total) if verbose in ("auto", 1, True) else None
         batches = []
         with autograd.no_record():
-            for step in range(steps_total):
+            for step in range(total):
                 sl = slice(step * batch_size, (step + 1) * batch_size)
                 batches.append(self._run([a[sl] for a in xs], training=False))
                 if bar:
@@ -301,6 +330,8 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
 
     # ---- training (TrainingMixin's hooks) ----------------------------------------------
     def _check_data(self, x, y, sample_weight, what):
+        if x is not None:
+            self._build_for(x, f"{self.where}.{what}")
         if not self._single_output:
             raise ValueError(
                 f"{self.where}.{what}: training and evaluation support models with one output. "
@@ -400,7 +431,8 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
 
     # ---- summary ---------------------------------------------------------------------
     def summary_rows(self) -> list:
-        """One dict per layer: name, type, output shape, params, receptive field, jump and
+        """One dict per layer: name, type, input shape (of its first call: one shape, a list
+        for a merge, None for an InputLayer), output shape, params, receptive field, jump and
         connected_to (Keras' ``name[node][tensor]`` for each tensor its calls read).
 
         A shared layer whose calls differ gets a list of output shapes and no receptive field.
@@ -418,15 +450,17 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
         for t in self._inputs + self._nodes:
             made_by[id(t.layer)].append(t)
         rows = []
-        for layer in self._layers:
+        for layer in self.layers:
             made = made_by[id(layer)]
             shapes = [t.shape for t in made]
             field_jumps = [fields[id(t)] for t in made]
             same_field = all(f == field_jumps[0] for f in field_jumps) and field_jumps[0] is not None
+            reads = [t.shape for t in made[0].inputs]
             rows.append(
                 {
                     "name": layer.name,
                     "type": type(layer).__name__,
+                    "input_shape": (reads[0] if len(reads) == 1 else reads) if reads else None,
                     "output_shape": shapes[0] if all(s == shapes[0] for s in shapes) else shapes,
                     "params": layer.count_params(),
                     "receptive_field": field_jumps[0][0] if same_field else None,
@@ -440,22 +474,39 @@ class Model(LayerWeightsMixin, SavingMixin, TrainingMixin):
 
     def summary(self, line_length=None, print_fn=None):
         """Print each layer's output shape, parameter count, receptive field, jump and the
-        tensors it reads ("Connected to"), then the totals; Sequential's table otherwise.
+        tensors it reads ("Connected to"; not for a Sequential), then the totals.
 
         Receptive field: how many input pixels (per spatial axis) one output position sees;
         jump: how many input pixels apart two neighbouring outputs are; '-' once a layer mixes
         all positions, or where merged branches have different jumps (see ``summary_rows``).
         """
         def shape_text(shape):
-            return "multiple" if isinstance(shape, list) else format_shape(shape)
+            return "?" if shape is None else "multiple" if isinstance(shape, list) else format_shape(shape)
 
-        table = [("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump", "Connected to")]
+        header = ("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump")
+        connections = self._summary_connections
+        table = [header + ("Connected to",) if connections else header]
         for r in self.summary_rows():
-            table.append((
+            row = (
                 f"{r['name']} ({r['type']})", shape_text(r["output_shape"]), f"{r['params']:,}",
-                axes_text(r["receptive_field"]), axes_text(r["jump"]), ", ".join(r["connected_to"]) or "-",
-            ))
+                axes_text(r["receptive_field"]), axes_text(r["jump"]),
+            )
+            table.append(row + (", ".join(r["connected_to"]) or "-",) if connections else row)
         print_summary(self, table, print_fn, line_length)
+
+    # ---- files (convolve.saving picks the format from the suffix) ------------------------
+    def save(self, filepath, overwrite=True):
+        """Save the architecture, weights, compile settings and optimizer state
+        (``convolve.saving.save_model``; ``.safetensors``)."""
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save only the weights (``convolve.saving.save_weights``)."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by ``save_weights`` or ``save`` (``convolve.saving.load_weights``)."""
+        saving.load_weights(self, filepath)
 
 
 def _merge_fields(fields):

@@ -1,38 +1,37 @@
-"""Sequential: a plain stack of layers, each feeding the next (``keras.Sequential``)."""
+"""Sequential: a plain stack of layers, each feeding the next (``keras.Sequential``).
+
+As in Keras 3, a Sequential is a functional ``Model``: once it knows its input shape it
+makes an ``Input`` of that shape, calls its layers on it one after the other, and from then
+on is exactly the graph ``Model(input, output)`` would be; calling, ``predict``, training,
+``summary`` and saving are ``Model``'s. What it adds is the list-like way to build one:
+
+    model = Sequential([Input((28, 28, 1)), Conv2D(8, 3), Flatten(), Dense(10)])
+    model = Sequential(); model.add(Conv2D(8, 3, input_shape=(28, 28, 1)))   # the same
+
+The input shape comes from an ``Input(shape)`` as the first element, the first layer's
+``input_shape=``, ``build(input_shape)``, or the first data it is called, fitted or
+predicted on. Until then the model has no graph (``built`` is False).
+"""
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
+from ..autograd import Tensor
 from ..backend import as_float_array
-from ..layers.base import InputLayer, Layer, SymbolicInput, format_shape, unique_name
-from ..ops.shapes import receptive_field_step
-from .progress import Progbar
-from .summary import axes_text, print_summary
-from .saving import SavingMixin
-from .training import TrainingMixin
-from .weights import LayerWeightsMixin
+from ..layers.base import InputLayer, Layer, SymbolicInput, unique_name
+from ..layers.symbolic import KerasTensor
+from ..saving import register_model_class
+from .functional import Model
 
 
-class Sequential(LayerWeightsMixin, SavingMixin, TrainingMixin):
-    """A linear stack of layers.
+@register_model_class
+class Sequential(Model):
+    """A linear stack of layers: ``Sequential(layers=None, name=None, trainable=True)``."""
 
-    ``Sequential([Conv2D(...), ...])`` or ``Sequential()`` then ``add(layer)``. The input
-    shape comes from ``Input(shape)`` as the first element, the first layer's
-    ``input_shape=``, ``build(input_shape)``, or the first call.
-    """
+    _summary_connections = False
 
     def __init__(self, layers=None, name=None, trainable=True):
-        self.name = name if name is not None else unique_name("sequential")
-        self.trainable = trainable
-        self._layers: list[Layer] = []
-        self._input_shape = None  # batch axis included
-        self.built = False
-        self.compiled = False
-        self.optimizer = self.loss = None
-        self.compiled_metrics = []
-        self.stop_training = False
+        self._init_model(name if name is not None else unique_name("sequential"), trainable)
+        self._stack: list[Layer] = []  # the layers, the InputLayer not among them (Keras' `layers`)
+        self._input_layer: InputLayer | None = None
         for layer in layers or ():
             self.add(layer)
 
@@ -41,126 +40,113 @@ class Sequential(LayerWeightsMixin, SavingMixin, TrainingMixin):
     def where(self) -> str:
         return f"Sequential '{self.name}'"
 
+    @property
+    def layers(self) -> list:
+        """The layers in order (without the InputLayer, as in Keras)."""
+        return list(self._stack)
+
     def add(self, layer) -> None:
         """Append a layer (or an ``Input``/``InputLayer`` as the very first element)."""
         if isinstance(layer, SymbolicInput):
             layer = layer.layer
         if isinstance(layer, InputLayer):
-            if self._layers or self._input_shape is not None:
+            if self._stack or self._input_layer is not None:
                 raise ValueError(f"{self.where}: an Input can only be the first element. Received: {layer!r}")
-            self._input_shape = layer.shape
+            self._input_layer = layer
+            self._rebuild()
             return
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"{self.where}: add() expected a Layer (e.g. Conv2D(...)). Received: {layer!r} of type {type(layer).__name__}"
+                f"{self.where}: add() expected a Layer (e.g. Conv2D(...)). "
+                f"Received: {layer!r} of type {type(layer).__name__}"
             )
-        if any(existing.name == layer.name for existing in self._layers):
+        if any(existing.name == layer.name for existing in self._stack):
             raise ValueError(
                 f"{self.where}: all layers must have unique names. Received: a second layer named {layer.name!r}"
             )
-        if not self._layers and self._input_shape is None and layer._input_shape_arg is not None:
-            self._input_shape = (None, *layer._input_shape_arg)
-        self._layers.append(layer)
-        if self._input_shape is not None:
-            self.build(self._input_shape)
+        if not self._stack and self._input_layer is None and layer._input_shape_arg is not None:
+            self._input_layer = InputLayer(shape=layer._input_shape_arg, dtype=layer.dtype)
+        self._stack.append(layer)
+        try:
+            self._rebuild()
+        except Exception:
+            self._stack.pop()  # a layer that does not fit is not kept
+            self._rebuild()
+            raise
 
     def pop(self) -> Layer:
-        if not self._layers:
+        """Remove and return the last layer."""
+        if not self._stack:
             raise ValueError(f"{self.where}: pop() on a model with no layers.")
-        return self._layers.pop()
+        layer = self._stack.pop()
+        self._rebuild()
+        return layer
 
-    @property
-    def layers(self) -> list:
-        return list(self._layers)
+    def _rebuild(self) -> None:
+        """The graph for the known input shape: the input, then one call of each layer."""
+        if self._input_layer is None or not self._stack:
+            self.built = False
+            return
+        x = SymbolicInput(self._input_layer)
+        y = x
+        for layer in self._stack:
+            y = layer(y)
+        self._init_graph(x, y)
 
-    def get_layer(self, name=None, index=None) -> Layer:
-        if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"{self.where}: no layer named {name!r}. Layers: {[l.name for l in self._layers]}")
-
-    # ---- shapes and building ---------------------------------------------------------
     def build(self, input_shape=None) -> None:
         """Build every layer for inputs of ``input_shape`` (batch axis included, may be None)."""
         if input_shape is None:
-            input_shape = self._input_shape
-        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError(
+                    f"{self.where}: build() needs an input shape: pass it, start with Input(shape), "
+                    "or give the first layer input_shape=."
+                )
+            self._rebuild()
+            return
+        shape = tuple(None if s is None else int(s) for s in input_shape)
+        if len(shape) < 2:
             raise ValueError(
-                f"{self.where}: build() needs an input shape: pass it, start with Input(shape), "
-                "or give the first layer input_shape=."
+                f"{self.where}: build() expects an input shape with a batch axis, e.g. (None, 28, 28, 1). "
+                f"Received: input_shape={input_shape!r}"
             )
-        shape = tuple(input_shape)
-        self._input_shape = shape
-        for layer in self._layers:
-            layer._maybe_build(shape)
-            shape = layer.compute_output_shape(shape)
-        self.built = bool(self._layers)
+        if self._input_layer is None or self._input_layer.shape != shape:
+            dtype = self._stack[0].dtype if self._stack else None
+            self._input_layer = InputLayer(shape=shape[1:], batch_size=shape[0], dtype=dtype)
+        self._rebuild()
 
-    def _shapes(self) -> list:
-        """Output shape of every layer, for the stored input shape."""
-        shapes, shape = [], self._input_shape
-        for layer in self._layers:
-            shape = layer.compute_output_shape(shape)
-            shapes.append(shape)
-        return shapes
+    def _build_for(self, x, where) -> None:
+        """Build for data ``x`` (an array, a Tensor or a symbolic tensor) if not built yet."""
+        if self.built:
+            return
+        if not self._stack:
+            raise ValueError(f"{where}: the model has no layers. Received: a Sequential with no layers")
+        if not isinstance(x, (Tensor, KerasTensor)):
+            x = as_float_array(x, where=where, name="x")
+        if len(x.shape) == 0:
+            raise ValueError(f"{where}: expected a batch of inputs. Received: a scalar")
+        self.build((None, *x.shape[1:]))
 
     @property
     def input_shape(self):
-        return self._input_shape
+        return None if self._input_layer is None else self._input_layer.shape
 
     @property
     def output_shape(self):
-        if self._input_shape is None or not self._layers:
-            raise ValueError(f"{self.where}: the model has no defined output shape yet (it is not built).")
-        return self._shapes()[-1]
-
-    # ---- inference -----------------------------------------------------------------
-    def __call__(self, inputs, training=False):
-        x = inputs
-        for layer in self._layers:
-            x = layer(x, training=training)
-        return x
-
-    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x`` in batches of ``batch_size``, as one NumPy array.
-
-        ``verbose``: 'auto' or 1 shows a progress bar, 0 is silent.
-        """
-        if not self._layers:
-            raise ValueError(f"{self.where}: predict() on a model with no layers.")
-        x = as_float_array(x, where=f"{self.where}.predict", name="x")
-        if x.ndim == 0:
-            raise ValueError(f"{self.where}.predict: expected a batch of inputs. Received: a scalar")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"{self.where}.predict: batch_size must be a positive integer. Received: batch_size={batch_size!r}")
         if not self.built:
-            self.build((None, *x.shape[1:]))
-        # check shapes for the whole input before computing anything
-        shape = (None, *x.shape[1:])
-        for layer in self._layers:
-            layer.check_input_shape(shape)
-            shape = layer.compute_output_shape(shape)
-        n = x.shape[0]
-        steps_total = max(1, math.ceil(n / batch_size))
-        bar = Progbar(steps_total) if verbose in ("auto", 1, True) else None
-        outputs = []
-        for step in range(steps_total):
-            outputs.append(self(x[step * batch_size : (step + 1) * batch_size], training=False))
-            if bar:
-                bar.update(step + 1)
-        return np.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
+            raise ValueError(f"{self.where}: the model has no defined output shape yet (it is not built).")
+        return super().output_shape
 
     # ---- configuration -------------------------------------------------------------------
     def get_config(self) -> dict:
-        """The architecture as JSON-ready data: name, input shape and each layer's config."""
+        """The architecture as JSON-ready data: name, input shape (batch axis included) and
+        each layer's config."""
         from .. import layers as layers_module
 
+        shape = self.input_shape
         return {
             "name": self.name,
-            "input_shape": None if self._input_shape is None else list(self._input_shape),
-            "layers": [layers_module.serialize(layer) for layer in self._layers],
+            "input_shape": None if shape is None else list(shape),
+            "layers": [layers_module.serialize(layer) for layer in self._stack],
         }
 
     @classmethod
@@ -168,66 +154,19 @@ class Sequential(LayerWeightsMixin, SavingMixin, TrainingMixin):
         from .. import layers as layers_module
 
         model = cls(name=config.get("name"))
-        for data in config["layers"]:
-            model._layers.append(layers_module.deserialize(data))
+        model._stack = [layers_module.deserialize(data) for data in config["layers"]]
         if config.get("input_shape") is not None:
             model.build(tuple(config["input_shape"]))
         return model
 
     # ---- summary ---------------------------------------------------------------------
     def summary_rows(self) -> list:
-        """One dict per layer: name, type, output shape, params, receptive field, jump."""
-        rows = []
-        shape = self._input_shape
-        n_spatial = len(shape) - 2 if shape is not None and len(shape) >= 3 else 0
-        field = (1,) * n_spatial
-        jump = (1,) * n_spatial
-        tracking = n_spatial > 0
-        for layer in self._layers:
-            out = layer.compute_output_shape(shape) if shape is not None else None
-            rf = layer.receptive_field() if tracking else None
-            if isinstance(rf, dict):
-                field, jump = receptive_field_step(field, jump, rf["kernel_size"], rf["strides"], rf["dilation_rate"])
-            elif rf == "pointwise":
-                pass
-            elif isinstance(rf, tuple) and rf and rf[0] == "upsample":
-                # ("upsample", factors[, widen]): an output sees `widen` more positions of its
-                # input (transposed convs), then outputs sit 1/factor input positions apart
-                if len(rf) > 2:
-                    field = tuple(r + w * j for r, w, j in zip(field, rf[2], jump))
-                jump = tuple(j / s for j, s in zip(jump, rf[1]))
-            else:
-                tracking = False
-            rows.append(
-                {
-                    "name": layer.name,
-                    "type": type(layer).__name__,
-                    "output_shape": out,
-                    "params": layer.count_params(),
-                    "receptive_field": field if tracking else None,
-                    "jump": jump if tracking else None,
-                }
-            )
-            shape = out
-        return rows
-
-    def summary(self, line_length=None, print_fn=None):
-        """Print each layer's output shape, parameter count, receptive field and jump, and the totals.
-
-        Receptive field: how many input pixels (per spatial axis) one output position sees;
-        jump: how many input pixels apart two neighbouring outputs are. Shown for
-        convolution/pooling stacks; '-' once a layer mixes all positions (Flatten, Dense).
-        """
-        rows = self.summary_rows()
-        table = [("Layer (type)", "Output Shape", "Param #", "Receptive field", "Jump")]
-        for r in rows:
-            table.append(
-                (
-                    f"{r['name']} ({r['type']})",
-                    format_shape(r["output_shape"]) if r["output_shape"] is not None else "?",
-                    f"{r['params']:,}",
-                    axes_text(r["receptive_field"]),
-                    axes_text(r["jump"]),
-                )
-            )
-        print_summary(self, table, print_fn, line_length)
+        """One dict per layer, as ``Model.summary_rows`` (shapes, field and jump None until the
+        model is built)."""
+        if self.built:
+            return super().summary_rows()
+        return [
+            {"name": layer.name, "type": type(layer).__name__, "input_shape": None, "output_shape": None,
+             "params": layer.count_params(), "receptive_field": None, "jump": None, "connected_to": []}
+            for layer in self._stack
+        ]

@@ -55,6 +55,19 @@ def standardize_tuple(value, n: int, name: str, where: str = "", allow_zero: boo
     return values
 
 
+def check_int(value, name: str, where: str = "", minimum: int = 1, none_ok: bool = False):
+    """``value`` as an int (Python or NumPy integer, not bool) that is at least ``minimum``;
+    None passes through when ``none_ok``. Floats, strings and bools are refused, even 2.0."""
+    if value is None and none_ok:
+        return None
+    if not _is_int(value) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(
+            f"{_prefix(where)}`{name}` must be {kind}{' or None' if none_ok else ''}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
 def check_choice(value, choices, name: str, where: str = ""):
     """Lower-case ``value`` and check it is one of ``choices``."""
     if isinstance(value, str) and value.lower() in choices:

@@ -189,7 +189,7 @@ def test_predict_checks_every_layer_before_computing():
     model = Sequential([Conv2D(1, 3), Conv2D(1, 7, name="late")])
     with pytest.raises(ValueError, match="Conv2D 'late'.*height: input 6, kernel 7"):
         model.predict(np.zeros((2, 8, 8, 1)), verbose=0)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer. Received: batch_size=0"):
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer. Received: batch_size=0"):
         model.predict(np.zeros((2, 8, 8, 1)), batch_size=0)
     with pytest.raises(TypeError, match="numeric array"):
         model.predict(np.array(["x"] * 4))
@@ -198,7 +198,7 @@ def test_predict_checks_every_layer_before_computing():
 def test_build_without_shape_and_empty_model_errors():
     with pytest.raises(ValueError, match="build\\(\\) needs an input shape"):
         Sequential([Conv2D(1, 3)]).build()
-    with pytest.raises(ValueError, match="predict\\(\\) on a model with no layers"):
+    with pytest.raises(ValueError, match=r"\.predict: the model has no layers. Received: a Sequential with no layers"):
         Sequential().predict(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="no defined output shape"):
         Sequential([Conv2D(1, 3)]).output_shape

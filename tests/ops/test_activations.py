@@ -49,6 +49,8 @@ from tests.ops.test_core import assert_gradient
 
 
 def ref_relu(v, negative_slope=0.0, max_value=None, threshold=0.0):
+    if math.isnan(v):  # NaN propagates, as in PyTorch and TensorFlow
+        return v
     if v > threshold:
         return v if max_value is None else min(v, max_value)
     return negative_slope * (v - threshold)
@@ -667,7 +669,8 @@ def test_relu_into_out_overwrites_only_out_and_matches_the_reference(dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 5, 4)).astype(dtype)
     x[0, 0, :2] = [np.nan, -0.0]
-    expected = apply_elementwise(ref_relu, np.nan_to_num(x, nan=-1.0))  # NaN -> 0, like any x <= 0
+    expected = apply_elementwise(ref_relu, x)  # NaN stays NaN
+    assert np.isnan(expected[0, 0, 0])
     original = x.copy()
     out = np.empty_like(x)
     assert relu(x, out=out) is out
@@ -677,6 +680,15 @@ def test_relu_into_out_overwrites_only_out_and_matches_the_reference(dtype):
     assert relu(same, out=same) is same  # in place, as the layers do with their fresh outputs
     np.testing.assert_array_equal(same, expected)
     np.testing.assert_array_equal(relu(x, max_value=0.5, out=np.empty_like(x)), np.minimum(expected, 0.5))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"threshold": 0.5}, {"negative_slope": 0.1}, {"max_value": 2.0},
+                                    {"negative_slope": 0.1, "threshold": 0.2, "max_value": 1.0}])
+def test_relu_propagates_nan(kwargs):
+    x = np.array([np.nan, -1.0, 0.3, 3.0], np.float32)
+    y = relu(x, **kwargs)
+    assert np.isnan(y[0])
+    np.testing.assert_allclose(y[1:], apply_elementwise(lambda v: ref_relu(v, **kwargs), x[1:]), rtol=1e-6)
 
 
 def test_relu_out_is_only_for_the_plain_relu():

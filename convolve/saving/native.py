@@ -1,7 +1,8 @@
-"""Model files: one safetensors file holding the weights, the optimizer state and, in its
-metadata, the architecture and the compile settings as JSON. Never pickle.
+"""convolve's own model files (``.safetensors``): one safetensors file holding the weights,
+the optimizer state and, in its metadata, the architecture and the compile settings as
+JSON. Never pickle.
 
-    model.save("model.safetensors")              # or save_model(model, path)
+    model.save("model.safetensors")              # or convolve.saving.save_model(model, path)
     model = convolve.models.load_model("model.safetensors")
     model.save_weights("w.safetensors"); model.load_weights("w.safetensors")
 
@@ -32,14 +33,22 @@ Every other value is JSON text:
   (a Dropout with a ``seed``), so their next masks are the ones they would have drawn.
 
 The checksums detect corruption and edits made without recomputing them; they are not a
-signature (anyone can write a valid file).
+signature: anyone can write a valid file, so loading treats every file as hostile.
 
 Loading never executes code: the header is parsed as JSON and the tensors by safetensors;
 class names are looked up only in convolve's registries (``convolve.layers.get``, the
-optimizer, loss and metric ``get`` functions, and the model classes below). Loading draws
-nothing from the global random generator (the layers' initial weights, drawn while
-rebuilding, are replaced and the generator's state is put back), so training that resumes
-after ``load_model`` in the same process continues bit for bit.
+optimizer, loss and metric ``get`` functions, and the registered model classes). A file
+cannot make loading allocate or compute beyond what it holds (``guards.py``):
+
+1. only a regular file is read, and its header's declared size (at most 100 MB) is checked
+   against the file's size before the header is read; JSON nests at most 64 levels;
+2. the architecture is first built with declared weights only
+   (``layers.base.declared_weights_only``: shapes, no arrays), and every weight it declares
+   must match the stored tensor at its position, name and shape, and all of them together
+   cannot take more bytes than the file holds; only then are the stored arrays assigned.
+
+No initializer runs while loading, so it draws nothing from the global random generator,
+and training that resumes after ``load_model`` in the same process continues bit for bit.
 
 Writing is atomic: the bytes go to a temporary file in the target's directory, which is
 flushed, fsync'ed and then renamed over the target (``os.replace``). A crash leaves the
@@ -49,20 +58,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import struct
 
 import numpy as np
 
 from .._files import atomic_open
+from ..layers.base import declared_weights_only
+from . import guards
+from .guards import fail as _fail
+from .registry import FileFormat, model_class_name, model_classes, register_format
 
 FORMAT = "convolve"
 FORMAT_VERSION = 1
 _WEIGHTS = "weights/"
 _OPTIMIZER = "optimizer/"
 _WEIGHT_NAME = re.compile(r"^weights/(\d+)/(.+)$")
-_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 _CHUNK = 1 << 20
 #: metadata values stored as plain strings; all others are JSON text
 _PLAIN_KEYS = ("format", "convolve_version", "tensors_sha256", "metadata_sha256")
@@ -72,14 +83,6 @@ REQUIRED_KEYS = (
     "format", "format_version", "convolve_version", "contents", "model_class", "model_config",
     "compile_config", "optimizer_state_keys", "rng_states", "tensors_sha256", "metadata_sha256",
 )
-
-
-def _model_classes() -> dict:
-    """The model classes a file may name (imported here: ``sequential`` imports this module)."""
-    from .functional import Model
-    from .sequential import Sequential
-
-    return {"Sequential": Sequential, "Model": Model}
 
 
 def _safetensors_numpy():
@@ -132,26 +135,6 @@ def _atomic_write(path: str, data: bytes) -> None:
         _write_bytes(file, data)
 
 
-def _check_target(path, overwrite: bool, what: str) -> str:
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(f"{what}: the file path must be a str or os.PathLike. Received: filepath={path!r}") from None
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what}: the path names a directory; give a file name. Received: filepath={path!r}")
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{what}: the file exists and overwrite=False. Received: filepath={path!r}")
-    return path
-
-
-def _model_class_name(model) -> str:
-    classes = _model_classes()
-    for cls in type(model).__mro__:
-        if classes.get(cls.__name__) is cls:
-            return cls.__name__
-    raise TypeError(f"convolve can save {sorted(classes)} models. Received: a {type(model).__name__}")
-
-
 def _rng_states(model) -> dict:
     return {
         layer.name: layer._rng.bit_generator.state
@@ -172,7 +155,7 @@ def _serialize(model, tensors: dict, contents: str, compile_config, optimizer_ke
         "format_version": json.dumps(FORMAT_VERSION),
         "convolve_version": _version(),
         "contents": json.dumps(contents),
-        "model_class": json.dumps(_model_class_name(model)),
+        "model_class": json.dumps(model_class_name(model, "save_model")),
         "model_config": json.dumps(model.get_config()),
         "compile_config": json.dumps(compile_config),
         "optimizer_state_keys": json.dumps(list(optimizer_keys)),
@@ -183,11 +166,10 @@ def _serialize(model, tensors: dict, contents: str, compile_config, optimizer_ke
     return _safetensors_numpy().save(tensors, metadata=metadata)
 
 
-def save_model(model, filepath, overwrite=True) -> None:
+def save_model(model, path: str) -> None:
     """Save the architecture, the weights, the compile settings and the optimizer state to one
     safetensors file, atomically. ``load_model`` gives back a model that predicts the same and
     resumes training exactly."""
-    path = _check_target(filepath, overwrite, "save_model")
     tensors = _weight_tensors(model)
     compile_config, keys = None, []
     if getattr(model, "compiled", False):
@@ -200,53 +182,40 @@ def save_model(model, filepath, overwrite=True) -> None:
     _atomic_write(path, _serialize(model, tensors, "model", compile_config, keys))
 
 
-def save_weights(model, filepath, overwrite=True) -> None:
+def save_weights(model, path: str) -> None:
     """Save only the weights (in Keras' order) to one safetensors file, atomically."""
-    path = _check_target(filepath, overwrite, "save_weights")
     tensors = _weight_tensors(model)
     _atomic_write(path, _serialize(model, tensors, "weights", None, []))
 
 
 # ---- reading -------------------------------------------------------------------------------
-def _fail(path, problem) -> ValueError:
-    return ValueError(f"Cannot load '{path}': {problem}")
+def _read(path):
+    """(metadata with JSON decoded, tensors, file size in bytes) after every check on the file."""
+    file, size = guards.open_regular_file(path)
+    with file:
+        if size < 8:
+            raise _fail(path, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated?)")
+        (header_size,) = struct.unpack("<Q", guards.read_exactly(file, 8, path, "the header size"))
+        if header_size > guards.MAX_HEADER_BYTES:
+            raise _fail(
+                path,
+                f"it is not a safetensors file (its first 8 bytes declare a header of {header_size:,} bytes; "
+                f"convolve reads headers of at most {guards.MAX_HEADER_BYTES:,} bytes)",
+            )
+        if 8 + header_size > size:
+            raise _fail(
+                path,
+                f"the file is truncated or not a safetensors file: its header should be {header_size} bytes, "
+                f"but only {size - 8} bytes follow the header size",
+            )
+        file.seek(0)
+        data = guards.read_exactly(file, size, path, "the file")  # a regular file's size: what it holds
 
-
-def _json(path, metadata, key):
     try:
-        return json.loads(metadata[key])
-    except (TypeError, ValueError):
-        raise _fail(path, f"its metadata entry {key!r} is not valid JSON. Received: {metadata[key][:80]!r}") from None
-
-
-def _read(filepath, what):
-    """(path, metadata with JSON decoded, tensors) after every check on the file."""
-    try:
-        path = os.fspath(filepath)
-    except TypeError:
-        raise TypeError(f"{what}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}") from None
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what}: no such file: '{path}'")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what}: '{path}' is a directory, not a model file")
-    with open(path, "rb") as file:
-        data = file.read()
-
-    if len(data) < 8:
-        raise _fail(path, f"the file is {len(data)} bytes long, too short for a safetensors file (empty or truncated?)")
-    (header_size,) = struct.unpack("<Q", data[:8])
-    if header_size > _MAX_HEADER:
-        raise _fail(path, "it is not a safetensors file (its first 8 bytes do not give a plausible header size)")
-    if 8 + header_size > len(data):
-        raise _fail(
-            path,
-            f"the file is truncated or not a safetensors file: its header should be {header_size} bytes, "
-            f"but only {len(data) - 8} bytes follow the header size",
-        )
-    try:
-        header = json.loads(data[8 : 8 + header_size].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _fail(path, "it is not a safetensors file (its header is not JSON)") from None
+        text = data[8 : 8 + header_size].decode("utf-8")
+    except UnicodeDecodeError:
+        raise _fail(path, "it is not a safetensors file (its header is not UTF-8 text)") from None
+    header = guards.loads(text, path, "header", invalid="it is not a safetensors file (its header is not JSON)")
     if not isinstance(header, dict):
         raise _fail(path, "it is not a safetensors file (its header is not a JSON object)")
     metadata = header.get("__metadata__")
@@ -285,24 +254,29 @@ def _read(filepath, what):
         if key != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list)
         and len(entry["data_offsets"]) == 2 and isinstance(entry["data_offsets"][1], int)
     ]
-    available = len(data) - 8 - header_size
+    available = size - 8 - header_size
     if ends and max(ends) > available:
         raise _fail(
             path,
-            f"the file is truncated: its tensors need {max(ends)} bytes of data, but only {available} bytes follow the header",
+            f"the file is truncated: its tensors need {max(ends)} bytes of data, "
+            f"but only {available} bytes follow the header",
         )
     try:
         tensors = _safetensors_numpy().load(data)
     except Exception as error:  # safetensors' own SafetensorError for a malformed layout
         raise _fail(path, f"safetensors could not read the tensors ({error})") from None
+    del data
     if _tensors_digest(tensors) != metadata["tensors_sha256"]:
         raise _fail(path, "its tensor data does not match its checksum (tensors_sha256): the file was modified or corrupted")
 
-    decoded = {key: (metadata[key] if key in _PLAIN_KEYS else _json(path, metadata, key)) for key in REQUIRED_KEYS}
+    decoded = {
+        key: (metadata[key] if key in _PLAIN_KEYS else guards.loads(metadata[key], path, f"metadata entry {key!r}"))
+        for key in REQUIRED_KEYS
+    }
     decoded["format_version"] = version
     if decoded["contents"] not in ("model", "weights"):
         raise _fail(path, f"its 'contents' must be 'model' or 'weights'. Received: {decoded['contents']!r}")
-    return path, decoded, tensors
+    return decoded, tensors, size
 
 
 def _stored_weights(path, tensors) -> list:
@@ -323,8 +297,8 @@ def _stored_weights(path, tensors) -> list:
     return [indexed[i] for i in range(len(indexed))]
 
 
-def _assign_weights(model, path, stored) -> None:
-    """Check every stored weight against the model's, by position, then assign them all."""
+def _check_weights(model, path, stored) -> None:
+    """Every weight of ``model`` against the stored one at its position: count, name and shape."""
     variables = model.weights
     if len(stored) != len(variables):
         raise ValueError(
@@ -339,8 +313,46 @@ def _assign_weights(model, path, stored) -> None:
                 f"Cannot load '{path}' into {model.where}: weight {i} does not match. The file has "
                 f"'{stored_path}' with shape {tuple(array.shape)}; the model has '{var.path}' with shape {var.shape}"
             )
-    for (_, array), var in zip(stored, variables):
+
+
+def _assign_weights(model, path, stored) -> None:
+    """Check every stored weight against the model's, by position, then assign them all."""
+    _check_weights(model, path, stored)
+    for (_, array), var in zip(stored, model.weights):
         var.assign(array, where=f"load_weights('{path}')")
+
+
+def _declared_bytes(model) -> int:
+    """What the model's weights would take, from their shapes (Python ints: no overflow)."""
+    total = 0
+    for var in model.weights:
+        count = 1
+        for dim in var.shape:
+            count *= int(dim)
+        total += count * var.value.dtype.itemsize
+    return total
+
+
+def _rebuild(cls, config, path, stored, size):
+    """The model a file's architecture describes, its weights taken from ``stored``.
+
+    Built first with declared weights only (no arrays): what the architecture asks for is
+    compared with what the file holds before anything is allocated for it.
+    """
+    with declared_weights_only():
+        try:
+            model = cls.from_config(config)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as error:
+            raise _fail(path, f"the architecture in its model_config could not be rebuilt: {error}") from error
+    declared = _declared_bytes(model)
+    if declared > size:
+        raise _fail(
+            path,
+            f"its architecture declares {len(model.weights)} weights taking {declared:,} bytes, "
+            f"more than the whole file holds ({size:,} bytes)",
+        )
+    _assign_weights(model, path, stored)  # the stored arrays replace the placeholders
+    return model
 
 
 def _restore_rng_states(model, path, states) -> None:
@@ -357,43 +369,17 @@ def _restore_rng_states(model, path, states) -> None:
             raise _fail(path, f"the random generator state of layer {name!r} is invalid ({error})") from None
 
 
-class _GlobalRandomStateKept:
-    """Put the global generator's state back on exit: rebuilding layers draws initial weights."""
-
-    def __enter__(self):
-        from ..random import generator
-
-        self._generator = generator()
-        self._state = self._generator.bit_generator.state
-        return self
-
-    def __exit__(self, *exc):
-        self._generator.bit_generator.state = self._state
-        return False
-
-
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+def load_model(path: str, compile=True):
     """The model ``save_model`` wrote: architecture, weights, and (with ``compile=True``) the
-    compile settings and optimizer state. ``safe_mode`` is accepted for Keras' signature;
-    loading is always safe (no code runs). ``custom_objects`` is not supported."""
-    if custom_objects:
-        raise ValueError(
-            "load_model: custom_objects is not supported; convolve resolves class names only through its own "
-            f"registries and never runs code from a file. Received: custom_objects={custom_objects!r}"
-        )
-    path, meta, tensors = _read(filepath, "load_model")
+    compile settings and optimizer state."""
+    meta, tensors, size = _read(path)
     if meta["contents"] != "model":
         raise _fail(path, "it holds only weights (written by save_weights); build the model and call model.load_weights")
-    classes = _model_classes()
+    classes = model_classes()
     cls = classes.get(meta["model_class"]) if isinstance(meta["model_class"], str) else None
     if cls is None:
         raise _fail(path, f"unknown model class. Expected one of {sorted(classes)}. Received: {meta['model_class']!r}")
-    with _GlobalRandomStateKept():
-        try:
-            model = cls.from_config(meta["model_config"])
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise _fail(path, f"the architecture in its model_config could not be rebuilt: {error}") from error
-        _assign_weights(model, path, _stored_weights(path, tensors))
+    model = _rebuild(cls, meta["model_config"], path, _stored_weights(path, tensors), size)
     _restore_rng_states(model, path, meta["rng_states"])
 
     keys = meta["optimizer_state_keys"]
@@ -419,33 +405,58 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
-def load_weights(model, filepath) -> None:
+def load_weights(model, path: str) -> None:
     """Load weights that ``save_weights`` (or ``save_model``) wrote into ``model``, by position,
     in Keras' order. Every weight's name and shape are checked before any is changed; layer
     names may differ (``conv2d`` vs ``conv2d_1``). An unbuilt model is first built for the
-    input shape stored in the file."""
-    path, meta, tensors = _read(filepath, "load_weights")
+    input shape stored in the file, with its weights declared only until they match."""
+    meta, tensors, size = _read(path)
     stored = _stored_weights(path, tensors)
     if not getattr(model, "built", True):
         config = meta["model_config"]
         shape = config.get("input_shape") if isinstance(config, dict) else None
         if shape is not None:
-            with _GlobalRandomStateKept():
-                model.build(tuple(shape))
+            _build_for(model, path, tuple(shape), stored, size)
     _assign_weights(model, path, stored)
 
 
-class SavingMixin:
-    """``save``, ``save_weights`` and ``load_weights`` methods (Keras' names and arguments)."""
+def _build_for(model, path, input_shape, stored, size) -> None:
+    """Build ``model`` for the file's ``input_shape`` once a copy built with declared weights
+    only shows that its weights match the file's (a file's shape cannot make us allocate)."""
+    with declared_weights_only():
+        try:
+            probe = type(model).from_config(model.get_config())
+            probe.build(input_shape)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise _fail(path, f"the model cannot be built for the file's input shape {input_shape}: {error}") from error
+    declared = _declared_bytes(probe)
+    if declared > size:
+        raise _fail(
+            path,
+            f"for the file's input shape {input_shape} the model's weights would take {declared:,} bytes, "
+            f"more than the whole file holds ({size:,} bytes)",
+        )
+    _check_weights(probe, path, stored)
+    with _GlobalRandomStateKept():  # the initial weights drawn now are replaced at once
+        model.build(input_shape)
 
-    def save(self, filepath, overwrite=True):
-        """Save the architecture, weights, compile settings and optimizer state (see ``save_model``)."""
-        save_model(self, filepath, overwrite=overwrite)
 
-    def save_weights(self, filepath, overwrite=True):
-        """Save only the weights (see ``convolve.models.saving.save_weights``)."""
-        save_weights(self, filepath, overwrite=overwrite)
+class _GlobalRandomStateKept:
+    """Put the global generator's state back on exit: building layers draws initial weights."""
 
-    def load_weights(self, filepath):
-        """Load weights saved by ``save_weights`` or ``save`` (see ``convolve.models.saving.load_weights``)."""
-        load_weights(self, filepath)
+    def __enter__(self):
+        from ..random import generator
+
+        self._generator = generator()
+        self._state = self._generator.bit_generator.state
+        return self
+
+    def __exit__(self, *exc):
+        self._generator.bit_generator.state = self._state
+        return False
+
+
+register_format(FileFormat(
+    "convolve (safetensors)", (".safetensors",),
+    save_model=save_model, load_model=load_model, save_weights=save_weights, load_weights=load_weights,
+))

@@ -1,5 +1,5 @@
-"""Model files (convolve/models/saving.py): round trips, exact resumption, atomic writes, and
-every error a bad file gives."""
+"""convolve's own model files (convolve/saving/native.py, through convolve.saving): round trips,
+exact resumption, atomic writes, and every error a bad file gives."""
 from __future__ import annotations
 
 import json
@@ -17,18 +17,12 @@ from safetensors import numpy as safetensors_numpy  # noqa: E402
 import convolve  # noqa: E402
 from convolve import layers as L  # noqa: E402
 from convolve import optimizers  # noqa: E402
-from convolve.models import Sequential, load_model, saving  # noqa: E402
-from convolve.models.saving import SavingMixin, load_weights, save_model, save_weights  # noqa: E402
+from convolve.models import Sequential, load_model  # noqa: E402
+from convolve.saving import load_weights, native, save_model, save_weights  # noqa: E402
 from convolve.random import generator  # noqa: E402
 from convolve.utils import set_random_seed  # noqa: E402
 
-
-if issubclass(Sequential, SavingMixin):
-    Model = Sequential
-else:  # until Sequential lists SavingMixin among its bases
-
-    class Model(SavingMixin, Sequential):
-        """Sequential with the saving methods."""
+Model = Sequential
 
 
 def every_kind(cls=Model, dense=6):
@@ -80,7 +74,7 @@ def rewrite(path, edit, resign=False):
     header, body = header_of(path)
     edit(header)
     if resign:
-        header["__metadata__"]["metadata_sha256"] = saving._metadata_digest(header["__metadata__"])
+        header["__metadata__"]["metadata_sha256"] = native._metadata_digest(header["__metadata__"])
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
@@ -135,7 +129,7 @@ def test_file_layout_tensor_names_and_metadata(tmp_path):
     assert weights[:2] == ["weights/000/" + model.weights[0].path, "weights/001/" + model.weights[1].path]
     assert len(weights) == len(model.weights)
     assert "optimizer/iterations" in names and "optimizer/learning_rate" in names
-    assert sorted(meta) == sorted(saving.REQUIRED_KEYS)
+    assert sorted(meta) == sorted(native.REQUIRED_KEYS)
     assert meta["format"] == "convolve" and meta["format_version"] == "1"
     assert meta["convolve_version"] == convolve.__version__
     assert json.loads(meta["model_class"]) == "Sequential" and json.loads(meta["contents"]) == "model"
@@ -148,31 +142,31 @@ def test_file_layout_tensor_names_and_metadata(tmp_path):
 
 def test_uncompiled_and_untrained_models(tmp_path):
     model = every_kind()
-    save_model(model, tmp_path / "a")
-    loaded = load_model(tmp_path / "a")
+    save_model(model, tmp_path / "a.safetensors")
+    loaded = load_model(tmp_path / "a.safetensors")
     assert not getattr(loaded, "compiled", False) and loaded.get_compile_config() is None
     same_weights(model, loaded)
 
     model.compile(optimizers.SGD(0.1, momentum=0.9), "mse")  # compiled, never stepped: no slots yet
-    save_model(model, tmp_path / "b")
-    loaded = load_model(tmp_path / "b")
+    save_model(model, tmp_path / "b.safetensors")
+    loaded = load_model(tmp_path / "b.safetensors")
     assert loaded.optimizer.iterations == 0 and loaded.optimizer.momentum == 0.9
-    assert load_model(tmp_path / "b", compile=False).optimizer is None
+    assert load_model(tmp_path / "b.safetensors", compile=False).optimizer is None
 
 
 def test_float64_model_keeps_its_dtype(tmp_path):
     model = Model([L.Input((4,)), L.Dense(3, dtype="float64")])
-    save_model(model, tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
+    save_model(model, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.weights[0].value.dtype == np.float64
     same_weights(model, loaded)
 
 
 def test_loading_draws_nothing_from_the_global_generator(tmp_path):
-    save_model(trained(), tmp_path / "m")
+    save_model(trained(), tmp_path / "m.safetensors")
     set_random_seed(5)
     before = generator().bit_generator.state
-    load_model(tmp_path / "m")
+    load_model(tmp_path / "m.safetensors")
     assert generator().bit_generator.state == before
 
 
@@ -229,46 +223,46 @@ def test_save_and_load_weights_by_position_into_a_new_model(tmp_path):
 
 def test_load_weights_builds_an_unbuilt_model_and_reads_full_model_files(tmp_path):
     model = trained()
-    model.save(tmp_path / "full")
+    model.save(tmp_path / "full.safetensors")
     unbuilt = Model([L.Dense(2), L.Dense(3)])
     small = Model([L.Input((5,)), L.Dense(2), L.Dense(3)])
-    save_weights(small, tmp_path / "small")
-    load_weights(unbuilt, tmp_path / "small")
+    save_weights(small, tmp_path / "small.safetensors")
+    load_weights(unbuilt, tmp_path / "small.safetensors")
     assert unbuilt.built
     for a, b in zip(small.weights, unbuilt.weights):
         np.testing.assert_array_equal(a.value, b.value)
     other = every_kind()
-    load_weights(other, tmp_path / "full")
+    load_weights(other, tmp_path / "full.safetensors")
     same = [np.array_equal(a.value, b.value) for a, b in zip(model.weights, other.weights)]
     assert all(same)
 
 
 def test_weights_that_do_not_fit_name_both_shapes(tmp_path):
-    save_weights(trained(), tmp_path / "w")
+    save_weights(trained(), tmp_path / "w.safetensors")
     wider = every_kind(dense=8)
     before = [w.numpy() for w in wider.weights]
     with pytest.raises(ValueError, match=r"weight 11 does not match. The file has 'dense\S*/kernel' with shape "
                                          r"\(45, 6\); the model has 'dense\S*/kernel' with shape \(45, 8\)") as info:
-        wider.load_weights(tmp_path / "w")
-    assert str(tmp_path / "w") in str(info.value)
+        wider.load_weights(tmp_path / "w.safetensors")
+    assert str(tmp_path / "w.safetensors") in str(info.value)
     for b, w in zip(before, wider.weights):  # nothing changed
         np.testing.assert_array_equal(b, w.value)
 
     fewer = Model([L.Input((8, 8, 3)), L.Conv2D(4, 3)])
     with pytest.raises(ValueError, match=r"the file has 15 weights \(conv2d\S*/kernel, .*the model has 2 "):
-        fewer.load_weights(tmp_path / "w")
+        fewer.load_weights(tmp_path / "w.safetensors")
 
     swapped = Model([L.Input((4,)), L.BatchNormalization()])  # gamma, beta, moving_mean, moving_variance
-    save_weights(Model([L.Input((4,)), L.Dense(4), L.Dense(4)]), tmp_path / "d")
+    save_weights(Model([L.Input((4,)), L.Dense(4), L.Dense(4)]), tmp_path / "d.safetensors")
     with pytest.raises(ValueError, match=r"weight 0 does not match. The file has 'dense\S*/kernel' with shape \(4, 4\); "
                                          r"the model has 'batch_normalization\S*/gamma' with shape \(4,\)"):
-        swapped.load_weights(tmp_path / "d")
+        swapped.load_weights(tmp_path / "d.safetensors")
 
 
 def test_load_model_refuses_a_weights_file(tmp_path):
-    save_weights(trained(), tmp_path / "w")
+    save_weights(trained(), tmp_path / "w.safetensors")
     with pytest.raises(ValueError, match="holds only weights .*model.load_weights"):
-        load_model(tmp_path / "w")
+        load_model(tmp_path / "w.safetensors")
 
 
 # ---- atomic writes --------------------------------------------------------------------------------
@@ -284,7 +278,7 @@ def test_a_crash_while_saving_keeps_the_previous_file_and_leaves_no_temporary(tm
     save(model, path)
     previous = path.read_bytes()
     model.weights[0].assign(model.weights[0].value + 1)
-    monkeypatch.setattr(saving, "_write_bytes", crash_midway)
+    monkeypatch.setattr(native, "_write_bytes", crash_midway)
     with pytest.raises(RuntimeError, match="disk on fire"):
         save(model, path)
     assert path.read_bytes() == previous
@@ -299,9 +293,9 @@ def test_a_crash_while_saving_keeps_the_previous_file_and_leaves_no_temporary(tm
 
 def test_overwrite_false_and_directories(tmp_path):
     model = Model([L.Input((3,)), L.Dense(2)])
-    model.save(tmp_path / "m")
+    model.save(tmp_path / "m.safetensors")
     with pytest.raises(FileExistsError, match="overwrite=False"):
-        model.save(tmp_path / "m", overwrite=False)
+        model.save(tmp_path / "m.safetensors", overwrite=False)
     with pytest.raises(IsADirectoryError, match="directory"):
         model.save(tmp_path)
     with pytest.raises(IsADirectoryError, match="is a directory"):
@@ -321,7 +315,7 @@ def test_missing_file(tmp_path):
         load_model(tmp_path / "nothing.safetensors")
     assert isinstance(info.value, OSError)
     with pytest.raises(FileNotFoundError, match="load_weights: no such file"):
-        load_weights(Model([L.Dense(2)]), tmp_path / "nothing")
+        load_weights(Model([L.Dense(2)]), tmp_path / "nothing.safetensors")
 
 
 @pytest.mark.parametrize(
@@ -371,9 +365,9 @@ def test_a_plain_safetensors_file_is_not_a_model(tmp_path):
 
 @pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, b"\x10\x00\x00\x00\x00\x00\x00\x00" + b"\xff" * 40])
 def test_a_random_binary_is_not_a_safetensors_file(tmp_path, content):
-    path = tmp_path / "picture.png"
+    path = tmp_path / "picture.safetensors"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"Cannot load '.*picture.png': it is not a safetensors file"):
+    with pytest.raises(ValueError, match=r"Cannot load '.*picture.safetensors': it is not a safetensors file"):
         load_model(path)
 
 
@@ -418,5 +412,5 @@ def test_missing_safetensors_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     with pytest.raises(ImportError, match=r'pip install "convolve\[io\]"'):
-        save_model(Model([L.Input((2,)), L.Dense(1)]), tmp_path / "m")
+        save_model(Model([L.Input((2,)), L.Dense(1)]), tmp_path / "m.safetensors")
     assert not os.listdir(tmp_path)
