@@ -1,7 +1,18 @@
-"""Shared test utilities: tolerances, the optional PyTorch reference, hypothesis profile."""
+"""Shared test utilities: tolerances, and the markers of tests that need an optional package.
+
+A test that needs an optional package (a reference to compare with, a file format's library,
+a browser) carries that package's pytest marker, registered in pyproject.toml:
+``@requires_torch`` (which is ``pytest.mark.torch``), ``@requires("keras")``,
+``@pytest.mark.onnx``, or a module's ``pytestmark``. tests/conftest.py skips a marked test
+when the package is not there, naming it in the reason, so ``python -m pytest`` passes on a
+machine with only ``pip install -e ".[test]"``; CI then installs the packages (.ci/run's
+table) and runs ``python -m pytest -m "torch or ..."``. tests/test_optional_guards.py fails
+when a test uses one of these packages without its marker.
+"""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 
 import numpy as np
 import pytest
@@ -9,8 +20,59 @@ import pytest
 #: relative error bounds the issue asks for, per dtype
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
 
-HAS_TORCH = importlib.util.find_spec("torch") is not None
-requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (pip install torch)")
+#: marker -> (what must be importable, or the programs that must be on PATH; how to install it).
+#: Every marker here is registered in pyproject.toml's [tool.pytest.ini_options] (a test checks).
+OPTIONAL = {
+    "torch": (("torch",), "pip install torch==2.13.0"),
+    "keras": (("keras",), "pip install keras, with KERAS_BACKEND=torch"),
+    "h5py": (("h5py",), "pip install h5py"),
+    "onnx": (("onnx",), "pip install onnx"),
+    "onnxscript": (("onnxscript",), "pip install onnxscript"),
+    "onnxruntime": (("onnxruntime",), "pip install onnxruntime"),
+    "captum": (("captum",), "pip install captum"),
+    "dask": (("dask",), "pip install dask"),
+    "chromium": (("chromium", "chromedriver"), "apt-get install chromium chromium-driver"),
+}
+#: markers whose requirement is programs on PATH, not importable modules
+PROGRAMS = {"chromium"}
+
+
+def missing(marker: str) -> list[str]:
+    """The modules (or, for chromium, programs) that ``marker``'s tests need and cannot find."""
+    names, _ = OPTIONAL[marker]
+    if marker in PROGRAMS:
+        return [name for name in names if shutil.which(name) is None]
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def skip_reason(marker: str) -> str:
+    """Why a test marked ``marker`` is skipped, e.g. 'needs torch (pip install torch==2.13.0)'."""
+    return f"needs {' and '.join(OPTIONAL[marker][0])} ({OPTIONAL[marker][1]})"
+
+
+def requires(*markers: str):
+    """The marker(s) of tests that need these optional packages: ``@requires("onnx", "onnxruntime")``.
+
+    One name gives the marker itself (so it also fits a module's ``pytestmark``); several give
+    a decorator that applies each. An unknown name is an error, as --strict-markers makes a
+    mistyped ``@pytest.mark.toch``.
+    """
+    unknown = [name for name in markers if name not in OPTIONAL]
+    if unknown or not markers:
+        raise ValueError(f"requires() takes markers among {sorted(OPTIONAL)}. Received: {markers!r}")
+    marks = [getattr(pytest.mark, name) for name in markers]
+    if len(marks) == 1:
+        return marks[0]
+
+    def apply(test):
+        for mark in marks:
+            test = mark(test)
+        return test
+
+    return apply
+
+
+requires_torch = requires("torch")
 
 
 def relative_error(actual, expected) -> float:
@@ -31,7 +93,8 @@ def assert_close(actual, expected, dtype=np.float64, rtol=None):
 
 
 def torch():
-    """Import torch (call only inside tests marked @requires_torch)."""
+    """Import torch, with float64 as its default dtype (call only inside tests marked @requires_torch;
+    tests/test_optional_guards.py checks that)."""
     import torch as _torch
 
     _torch.set_default_dtype(_torch.float64)
