@@ -13,9 +13,14 @@ the recorded graph once, in reverse topological order.
 
 A layer's weights are :class:`convolve.variables.Variable` objects; the tape turns each
 into one leaf the first time an op uses it, so a weight used twice gets both gradients.
+
+Which tape is recording is per thread (and per asyncio task): it lives in a
+``contextvars.ContextVar``, so one thread training a model never records another thread's
+``predict``, and two threads can each train their own model at the same time.
 """
 from __future__ import annotations
 
+import contextvars
 import sys
 from contextlib import contextmanager
 
@@ -31,7 +36,8 @@ from .variables import Variable
 # ``convolve.ops.conv`` the attribute is the conv function (re-exported); take the module itself
 conv_ops = sys.modules[__package__ + ".ops.conv"]
 
-_tape = None  # the active GradientTape, or None
+#: the GradientTape recording in this thread (or asyncio task), or None
+_active_tape: contextvars.ContextVar = contextvars.ContextVar("convolve_gradient_tape", default=None)
 
 
 class Tensor:
@@ -79,15 +85,13 @@ class GradientTape:
         self._leaves: dict[int, tuple[Variable, Tensor]] = {}
 
     def __enter__(self):
-        global _tape
-        if _tape is not None:
+        if _active_tape.get() is not None:
             raise RuntimeError("GradientTape: tapes do not nest; finish the outer one first.")
-        _tape = self
+        self._token = _active_tape.set(self)
         return self
 
     def __exit__(self, *exc):
-        global _tape
-        _tape = None
+        _active_tape.reset(self._token)
         return False
 
     def leaf(self, variable: Variable) -> Tensor | None:
@@ -160,18 +164,17 @@ def _topological_order(root: Tensor) -> list:
 
 
 def is_recording() -> bool:
-    return _tape is not None
+    return _active_tape.get() is not None
 
 
 @contextmanager
 def no_record():
     """Compute without recording even inside a tape (e.g. metrics during training)."""
-    global _tape
-    saved, _tape = _tape, None
+    token = _active_tape.set(None)
     try:
         yield
     finally:
-        _tape = saved
+        _active_tape.reset(token)
 
 
 def value(x):
@@ -186,13 +189,13 @@ def _node(x):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, Variable):
-        return _tape.leaf(x)
+        return _active_tape.get().leaf(x)
     return None
 
 
 def record(result, inputs, backward, op):
     """Wrap an op's result for the tape. ``backward(g, needs)`` -> one gradient per input."""
-    if _tape is None:
+    if _active_tape.get() is None:
         return result
     parents = tuple(_node(i) for i in inputs)
     if all(p is None for p in parents):
@@ -227,7 +230,7 @@ def activation(x, fn, inplace=False, **kw):
     xv = value(x)
     if inplace and fn is act_ops.relu and not _no_where(kw) and _writable_float(xv):
         y = act_ops.relu(xv, out=xv, **kw)
-        if _tape is None:
+        if _active_tape.get() is None:
             return y
 
         def backward_inplace(g, needs):
@@ -236,7 +239,7 @@ def activation(x, fn, inplace=False, **kw):
         return record(y, (x,), backward_inplace, "relu")
     y = fn(xv, **kw)
     kw.pop("where", None)
-    if _tape is None or fn is act_ops.linear:
+    if _active_tape.get() is None or fn is act_ops.linear:
         return y if fn is not act_ops.linear else x
     entry = act_ops.BACKWARD.get(fn.__name__)
     if entry is None or act_ops.ACTIVATIONS.get(fn.__name__) is not fn:
