@@ -162,21 +162,22 @@ def test_two_threads_fit_two_models_as_one_thread_would():
     expected = []
     for _ in range(2):
         model = fresh()
-        expected.append(model.fit(x, labels, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"])
-        expected[-1] = (expected[-1], [w.numpy() for w in model.weights])
+        losses = model.fit(x, labels, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"]
+        expected.append((losses, [w.numpy() for w in model.weights]))
 
     models = [fresh(), fresh()]
     histories = [None, None]
 
     def fit(k):
         def run():
-            histories[k] = models[k].fit(x, labels, batch_size=16, epochs=2, shuffle=False, verbose=0).history["loss"]
+            history = models[k].fit(x, labels, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            histories[k] = history.history["loss"]
         return run
 
     run_threads(fit(0), fit(1))
     for k in range(2):
         np.testing.assert_allclose(histories[k], expected[k][0], rtol=1e-5)
-        for w, e in zip(models[k].weights, expected[k][1]):
+        for w, e in zip(models[k].weights, expected[k][1], strict=True):
             np.testing.assert_allclose(w.value, e, rtol=1e-4, atol=1e-6, err_msg=w.path)
 
 
