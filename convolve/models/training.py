@@ -24,6 +24,7 @@ import numpy as np
 from .. import autograd, callbacks as callbacks_module, losses as losses_module
 from .. import metrics as metrics_module, optimizers as optimizers_module
 from ..backend import as_float_array
+from ..ops.args import check_int
 from ..random import generator
 from .progress import Progbar
 
@@ -110,7 +111,7 @@ class TrainingMixin:
         """One optimizer step on one batch; returns the loss (and metrics) on that batch."""
         self._require_compiled("train_on_batch")
         x, y, sample_weight = self._check_data(x, y, sample_weight, "train_on_batch")
-        sample_weight = _apply_class_weight(y, sample_weight, class_weight)
+        sample_weight = _apply_class_weight(y, sample_weight, class_weight, f"{self.where}.train_on_batch")
         self._reset_metrics()
         logs = self._step(x, y, sample_weight, training=True)
         return logs if return_dict else _as_list(logs)
@@ -149,8 +150,14 @@ class TrainingMixin:
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
             raise TypeError(f"{where}: expected numeric targets y. Received: y with dtype={y.dtype}")
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"{where}: x and y must be batches of samples. Received: x.shape={x.shape}, y.shape={y.shape}")
         if len(x) != len(y):
-            raise ValueError(f"{where}: x and y must have the same number of samples. Received: len(x)={len(x)}, len(y)={len(y)}")
+            raise ValueError(
+                f"{where}: x and y must have the same number of samples. Received: len(x)={len(x)}, len(y)={len(y)}"
+            )
+        if len(x) == 0:
+            raise ValueError(f"{where}: there is no data: x and y hold 0 samples. Received: x.shape={x.shape}")
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=x.dtype)
             if sample_weight.shape != (len(x),):
@@ -158,6 +165,7 @@ class TrainingMixin:
                     f"{where}: sample_weight must have one weight per sample, shape ({len(x)},). "
                     f"Received: sample_weight.shape={sample_weight.shape}"
                 )
+            _check_weights(sample_weight, "sample_weight", where)
         return x, y, sample_weight
 
     # ---- fit / evaluate --------------------------------------------------------------------
@@ -185,24 +193,42 @@ class TrainingMixin:
         Progress: a bar per epoch on a terminal, one line per epoch otherwise (verbose 'auto'
         or 1); 2 prints one line per epoch always; 0 is silent.
         """
+        where = f"{self.where}.fit"
         self._require_compiled("fit")
+        # every argument checked before any data is touched (Keras 3 is lax here)
+        batch_size = check_int(32 if batch_size is None else batch_size, "batch_size", where)
+        epochs = check_int(epochs, "epochs", where)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", where, minimum=0)
+        if initial_epoch >= epochs:
+            raise ValueError(
+                f"{where}: initial_epoch must be smaller than epochs, or nothing is trained. "
+                f"Received: initial_epoch={initial_epoch}, epochs={epochs}"
+            )
+        steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch", where, none_ok=True)
+        validation_steps = check_int(validation_steps, "validation_steps", where, none_ok=True)
+        validation_batch_size = check_int(validation_batch_size, "validation_batch_size", where, none_ok=True)
+        validation_freq = check_int(validation_freq, "validation_freq", where)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating, np.integer)) \
+                or not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"{where}: validation_split must be a number in [0, 1). Received: validation_split={validation_split!r}")
         x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
-        batch_size = 32 if batch_size is None else batch_size
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"{self.where}.fit: batch_size must be a positive integer. Received: batch_size={batch_size!r}")
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"{self.where}.fit: validation_split must be in [0, 1). Received: validation_split={validation_split!r}")
         if validation_data is None and validation_split:
             cut = int(len(x) * (1.0 - validation_split))  # Keras: the last fraction, before shuffling
+            if cut == 0 or cut == len(x):
+                raise ValueError(
+                    f"{where}: validation_split={validation_split} of {len(x)} samples leaves "
+                    f"{cut} for training and {len(x) - cut} for validation; both need at least one. "
+                    f"Received: validation_split={validation_split!r} with {len(x)} samples"
+                )
             validation_data = (x[cut:], y[cut:]) + (() if sample_weight is None else (sample_weight[cut:],))
             x, y = x[:cut], y[:cut]
             sample_weight = None if sample_weight is None else sample_weight[:cut]
-        sample_weight = _apply_class_weight(y, sample_weight, class_weight)
+        sample_weight = _apply_class_weight(y, sample_weight, class_weight, where)
         if not self.built:
             self.build((None, *x.shape[1:]))
 
         n = len(x)
-        steps = steps_per_epoch or max(1, math.ceil(n / batch_size))
+        steps = steps_per_epoch or math.ceil(n / batch_size)
         verbose = _resolve_verbose(verbose)
         history = callbacks_module.History()
         cb = callbacks_module.CallbackList(
@@ -238,7 +264,7 @@ class TrainingMixin:
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
                     vx, vy, vw = _unpack(validation_data)
                     val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
-                                        sample_weight=vw, return_dict=True)
+                                        sample_weight=vw, steps=validation_steps, return_dict=True)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 if bar:
                     elapsed = time.perf_counter() - start
@@ -255,12 +281,14 @@ class TrainingMixin:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """Loss and metrics on (x, y), computed in batches without recording anything."""
+        where = f"{self.where}.evaluate"
         self._require_compiled("evaluate")
+        batch_size = check_int(32 if batch_size is None else batch_size, "batch_size", where)
+        steps = check_int(steps, "steps", where, none_ok=True)
         x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
-        batch_size = 32 if batch_size is None else batch_size
         self._reset_metrics()
         tracker = metrics_module.Mean(name="loss")
-        total = max(1, math.ceil(len(x) / batch_size))
+        total = math.ceil(len(x) / batch_size) if steps is None else min(steps, math.ceil(len(x) / batch_size))
         verbose = _resolve_verbose(verbose)
         bar = Progbar(total) if verbose else None
         logs = {}
@@ -290,15 +318,30 @@ def _unpack(data):
     return data[0], data[1], (data[2] if len(data) == 3 else None)
 
 
-def _apply_class_weight(y, sample_weight, class_weight):
+def _check_weights(weights, name, where):
+    """Weights must be finite and >= 0: a NaN or a negative weight silently corrupts training."""
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{where}: every {name} must be a finite number >= 0. "
+            f"Received: {int(bad.sum())} that are not, the first {weights[first]!r} at index {first}"
+        )
+
+
+def _apply_class_weight(y, sample_weight, class_weight, where):
     """Multiply each sample's weight by its class's weight (labels sparse or one-hot)."""
     if not class_weight:
         return sample_weight
     labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.asarray(y).reshape(len(y)).astype(int)
     missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
     if missing:
-        raise ValueError(f"class_weight must give a weight for every class in y. Received: no weight for classes {missing}")
-    weights = np.array([class_weight[int(c)] for c in labels], dtype=np.float32)
+        raise ValueError(
+            f"{where}: class_weight must give a weight for every class in y. Received: no weight for classes {missing}"
+        )
+    table = {int(c): class_weight[int(c)] for c in np.unique(labels)}
+    _check_weights(np.array(list(table.values()), dtype=np.float64), "class_weight", where)
+    weights = np.array([table[int(c)] for c in labels], dtype=np.float32)
     return weights if sample_weight is None else sample_weight * weights
 
 
