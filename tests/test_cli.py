@@ -6,8 +6,11 @@ bright pixels are). Every error: one line on stderr, a non-zero exit, no traceba
 """
 import os
 import re
+import struct
 import subprocess
 import sys
+import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -545,6 +548,236 @@ def test_animate_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, needle
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "animate", *argv)
     assert needle in assert_one_line_error(code, err, "animate")
+
+
+# ---- kernel names with hyphens -------------------------------------------------------------------------
+@pytest.mark.parametrize("spelling", ["sobel-x", "Sobel-X", "SOBEL_X"])
+def test_kernel_names_take_hyphens_as_well_as_underscores(capsys, tmp_path, line_image, spelling):
+    code, _, _ = run(capsys, "filter", line_image, "--kernel", "sobel_x", "--scale", 1, "-o", tmp_path / "a.png")
+    assert code == 0
+    code, out, _ = run(capsys, "filter", line_image, "--kernel", spelling, "--scale", 1, "-o", tmp_path / "b.png")
+    assert code == 0 and spelling in out
+    np.testing.assert_array_equal(png(tmp_path / "b.png"), png(tmp_path / "a.png"))
+
+
+def test_hyphenated_kernel_names_with_parameters_and_unknown_ones(capsys, tmp_path, line_image):
+    from convolve import filters
+
+    code, _, err = run(capsys, "filter", line_image, "--kernel", "horizontal-line:size=3", "-o", tmp_path / "o.png")
+    assert "the filter 'horizontal_line' takes no parameters" in assert_one_line_error(code, err, "filter")
+    code, out, _ = run(capsys, "explain", "--input", line_image, "--kernel", "vertical-line", "--at", 0, 5)
+    assert code == 0 and "= 3" in out
+    code, _, err = run(capsys, "filter", line_image, "--kernel", "sobel-q", "-o", tmp_path / "o.png")
+    line = assert_one_line_error(code, err, "filter")
+    assert line.endswith("(hyphens or underscores), or a .npy file. Received: --kernel sobel-q")
+    assert all(name in line for name in filters.names())
+
+
+# ---- --padding: one word, one integer, or one integer per axis -------------------------------------------
+@pytest.mark.parametrize("padding, expected", [
+    (["1"], ((1, 1), (1, 1))),
+    (["2", "0"], ((2, 2), (0, 0))),
+    (["0", "3"], ((0, 0), (3, 3))),
+])
+def test_filter_integer_and_per_axis_padding(capsys, tmp_path, line_image, padding, expected):
+    from convolve import filters
+
+    out_path = tmp_path / "o.png"
+    code, out, _ = run(capsys, "filter", line_image, "--kernel", "sobel_x", "--padding", *padding, "--scale", 1,
+                       "-o", out_path)
+    assert code == 0
+    grey = png(line_image).astype(np.float32) / 255
+    maps = conv(grey[None, :, :, None], filters.sobel_x()[:, :, None, None], padding=expected)[0, :, :, 0]
+    (top, _), (left, _) = expected
+    assert maps.shape == (12 + 2 * top - 2, 16 + 2 * left - 2)
+    assert png(out_path).shape == maps.shape
+    assert f"-> {maps.shape[0]}x{maps.shape[1]} map, values {maps.min():.3f} to {maps.max():.3f}" in out
+    assert f"padding {' '.join(padding)} (zeros)" in out
+
+
+@pytest.mark.parametrize("extra, padding", [
+    (["--padding", 1], (1, 1)),
+    (["--padding", 2, 0, "--stride", 2], (2, 0)),
+])
+def test_explain_integer_and_per_axis_padding(capsys, line_npy, extra, padding):
+    from convolve import filters
+    from convolve.viz.explain import explain
+
+    path, x = line_npy
+    code, out, _ = run(capsys, "explain", "--input", path, "--kernel", "vertical_line", "--at", 0, 0, *extra)
+    assert code == 0
+    strides = 2 if "--stride" in extra else 1
+    kernel = filters.get("vertical_line")
+    expected = explain(x, kernel, at=(0, 0), padding=padding, strides=strides, print_fn=None)
+    assert out == str(expected) + "\n"
+    y = conv(x[None, :, :, None], kernel[:, :, None, None], padding=padding, strides=strides)
+    assert expected.value == pytest.approx(float(y[0, 0, 0, 0]))
+
+
+def test_explain_one_dimensional_integer_padding(capsys, tmp_path):
+    x = np.array([1, 0, 0, 0, 0, 0, 0, 2], float)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "k.npy", np.array([1.0, 10.0, 100.0]))
+    code, out, _ = run(capsys, "explain", "--input", tmp_path / "x.npy", "--kernel", tmp_path / "k.npy",
+                       "--at", 0, "--padding", 2)
+    assert code == 0
+    assert re.search(r"= 100$", out, re.M)  # output 0 sees two padding zeros, then x[0] = 1 under the 100
+    code, _, err = run(capsys, "explain", "--input", tmp_path / "x.npy", "--kernel", tmp_path / "k.npy",
+                       "--at", 0, "--padding", 1, 2)
+    line = assert_one_line_error(code, err, "explain")
+    assert line.endswith("error: --padding takes 1 value. Received: --padding 1 2")
+
+
+@pytest.mark.parametrize("padding, output", [([1], (5, 5)), ([1, 0], (5, 3)), ([0, 2], (3, 7))])
+def test_animate_integer_and_per_axis_padding(capsys, tmp_path, padding, output):
+    out_path = tmp_path / "a.gif"
+    code, out, _ = run(capsys, "animate", "--input-size", 5, "--kernel-size", 3, "--padding", *padding,
+                       "-o", out_path)
+    assert code == 0
+    expected, _ = conv_output_shape((5, 5), (3, 3), 1, tuple(padding * 2 if len(padding) == 1 else padding))
+    assert expected == output
+    with Image.open(out_path) as gif:
+        assert gif.n_frames == output[0] * output[1]
+    assert f"output {output[0]}x{output[1]}" in out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--input-size", 9, 9, "--kernel-size", 3, "--padding", 1, 2], (9, 11)),
+    (["--input-size", 9, "--kernel-size", 3, "--padding", 1, 2], (9, 11)),  # two values: two axes
+    (["--input-size", 9, "--kernel-size", 3, "--padding", 2], (11,)),
+])
+def test_shape_per_axis_padding(capsys, argv, expected):
+    code, out, _ = run(capsys, "shape", *argv)
+    assert code == 0
+    assert out.splitlines()[0].endswith("output " + "x".join(map(str, expected)))
+
+
+@pytest.mark.parametrize("sub, argv", [
+    ("filter", ["IMG", "--kernel", "sobel_x", "-o", "o.png"]),
+    ("explain", ["--input", "IMG", "--kernel", "sobel_x", "--at", 0, 0]),
+    ("animate", ["--input-size", 5, "-o", "a.gif"]),
+    ("shape", ["--input-size", 9, 9, "--kernel-size", 3]),
+])
+def test_padding_errors_are_the_same_for_every_command(capsys, tmp_path, monkeypatch, line_image, sub, argv):
+    monkeypatch.chdir(tmp_path)
+    argv = [line_image if a == "IMG" else a for a in argv]
+    code, _, err = run(capsys, sub, *argv, "--padding", 1, 2, 3)
+    line = assert_one_line_error(code, err, sub)
+    assert line.endswith("error: --padding takes 1 value or 2 (one per spatial axis). "
+                         "Received: --padding 1 2 3")
+    code, _, err = run(capsys, sub, *argv, "--padding", "same", 1)
+    line = assert_one_line_error(code, err, sub)
+    assert line.endswith("error: --padding takes one word or integers (one, or one per spatial axis), not "
+                         "several words or both. Received: --padding same 1")
+    code, _, err = run(capsys, sub, *argv, "--padding", -1)
+    line = assert_one_line_error(code, err, sub, expected_code=2)
+    assert "argument --padding: expected 'valid', 'same', 'full'" in line and "Received: '-1'" in line
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "a.gif").exists()
+
+
+def test_causal_padding_is_only_for_shape(capsys, tmp_path, line_image):
+    code, out, _ = run(capsys, "shape", "--input-size", 9, "--kernel-size", 3, "--padding", "causal")
+    assert code == 0 and out.splitlines()[0] == "Conv1D: input 9 -> output 9"
+    code, _, err = run(capsys, "filter", line_image, "--kernel", "sobel_x", "--padding", "causal",
+                       "-o", tmp_path / "o.png")
+    line = assert_one_line_error(code, err, "filter", expected_code=2)
+    assert line.endswith("argument --padding: expected 'valid', 'same', 'full' or a non-negative integer. "
+                         "Received: 'causal' (see 'convolve filter --help')")
+
+
+# ---- images too large to decode ---------------------------------------------------------------------------
+def forged_png(path, width, height):
+    """A PNG of a few bytes whose header claims width x height RGB pixels (its data is empty)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header))
+        f.write(chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return str(path)
+
+
+@pytest.fixture
+def no_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("size, found", [
+    (12000, "is 12000x12000 = 144,000,000 pixels, more than --max-pixels 89,478,485 "
+            "(the default: Pillow's limit)"),
+    (20000, "has more than twice --max-pixels 89,478,485 (the default: Pillow's limit) pixels"),
+])
+def test_filter_refuses_a_decompression_bomb_in_one_line(capsys, tmp_path, no_warnings, size, found):
+    bomb = forged_png(tmp_path / "bomb.png", size, size)
+    code, out, err = run(capsys, "filter", bomb, "--kernel", "sobel_x", "-o", tmp_path / "o.png")
+    line = assert_one_line_error(code, err, "filter")
+    assert line == (
+        f"convolve filter: error: the image '{bomb}' {found}; it is refused before decoding, a guard against "
+        f"decompression bombs. For a file you trust, pass a larger --max-pixels, or --max-pixels none. "
+        f"Received: {bomb}"
+    )
+    assert out == "" and "Warning" not in err and not (tmp_path / "o.png").exists()
+
+
+def test_max_pixels_option_of_every_command_that_reads_images(capsys, tmp_path, trained, line_image,
+                                                              no_warnings):
+    refused = f"the image '{line_image}' is 16x12 = 192 pixels, more than --max-pixels 191;"
+    commands = {
+        "filter": ["filter", line_image, "--kernel", "sobel_x", "-o", tmp_path / "o.png"],
+        "explain": ["explain", "--input", line_image, "--kernel", "sobel_x", "--at", 0, 0],
+        "predict": ["predict", trained, line_image],
+        "features": ["features", trained, line_image, "-o", tmp_path / "f.png"],
+    }
+    for sub, argv in commands.items():
+        code, _, err = run(capsys, *argv, "--max-pixels", 191)
+        assert refused in assert_one_line_error(code, err, sub)
+        code, _, _ = run(capsys, *argv, "--max-pixels", 192)
+        assert code == 0, sub
+    for value in ("0", "lots", "-5"):
+        code, _, err = run(capsys, *commands["filter"], "--max-pixels", value)
+        assert "argument --max-pixels: " in assert_one_line_error(code, err, "filter", expected_code=2)
+
+
+def test_max_pixels_none_lifts_pillows_own_limit_for_the_command_only(capsys, tmp_path, monkeypatch,
+                                                                      line_image, no_warnings):
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 50)  # 192 pixels: over twice Pillow's limit
+    argv = ["filter", line_image, "--kernel", "vertical_line", "--scale", 1, "-o", tmp_path / "o.png"]
+    code, _, err = run(capsys, *argv)
+    assert "has more than twice --max-pixels 50 (the default: Pillow's limit) pixels" in (
+        assert_one_line_error(code, err, "filter"))
+    code, out, _ = run(capsys, *argv, "--max-pixels", "none")
+    assert code == 0 and "12x16 grey image" in out
+    assert PILImage.MAX_IMAGE_PIXELS == 50  # restored after the command
+    code, _, err = run(capsys, *argv, "--max-pixels", 100)  # Pillow's limit is 100 too: it only warns
+    assert "is 16x12 = 192 pixels, more than --max-pixels 100;" in assert_one_line_error(code, err, "filter")
+    code, _, err = run(capsys, *argv, "--max-pixels", 90)  # over twice 90: Pillow refuses it first
+    assert "has more than twice --max-pixels 90 pixels;" in assert_one_line_error(code, err, "filter")
+    monkeypatch.undo()
+    assert png(tmp_path / "o.png").shape == (12, 16)
+
+
+def test_python_dash_m_convolve_prints_one_line_for_a_bomb(tmp_path):
+    """A real process: no Pillow warning, no traceback, one line on stderr."""
+    import convolve
+
+    forged_png(tmp_path / "bomb.png", 12000, 12000)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(convolve.__file__)))
+    env = dict(os.environ, CONVOLVE_DEBUG="0", PYTHONPATH=root, PYTHONWARNINGS="default")
+    argv = [sys.executable, "-m", "convolve", "filter", "bomb.png", "--kernel", "sobel_x", "-o", "o.png"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "convolve filter: error: the image 'bomb.png' is 12000x12000 = 144,000,000 pixels, more than "
+        "--max-pixels 89,478,485 (the default: Pillow's limit); it is refused before decoding, a guard "
+        "against decompression bombs. For a file you trust, pass a larger --max-pixels, or --max-pixels "
+        "none. Received: bomb.png"
+    ]
 
 
 # ---- demo --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Everything heavy (NumPy arrays, models, images) is imported inside the functions
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 #: the datasets ``--dataset`` names, with the tag a trained model's name starts with
@@ -36,7 +37,8 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if not action.option_strings or default is None or default is False or default == argparse.SUPPRESS or "default" in text:
+        no_default = default is None or default is False or default == argparse.SUPPRESS
+        if not action.option_strings or no_default or "default" in text:
             return text
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         return f"{text} (default: {shown})".strip()
@@ -76,19 +78,59 @@ positive_int = _integer(1, "positive")
 non_negative_int = _integer(0, "non-negative")
 
 
-def padding_value(text: str):
-    """'valid', 'same', 'full', 'causal', or a non-negative integer (pixels on each side)."""
-    if text in ("valid", "same", "full", "causal"):
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected 'valid', 'same', 'full', 'causal' or a non-negative integer. Received: {text!r}"
-        )
-    return value
+#: the padding words the library knows; each subcommand takes those that apply to it
+PADDING_WORDS = ("valid", "same", "full", "causal")
+
+
+def _padding_item(words):
+    """An argparse type: one of ``words``, or a non-negative integer (pixels on each side)."""
+    expected = ", ".join(repr(w) for w in words) + " or a non-negative integer"
+
+    def parse(text: str):
+        if text in words:
+            return text
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected {expected}. Received: {text!r}")
+        return value
+
+    parse.__name__ = "padding"
+    return parse
+
+
+def add_padding_option(parser, default: str, words=("valid", "same", "full"), help: str = ""):
+    """``--padding``, the same for every subcommand: one word of ``words``, or pixels added on each
+    side: one integer for every spatial axis or one per axis (``--padding 1 2``). Read it back with
+    ``padding_arg``."""
+    text = f"{', '.join(words)}, or pixels added on each side: one integer, or one per axis"
+    parser.add_argument(
+        "--padding", nargs="+", type=_padding_item(words), default=[default], metavar="P",
+        help=f"{text}; {help}" if help else text,
+    )
+
+
+def padding_arg(values, n: int, option: str = "--padding"):
+    """The library's ``padding`` from ``add_padding_option``'s values for ``n`` spatial axes:
+    a word as it is, integers as a tuple of ``n`` (``per_axis``)."""
+    values = list(values)
+    if any(isinstance(v, str) for v in values):
+        if len(values) != 1:
+            raise CLIError(
+                f"{option} takes one word or integers (one, or one per spatial axis), not several words or "
+                f"both. Received: {option} {' '.join(map(str, values))}"
+            )
+        return values[0]
+    return per_axis(values, n, option)
+
+
+def padding_text(padding) -> str:
+    """``padding_arg``'s value as the command line wrote it: 'same', '1', '1 2'."""
+    if isinstance(padding, str):
+        return padding
+    return str(padding[0]) if len(set(padding)) == 1 else " ".join(map(str, padding))
 
 
 def per_axis(values, n: int, option: str):
@@ -99,9 +141,8 @@ def per_axis(values, n: int, option: str):
     if len(values) == 1:
         return values * n
     if len(values) != n:
-        raise CLIError(
-            f"{option} takes 1 value or {n} (one per spatial axis). Received: {option} {' '.join(map(str, values))}"
-        )
+        takes = "1 value" if n == 1 else f"1 value or {n} (one per spatial axis)"
+        raise CLIError(f"{option} takes {takes}. Received: {option} {' '.join(map(str, values))}")
     return values
 
 
@@ -133,7 +174,9 @@ def output_file(path: str, suffixes, option: str = "-o") -> str:
     if not os.path.isdir(folder):
         raise CLIError(f"the folder for {option} does not exist: '{folder}'. Received: {option} {path}")
     if not os.access(folder, os.W_OK):
-        raise CLIError(f"cannot write into the folder '{folder}' (permission denied). Received: {option} {path}")
+        raise CLIError(
+            f"cannot write into the folder '{folder}' (permission denied). Received: {option} {path}"
+        )
     return path
 
 
@@ -151,13 +194,51 @@ def load_array(path: str, what: str = "input"):
     return array
 
 
-def load_picture(path: str, channels: int = 1, size=None, what: str = "image"):
+def max_pixels_value(text: str):
+    """An argparse type for ``--max-pixels``: a positive integer, 'none' (no limit) or 'default'."""
+    if text in ("none", "default"):
+        return None if text == "none" else text
+    return positive_int(text)
+
+
+max_pixels_value.__name__ = "--max-pixels value"
+
+
+def add_max_pixels_option(parser):
+    """``--max-pixels``, for the subcommands that read image files (see ``load_picture``)."""
+    parser.add_argument(
+        "--max-pixels", type=max_pixels_value, default="default", metavar="N",
+        help="refuse image files with more than N pixels (width x height) before decoding them, a guard "
+             "against decompression bombs; 'none' for no limit (default: Pillow's limit, 89478485)",
+    )
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels):
+    """Pillow's own limit set to ``max_pixels`` for the duration (this process is one command line):
+    Pillow refuses images above twice PIL.Image.MAX_IMAGE_PIXELS whatever load_image is told."""
+    try:
+        from PIL import Image
+    except ImportError:  # load_image says how to install it
+        yield
+        return
+    saved = Image.MAX_IMAGE_PIXELS
+    if max_pixels != "default":
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def load_picture(path: str, channels: int = 1, size=None, what: str = "image", max_pixels="default"):
     """An image file (anything Pillow reads) or a .npy array as a (1, H, W, C) float32 batch.
 
     Images come from ``convolve.images.load_image`` (values in [0, 1], grey for one channel,
     RGB for three, resized to ``size`` = (H, W) when given). A .npy array may be (H, W),
     (H, W, C) or (1, H, W, C) and is used as it is (not rescaled), so it must already have
-    the size asked for.
+    the size asked for. ``max_pixels`` is ``--max-pixels``: an image file with more pixels is
+    refused from its header ('default': Pillow's limit; None: no limit).
     """
     import numpy as np
 
@@ -179,14 +260,35 @@ def load_picture(path: str, channels: int = 1, size=None, what: str = "image"):
                 f"not resized). Received: shape {array.shape}"
             )
         if array.shape[-1] != channels:
-            raise CLIError(f"the {what} '{path}' must have {channels} channel(s). Received: shape {array.shape}")
+            raise CLIError(
+                f"the {what} '{path}' must have {channels} channel(s). Received: shape {array.shape}"
+            )
         return array.astype(np.float32)
-    from ..images import load_image
+    from ..images import ImageTooLargeError, load_image
 
     mode = {1: "grayscale", 3: "rgb"}.get(channels)
     if mode is None:
         raise CLIError(f"images can be read with 1 (grey) or 3 (RGB) channels. Received: {channels} channels")
-    return load_image(path, color_mode=mode, target_size=None if size is None else tuple(size))
+    try:
+        with _pillow_limit(max_pixels):
+            target_size = None if size is None else tuple(size)
+            return load_image(path, color_mode=mode, target_size=target_size, max_pixels=max_pixels)
+    except ImageTooLargeError as error:
+        raise CLIError(_too_large(error, what, path, max_pixels)) from None
+
+
+def _too_large(error, what: str, path: str, max_pixels) -> str:
+    """The one line for an image refused for its size, naming --max-pixels."""
+    limit = f"{error.max_pixels:,}" + (" (the default: Pillow's limit)" if max_pixels == "default" else "")
+    if error.size is None:  # Pillow refused it from its header: it holds over twice Pillow's limit
+        found = f"has more than twice --max-pixels {limit} pixels"
+    else:
+        width, height = error.size
+        found = f"is {width}x{height} = {width * height:,} pixels, more than --max-pixels {limit}"
+    return (
+        f"the {what} '{path}' {found}; it is refused before decoding, a guard against decompression bombs. "
+        f"For a file you trust, pass a larger --max-pixels, or --max-pixels none. Received: {path}"
+    )
 
 
 def kernel_names():
@@ -205,22 +307,33 @@ def load_kernel(spec: str, dims=(2,)):
         if kernel.ndim == 4 and kernel.shape[2:] == (1, 1):
             kernel = kernel[:, :, 0, 0]
         if kernel.ndim not in dims:
-            wanted = " or ".join({1: "a 1-D array (k,)", 2: "a 2-D array (kh, kw) or (kh, kw, 1, 1)"}[d] for d in dims)
+            forms = {1: "a 1-D array (k,)", 2: "a 2-D array (kh, kw) or (kh, kw, 1, 1)"}
+            wanted = " or ".join(forms[d] for d in dims)
             raise CLIError(f"the kernel file '{spec}' must hold {wanted}. Received: shape {kernel.shape}")
         return kernel.astype(np.float32), os.path.basename(spec)
     name, _, param_text = spec.partition(":")
+    name = name.strip().lower().replace("-", "_")  # the shell's sobel-x is the library's sobel_x
     known = kernel_names()
-    if name.lower() not in known:
-        raise CLIError(f"unknown kernel name. Expected one of: {', '.join(known)} (or a .npy file). Received: --kernel {spec}")
+    if name not in known:
+        raise CLIError(
+            f"unknown kernel name. Expected one of: {', '.join(known)} (hyphens or underscores), "
+            f"or a .npy file. "
+            f"Received: --kernel {spec}"
+        )
     params = {}
     for item in filter(None, param_text.split(",")):
         key, eq, value = item.partition("=")
         if not eq or not key:
-            raise CLIError(f"kernel parameters are written NAME:key=value,key=value (gaussian:size=7,sigma=2). Received: --kernel {spec}")
+            raise CLIError(
+                "kernel parameters are written NAME:key=value,key=value (gaussian:size=7,sigma=2). "
+                f"Received: --kernel {spec}"
+            )
         try:
             params[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
         except ValueError:
-            raise CLIError(f"the kernel parameter {key!r} must be a number. Received: --kernel {spec}") from None
+            raise CLIError(
+                f"the kernel parameter {key!r} must be a number. Received: --kernel {spec}"
+            ) from None
     from .. import filters
 
     return np.asarray(filters.get(name, **params), dtype=np.float32), spec

@@ -11,8 +11,18 @@ import json
 import os
 
 from ._common import (
-    DATASETS, CLIError, add_command, class_names, dataset_of, existing_file, load_dataset, load_model_file,
-    load_picture, output_file, positive_int,
+    DATASETS,
+    CLIError,
+    add_command,
+    add_max_pixels_option,
+    class_names,
+    dataset_of,
+    existing_file,
+    load_dataset,
+    load_model_file,
+    load_picture,
+    output_file,
+    positive_int,
 )
 
 ARCHITECTURES = ("small", "classic")
@@ -82,6 +92,7 @@ def register(sub, parents):
     p.add_argument("--top", type=positive_int, default=3, metavar="K", help="how many classes to show per image")
     p.add_argument("--invert", action="store_true", help="use 1 - pixel (dark objects on light backgrounds)")
     p.add_argument("--dataset", help="whose class names to show (default: the dataset the model was trained on)")
+    add_max_pixels_option(p)
 
     f = add_command(
         sub, "features", run_features, parents=parents,
@@ -100,6 +111,7 @@ def register(sub, parents):
     f.add_argument("--layers", nargs="+", metavar="NAME", help="layer names (default: convolution and pooling layers)")
     f.add_argument("--invert", action="store_true", help="use 1 - pixel (dark objects on light backgrounds)")
     f.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the picture to write")
+    add_max_pixels_option(f)
 
 
 # ---- models -------------------------------------------------------------------------------------------
@@ -203,13 +215,14 @@ def _input_spec(model):
     return tuple(int(v) for v in shape[1:])
 
 
-def _model_images(model, paths, invert):
+def _model_images(model, paths, invert, max_pixels="default"):
     import numpy as np
 
     height, width, channels = _input_spec(model)
     for path in paths:
         existing_file(path, "image")  # every file is checked before any work
-    batch = np.concatenate([load_picture(p, channels, (height, width)) for p in paths], axis=0)
+    pictures = [load_picture(p, channels, (height, width), max_pixels=max_pixels) for p in paths]
+    batch = np.concatenate(pictures, axis=0)
     return 1.0 - batch if invert else batch
 
 
@@ -217,7 +230,7 @@ def run_predict(args) -> int:
     import numpy as np
 
     model = load_model_file(args.model)
-    batch = _model_images(model, args.images, args.invert)
+    batch = _model_images(model, args.images, args.invert, args.max_pixels)
     out = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
     if out.ndim != 2:
         raise CLIError(f"the model must output one score per class, (batch, classes). Received: output shape {out.shape}")
@@ -241,7 +254,7 @@ def run_features(args) -> int:
         unknown = [name for name in args.layers if name not in known]
         if unknown:
             raise CLIError(f"unknown layer name(s). Expected some of: {', '.join(known)}. Received: --layers {' '.join(unknown)}")
-    batch = _model_images(model, [args.image], args.invert)
+    batch = _model_images(model, [args.image], args.invert, args.max_pixels)
     from ..viz.plots import plot_feature_maps
 
     figure = plot_feature_maps(model, batch, layers=args.layers, path=args.output)

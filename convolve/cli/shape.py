@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from ._common import (
-    CLIError, add_command, load_model_file, non_negative_int, padding_value, per_axis, positive_int,
+    PADDING_WORDS,
+    CLIError,
+    add_command,
+    add_padding_option,
+    load_model_file,
+    non_negative_int,
+    padding_arg,
+    padding_text,
+    per_axis,
+    positive_int,
 )
 
 
@@ -22,18 +31,22 @@ def register(sub, parents):
             "convolve shape --input-size 9 --kernel-size 3 --stride 2         # 9 -> 4",
             "convolve shape --input-size 512 512 --kernel-size 3 --stride 2 1  # (255, 510)",
             "convolve shape --input-size 28 28 --kernel-size 5 --padding same --dilation 2",
+            "convolve shape --input-size 28 28 --kernel-size 5 --padding 2 1",
             "convolve shape --input-size 4 4 --kernel-size 3 --stride 2 --transposed",
             "convolve shape model.safetensors",
         ],
     )
     p.add_argument("model", nargs="?", metavar="MODEL", help="a saved model file (instead of --input-size)")
-    p.add_argument("--input-size", nargs="+", type=positive_int, metavar="N", help="input size per spatial axis")
-    p.add_argument("--kernel-size", nargs="+", type=positive_int, metavar="K", help="kernel (window) size per axis")
+    p.add_argument("--input-size", nargs="+", type=positive_int, metavar="N",
+                   help="input size per spatial axis")
+    p.add_argument("--kernel-size", nargs="+", type=positive_int, metavar="K",
+                   help="kernel (window) size per axis")
     p.add_argument("--stride", nargs="+", type=positive_int, default=[1], metavar="S", help="stride per axis")
-    p.add_argument("--padding", type=padding_value, default="valid",
-                   help="valid, same, full, causal (1-D), or pixels added on each side")
-    p.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D", help="dilation per axis")
-    p.add_argument("--transposed", action="store_true", help="a transposed convolution (padding valid or same)")
+    add_padding_option(p, "valid", words=PADDING_WORDS, help="causal is for 1-D")
+    p.add_argument("--dilation", nargs="+", type=positive_int, default=[1], metavar="D",
+                   help="dilation per axis")
+    p.add_argument("--transposed", action="store_true",
+                   help="a transposed convolution (padding valid or same)")
     p.add_argument("--output-padding", nargs="+", type=non_negative_int, metavar="P",
                    help="with --transposed: extra rows/columns at the end, each smaller than the stride")
     p.add_argument("--dims", type=int, choices=(1, 2, 3), help="number of spatial axes")
@@ -41,7 +54,9 @@ def register(sub, parents):
     s = add_command(
         sub, "summary", run_summary, parents=parents,
         help="a saved model's summary: layers, output shapes, parameters, receptive fields",
-        description="Loads a model file written by model.save or `convolve train` and prints model.summary().",
+        description=(
+            "Loads a model file written by model.save or `convolve train` and prints model.summary()."
+        ),
         examples=["convolve summary model.safetensors"],
     )
     s.add_argument("model", metavar="MODEL", help="a saved model file")
@@ -56,20 +71,27 @@ def run_shape(args) -> int:
             )
         return _model_shapes(args.model)
     if not args.input_size or not args.kernel_size:
-        missing = " and ".join(o for o, v in (("--input-size", args.input_size), ("--kernel-size", args.kernel_size)) if not v)
+        options = (("--input-size", args.input_size), ("--kernel-size", args.kernel_size))
+        missing = " and ".join(option for option, values in options if not values)
         raise CLIError(f"needs --input-size and --kernel-size (or a MODEL file). Received: no {missing}")
-    lists = [args.input_size, args.kernel_size, args.stride, args.dilation] + ([args.output_padding] if args.output_padding else [])
-    n = args.dims or max(len(v) for v in lists)
+    # the number of axes: --dims, else --input-size's when it has several, else the longest list
+    lists = [args.input_size, args.kernel_size, args.stride, args.dilation, args.output_padding or []]
+    if not any(isinstance(v, str) for v in args.padding):
+        lists.append(args.padding)  # integers per axis count too
+    n = args.dims or (len(args.input_size) if len(args.input_size) > 1 else max(len(v) for v in lists))
     sizes = per_axis(args.input_size, n, "--input-size")
     kernel = per_axis(args.kernel_size, n, "--kernel-size")
     strides = per_axis(args.stride, n, "--stride")
     dilation = per_axis(args.dilation, n, "--dilation")
     from ..ops.shapes import conv_output_shape, conv_transpose_output_shape
 
-    padding = args.padding if isinstance(args.padding, str) else (args.padding,) * n
+    padding = padding_arg(args.padding, n)
     if args.transposed:
         if padding not in ("valid", "same"):
-            raise CLIError(f"a transposed convolution takes --padding valid or same. Received: --padding {args.padding}")
+            raise CLIError(
+                "a transposed convolution takes --padding valid or same. "
+                f"Received: --padding {padding_text(padding)}"
+            )
         out_pad = per_axis(args.output_padding, n, "--output-padding")
         out, _, steps = conv_transpose_output_shape(
             sizes, kernel, strides, padding, out_pad, dilation, explain=True
@@ -77,7 +99,8 @@ def run_shape(args) -> int:
         what = f"Conv{n}DTranspose"
     else:
         if args.output_padding:
-            raise CLIError(f"--output-padding needs --transposed. Received: --output-padding {' '.join(map(str, args.output_padding))}")
+            values = " ".join(map(str, args.output_padding))
+            raise CLIError(f"--output-padding needs --transposed. Received: --output-padding {values}")
         out, _, steps = conv_output_shape(sizes, kernel, strides, padding, dilation, explain=True)
         what = f"Conv{n}D"
     from ..models.summary import axes_text
