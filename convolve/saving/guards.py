@@ -26,30 +26,41 @@ def fail(path, problem) -> ValueError:
 
 
 def checked_path(filepath, where: str) -> str:
-    """``filepath`` as a str; TypeError, FileNotFoundError or IsADirectoryError as Python names them."""
+    """``filepath`` as a str naming a regular file: TypeError, FileNotFoundError or
+    IsADirectoryError as Python names them, ValueError for a device, FIFO or socket (checked
+    with ``stat``, which neither reads nor blocks)."""
     try:
         path = os.fspath(filepath)
     except TypeError:
         raise TypeError(f"{where}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}") from None
-    if not os.path.lexists(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"{where}: no such file: '{path}'")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{where}: '{path}' is a directory, not a model file")
+    _require_regular(path, os.stat(path).st_mode)
     return path
 
 
+def _require_regular(path, mode) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+        else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise fail(path, f"it is {kind}; only regular files are read. Received: a file of mode {oct(mode)}")
+
+
 def open_regular_file(path: str):
-    """Open ``path`` for reading if it is a regular file; (binary file object, size in bytes)."""
+    """Open ``path`` for reading if it is a regular file; (binary file object, size in bytes).
+
+    Opened non-blocking and checked with ``fstat``: the file checked is the file read, even if
+    the name was swapped for a FIFO since ``checked_path`` looked at it."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = (
-                "a character device" if stat.S_ISCHR(info.st_mode) else "a block device" if stat.S_ISBLK(info.st_mode)
-                else "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
-                else "not a regular file"
-            )
-            raise fail(path, f"it is {kind}; only regular files are read. Received: a file of mode {oct(info.st_mode)}")
+        _require_regular(path, info.st_mode)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb"), info.st_size
