@@ -26,7 +26,10 @@ from ._common import (
 )
 
 ARCHITECTURES = ("small", "classic")
-_DATASET_HELP = "bundled (the Fashion-MNIST subset shipped with convolve), fashion-mnist, mnist, or a folder/.npz of MNIST-style data"
+_DATASET_HELP = (
+    "bundled (the Fashion-MNIST subset shipped with convolve), fashion-mnist, mnist, or a folder/.npz of "
+    "MNIST-style data"
+)
 
 
 def register(sub, parents):
@@ -35,15 +38,17 @@ def register(sub, parents):
         help="train a CNN on Fashion-MNIST, MNIST or your own MNIST-style data and save it",
         description=(
             "Trains a model with Adam on sparse categorical cross-entropy, printing a progress line per "
-            "epoch with the test set's loss and accuracy, then saves it (one safetensors file). --model small "
-            "is Conv2D(8, 3, relu), MaxPooling2D, Conv2D(16, 3, relu), MaxPooling2D, Flatten, Dense(10, softmax); "
-            "classic is Keras' MNIST example CNN (Conv2D 32 and 64, MaxPooling2D, Dropout, Dense 128, Dense 10); "
+            "epoch with the test set's loss and accuracy, then saves it (one safetensors file). --model "
+            "small is Conv2D(8, 3, relu), MaxPooling2D, Conv2D(16, 3, relu), MaxPooling2D, Flatten, "
+            "Dense(10, softmax); classic is Keras' MNIST example CNN (Conv2D 32 and 64, MaxPooling2D, "
+            "Dropout, Dense 128, Dense 10); "
             "FILE.json is an architecture as Sequential.get_config() writes it (optionally wrapped as "
             '{"class_name": "Sequential", "config": ...}).'
         ),
         examples=[
             "convolve train --dataset bundled --model small --epochs 3 -o small.safetensors",
-            "convolve train --dataset fashion-mnist --model classic --epochs 12 --batch-size 128 -o classic.safetensors",
+            "convolve train --dataset fashion-mnist --model classic --epochs 12 --batch-size 128 "
+            "-o classic.safetensors",
             "convolve train --dataset ./my_digits --model net.json --epochs 5 -o mine.safetensors",
         ],
     )
@@ -52,8 +57,10 @@ def register(sub, parents):
     t.add_argument("--epochs", type=positive_int, default=3, help="passes over the training images")
     t.add_argument("--batch-size", type=positive_int, default=64, help="images per training step")
     t.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
-    t.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling): the same seed gives the same model")
-    t.add_argument("-o", "--output", required=True, metavar="MODEL", help="where to save the model (.safetensors)")
+    t.add_argument("--seed", type=int, default=0,
+                   help="random seed (weights, shuffling): the same seed gives the same model")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="where to save the model (.safetensors)")
     t.add_argument("--limit", type=positive_int, help=argparse.SUPPRESS)  # first N train/test images (tests)
 
     e = add_command(
@@ -79,8 +86,8 @@ def register(sub, parents):
         description=(
             "Reads each image (any format Pillow reads, or a .npy array), converts it to grey (or RGB for a "
             "3-channel model), resizes it to the model's input size and prints the top K classes with their "
-            "probabilities. Fashion-MNIST and MNIST show light objects on a black background: use --invert for "
-            "a dark object photographed on a light background."
+            "probabilities. Fashion-MNIST and MNIST show light objects on a black background: use --invert "
+            "for a dark object photographed on a light background."
         ),
         examples=[
             "convolve predict small.safetensors boot.png",
@@ -89,9 +96,11 @@ def register(sub, parents):
     )
     p.add_argument("model", metavar="MODEL", help="a saved model file")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (or .npy arrays)")
-    p.add_argument("--top", type=positive_int, default=3, metavar="K", help="how many classes to show per image")
+    p.add_argument("--top", type=positive_int, default=3, metavar="K",
+                   help="how many classes to show per image")
     p.add_argument("--invert", action="store_true", help="use 1 - pixel (dark objects on light backgrounds)")
-    p.add_argument("--dataset", help="whose class names to show (default: the dataset the model was trained on)")
+    p.add_argument("--dataset",
+                   help="whose class names to show (default: the dataset the model was trained on)")
     add_max_pixels_option(p)
 
     f = add_command(
@@ -108,7 +117,8 @@ def register(sub, parents):
     )
     f.add_argument("model", metavar="MODEL", help="a saved model file")
     f.add_argument("image", metavar="IMAGE", help="an image file (or a .npy array)")
-    f.add_argument("--layers", nargs="+", metavar="NAME", help="layer names (default: convolution and pooling layers)")
+    f.add_argument("--layers", nargs="+", metavar="NAME",
+                   help="layer names (default: convolution and pooling layers)")
     f.add_argument("--invert", action="store_true", help="use 1 - pixel (dark objects on light backgrounds)")
     f.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the picture to write")
     add_max_pixels_option(f)
@@ -122,13 +132,15 @@ def build_model(architecture: str, input_shape, num_classes: int, name: str):
 
     if architecture == "small":
         return Sequential([
-            Input(input_shape), Conv2D(8, 3, activation="relu"), MaxPooling2D(), Conv2D(16, 3, activation="relu"),
-            MaxPooling2D(), Flatten(), Dense(num_classes, activation="softmax"),
+            Input(input_shape), Conv2D(8, 3, activation="relu"), MaxPooling2D(),
+            Conv2D(16, 3, activation="relu"), MaxPooling2D(), Flatten(),
+            Dense(num_classes, activation="softmax"),
         ], name=name)
     if architecture == "classic":
         return Sequential([
-            Input(input_shape), Conv2D(32, 3, activation="relu"), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
-            Dropout(0.25), Flatten(), Dense(128, activation="relu"), Dropout(0.5), Dense(num_classes, activation="softmax"),
+            Input(input_shape), Conv2D(32, 3, activation="relu"), Conv2D(64, 3, activation="relu"),
+            MaxPooling2D(2), Dropout(0.25), Flatten(), Dense(128, activation="relu"), Dropout(0.5),
+            Dense(num_classes, activation="softmax"),
         ], name=name)
     check_architecture(architecture)
     try:
@@ -141,7 +153,10 @@ def build_model(architecture: str, input_shape, num_classes: int, name: str):
         cls = classes.get(data["class_name"])
         config = data["config"]
         if cls is None:
-            raise CLIError(f"the architecture file's class_name must be one of {sorted(classes)}. Received: {data['class_name']!r}")
+            raise CLIError(
+                f"the architecture file's class_name must be one of {sorted(classes)}. "
+                f"Received: {data['class_name']!r}"
+            )
     else:
         cls, config = Sequential, data
     if not isinstance(config, dict) or "layers" not in config:
@@ -161,7 +176,9 @@ def check_architecture(architecture: str) -> None:
     if architecture in ARCHITECTURES:
         return
     if not architecture.lower().endswith(".json"):
-        raise CLIError(f"--model must be small, classic or an architecture .json file. Received: --model {architecture}")
+        raise CLIError(
+            f"--model must be small, classic or an architecture .json file. Received: --model {architecture}"
+        )
     existing_file(architecture, "architecture file")
 
 
@@ -185,7 +202,8 @@ def run_train(args) -> int:
     loss, accuracy = model.evaluate(xt, yt, batch_size=256, verbose=0)
     model.save(args.output)
     print(f"Test accuracy {accuracy:.4f} (loss {loss:.4f}) on {len(xt):,} test images.")
-    print(f"Saved the model to {args.output} ({os.path.getsize(args.output):,} bytes, {model.count_params():,} parameters).")
+    print(f"Saved the model to {args.output} ({os.path.getsize(args.output):,} bytes, "
+          f"{model.count_params():,} parameters).")
     return 0
 
 
@@ -211,7 +229,10 @@ def _input_spec(model):
     """(height, width, channels) of a model with one image input."""
     shape = model.input_shape
     if isinstance(shape, list) or shape is None or len(shape) != 4:
-        raise CLIError(f"the model must take one batch of images (batch, height, width, channels). Received: input shape {shape}")
+        raise CLIError(
+            "the model must take one batch of images (batch, height, width, channels). "
+            f"Received: input shape {shape}"
+        )
     return tuple(int(v) for v in shape[1:])
 
 
@@ -233,14 +254,16 @@ def run_predict(args) -> int:
     batch = _model_images(model, args.images, args.invert, args.max_pixels)
     out = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
     if out.ndim != 2:
-        raise CLIError(f"the model must output one score per class, (batch, classes). Received: output shape {out.shape}")
+        raise CLIError(
+            f"the model must output one score per class, (batch, classes). Received: output shape {out.shape}"
+        )
     if not (np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):  # logits: softmax them
         out = np.exp(out - out.max(axis=1, keepdims=True))
         out /= out.sum(axis=1, keepdims=True)
     names = class_names(args.dataset or dataset_of(model), out.shape[1])
     k = min(args.top, out.shape[1])
     width = max(len(p) for p in args.images)
-    for path, probs in zip(args.images, out):
+    for path, probs in zip(args.images, out, strict=True):
         order = np.argsort(-probs, kind="stable")[:k]
         print(f"{path.ljust(width)}  " + "  ".join(f"{names[i]} {probs[i]:.3f}" for i in order))
     return 0
@@ -253,7 +276,10 @@ def run_features(args) -> int:
         known = [layer.name for layer in model.layers]
         unknown = [name for name in args.layers if name not in known]
         if unknown:
-            raise CLIError(f"unknown layer name(s). Expected some of: {', '.join(known)}. Received: --layers {' '.join(unknown)}")
+            raise CLIError(
+                f"unknown layer name(s). Expected some of: {', '.join(known)}. "
+                f"Received: --layers {' '.join(unknown)}"
+            )
     batch = _model_images(model, [args.image], args.invert, args.max_pixels)
     from ..viz.plots import plot_feature_maps
 
