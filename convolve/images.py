@@ -174,7 +174,8 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
             with Image.open(path) as img:
                 _check_pixels(img.size, limit, path, where)  # from the header, before decoding
                 img.load()
-                return _to_array(img, color_mode, target_size, resample, f"{where}: {_describe(path)}")
+                what = f"{where}: the image {os.fspath(path)!r}"  # how value errors name the file
+                return _to_array(img, color_mode, target_size, resample, what)
         except (PermissionError, ImageTooLargeError, _PixelValueError):
             raise
         except Image.DecompressionBombError as e:
@@ -191,10 +192,6 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
                 f"{where}: the file is not an image Pillow can read ({type(e).__name__}: {e}). "
                 f"Received: path={os.fspath(path)!r}"
             ) from None
-
-
-def _describe(path):
-    return f"the image {os.fspath(path)!r}"
 
 
 def _check_pixels(size, limit, path, where):
