@@ -115,17 +115,20 @@ def _layer_arithmetic(layer, input_shape):
     """The per-axis arithmetic of a convolution or pooling layer, or [] for other layers."""
     from ..ops.shapes import conv_output_shape
 
-    rf = layer.receptive_field()
+    step = layer.receptive_field()
     padding = getattr(layer, "padding", None)
-    if not isinstance(rf, dict) or padding is None or input_shape is None:
-        return []
-    n = len(rf["kernel_size"])
+    window = getattr(layer, "kernel_size", getattr(layer, "pool_size", None))
+    if step is None or window is None or padding is None or input_shape is None or step.upsample != 1:
+        return []  # not a window layer, or a transposed convolution (its arithmetic differs)
+    n = len(window)
     if getattr(layer, "data_format", "channels_last") == "channels_first":
         spatial = input_shape[2 : 2 + n]
     else:
         spatial = input_shape[1 : 1 + n]
     try:
-        _, _, steps = conv_output_shape(spatial, rf["kernel_size"], rf["strides"], padding, rf["dilation_rate"], explain=True)
+        _, _, steps = conv_output_shape(
+            spatial, step.kernel_size, step.strides, padding, step.dilation_rate, explain=True
+        )
     except (ValueError, TypeError):
         return []
     return steps

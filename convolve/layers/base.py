@@ -27,7 +27,7 @@ import numpy as np
 from .. import autograd, initializers, regularizers
 from ..autograd import Tensor
 from ..backend import as_float_array, standardize_dtype
-from ..ops.shapes import format_shape
+from ..ops.shapes import POINTWISE, format_shape
 from ..variables import Variable
 from .symbolic import KerasTensor, is_symbolic, symbolic_call
 
@@ -264,12 +264,11 @@ class Layer:
 
     # ---- receptive fields and config ----------------------------------------------
     def receptive_field(self):
-        """How the layer changes receptive fields.
-
-        Returns ``"pointwise"`` for layers that keep every position's field (activations,
-        padding, normalization), a dict ``{kernel_size, strides, dilation_rate}`` for window
-        layers, or None when outputs mix every input position (Flatten, Dense on vectors).
-        """
+        """How the layer changes receptive fields: an ``ops.shapes.FieldStep`` (``POINTWISE`` for
+        layers that keep every position's field: activations, padding, normalization; the
+        window for convolutions and pooling; ``upsample``/``widen`` for upsampling), or None
+        when every output sees the whole input (Flatten, Dense on vectors, global pooling).
+        Models read it with ``ops.shapes.receptive_field_step(field, jump, *step)``."""
         return None
 
     def get_config(self) -> dict:
@@ -304,7 +303,7 @@ class InputLayer(Layer):
         return inputs
 
     def receptive_field(self):
-        return "pointwise"
+        return POINTWISE
 
     def get_config(self):
         return {"shape": list(self._input_shape_arg), "batch_size": self.batch_size, "dtype": self.dtype, "name": self.name}

@@ -28,7 +28,7 @@ from ..ops.args import (
     standardize_tuple,
 )
 from .. import autograd
-from ..ops.shapes import conv_output_shape, conv_transpose_output_shape
+from ..ops.shapes import FieldStep, conv_output_shape, conv_transpose_output_shape
 from .. import initializers
 from .base import Layer
 
@@ -127,7 +127,7 @@ class BaseConv(Layer):
         )
 
     def receptive_field(self):
-        return {"kernel_size": self.kernel_size, "strides": self.strides, "dilation_rate": self.dilation_rate}
+        return FieldStep(kernel_size=self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate)
 
     def get_config(self):
         config = super().get_config()
@@ -431,8 +431,8 @@ class ConvTranspose(BaseConv):
         return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias))
 
     def receptive_field(self):
-        """``("upsample", strides, widen)``: the jump between neighbouring outputs is the
-        input's divided by ``strides`` (as for UpSampling), and one output sees up to
+        """``FieldStep(upsample=strides, widen=widen)``: the jump between neighbouring outputs is
+        the input's divided by ``strides`` (as for UpSampling), and one output sees up to
         ``widen + 1`` neighbouring input positions per axis, widen = floor((k - 1) / s') *
         (d / g) with g = gcd(d, s), s' = s / g (floor((k - 1) / s) when d = 1), so its field
         grows by ``widen`` input jumps."""
@@ -440,7 +440,7 @@ class ConvTranspose(BaseConv):
             (k - 1) // (s // math.gcd(d, s)) * (d // math.gcd(d, s))
             for k, s, d in zip(self.kernel_size, self.strides, self.dilation_rate)
         )
-        return ("upsample", self.strides, widen)
+        return FieldStep(upsample=self.strides, widen=widen)
 
     def get_config(self):
         config = super().get_config()

@@ -24,6 +24,7 @@ from .. import autograd
 from ..autograd import dense, flatten, reshape
 from ..ops.reshaping import resolve_target_shape
 from ..random import generator
+from ..ops.shapes import POINTWISE
 from .base import Layer, format_shape
 from .conv import _positive_int
 
@@ -104,7 +105,7 @@ class Dense(Layer):
 
     def receptive_field(self):
         # on (batch, *spatial, features) Dense is a 1x1 convolution; on (batch, features) it mixes everything
-        return "pointwise" if self._input_rank is not None and self._input_rank > 2 else None
+        return POINTWISE if self._input_rank is not None and self._input_rank > 2 else None
 
     def get_config(self):
         config = super().get_config()
@@ -260,7 +261,7 @@ class Dropout(Layer):
         return autograd.multiply(inputs, get_array_module(inputs).asarray(mask))
 
     def receptive_field(self):
-        return "pointwise"
+        return POINTWISE
 
     def get_config(self):
         config = super().get_config()
@@ -281,7 +282,7 @@ class Activation(Layer):
         return autograd.activation(inputs, self.activation)
 
     def receptive_field(self):
-        return "pointwise"  # softmax acts on the last (channel) axis, also per position
+        return POINTWISE  # softmax acts on the last (channel) axis, also per position
 
     def get_config(self):
         config = super().get_config()
@@ -311,7 +312,7 @@ class ReLU(Layer):
         )
 
     def receptive_field(self):
-        return "pointwise"
+        return POINTWISE
 
     def get_config(self):
         config = super().get_config()
@@ -334,7 +335,7 @@ class LeakyReLU(Layer):
         return autograd.activation(inputs, activations.leaky_relu, negative_slope=self.negative_slope, where=self.where)
 
     def receptive_field(self):
-        return "pointwise"
+        return POINTWISE
 
     def get_config(self):
         config = super().get_config()
@@ -383,7 +384,7 @@ class Softmax(Layer):
     def receptive_field(self):
         # per position when it normalises over the last (channel) axis only; otherwise it mixes positions
         if self._input_rank is not None and all(a % self._input_rank == self._input_rank - 1 for a in self._axes):
-            return "pointwise"
+            return POINTWISE
         return None
 
     def get_config(self):

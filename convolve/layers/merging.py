@@ -30,6 +30,7 @@ import numpy as np
 from .. import autograd
 from ..autograd import Tensor
 from ..backend import as_float_array
+from ..ops.shapes import POINTWISE
 from .base import Layer, format_shape
 from .symbolic import is_symbolic, symbolic_call
 
@@ -143,7 +144,7 @@ class Merge(Layer):
         return y
 
     def receptive_field(self):
-        return "pointwise"  # each output position combines the same position of every input
+        return POINTWISE  # each output position combines the same position of every input
 
 
 class Add(Merge):
@@ -250,7 +251,7 @@ class Concatenate(Merge):
         # along any other axis positions are not aligned any more: untracked
         shapes = self._built_input_shape
         last = self.axis == -1 or (bool(shapes) and self.axis == len(shapes[0]) - 1)
-        return "pointwise" if last else None
+        return POINTWISE if last else None
 
     def get_config(self):
         config = super().get_config()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import initializers
 from .. import autograd
+from ..ops.shapes import POINTWISE
 from .base import Layer, format_shape
 from .core import _check_number, _is_int
 
@@ -104,7 +105,7 @@ class BatchNormalization(Layer):
         )
 
     def receptive_field(self):
-        return "pointwise"
+        return POINTWISE
 
     def get_config(self):
         config = super().get_config()

@@ -20,7 +20,7 @@ import numpy as np
 from ..ops.args import check_choice, standardize_data_format, standardize_tuple
 from ..autograd import average_pool, global_average_pool, global_max_pool, max_pool
 from ..ops.pooling import POOL_PADDINGS
-from ..ops.shapes import conv_output_shape
+from ..ops.shapes import FieldStep, conv_output_shape
 from .base import Layer
 
 
@@ -66,7 +66,7 @@ class BasePooling(Layer):
         return pool(inputs, self.pool_size, self.strides, self.padding, self.data_format, where=self.where)
 
     def receptive_field(self):
-        return {"kernel_size": self.pool_size, "strides": self.strides, "dilation_rate": (1,) * self.rank}
+        return FieldStep(kernel_size=self.pool_size, strides=self.strides)
 
     def get_config(self):
         config = super().get_config()

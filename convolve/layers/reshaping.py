@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..ops.args import standardize_data_format, standardize_tuple
 from ..autograd import crop, upsample_nearest, zero_pad
 from ..ops.reshaping import _standardize_pairs
-from ..ops.shapes import axis_names
+from ..ops.shapes import POINTWISE, FieldStep, axis_names
 from .base import Layer, format_shape
 
 
@@ -66,7 +66,7 @@ class BaseZeroPadding(_Spatial):
         return zero_pad(inputs, self.padding, self.data_format, where=self.where)
 
     def receptive_field(self):
-        return "pointwise"  # positions shift, but no output sees more than one input cell
+        return POINTWISE  # positions shift, but no output sees more than one input cell
 
     def get_config(self):
         config = super().get_config()
@@ -134,7 +134,7 @@ class BaseCropping(_Spatial):
         return crop(inputs, self.cropping, self.data_format, where=self.where)
 
     def receptive_field(self):
-        return "pointwise"
+        return POINTWISE
 
     def get_config(self):
         config = super().get_config()
@@ -192,7 +192,7 @@ class BaseUpSampling(_Spatial):
         return upsample_nearest(inputs, self.size, self.data_format, where=self.where)
 
     def receptive_field(self):
-        return ("upsample", self.size)
+        return FieldStep(upsample=self.size)
 
     def get_config(self):
         config = super().get_config()

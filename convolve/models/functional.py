@@ -520,17 +520,9 @@ def _merge_fields(fields):
 
 
 def _field_after(layer, field_jump):
-    """(field, jump) after ``layer``, by the rule Sequential.summary_rows uses; None once untracked."""
-    if field_jump is None:
+    """(field, jump) after ``layer`` (``ops.shapes.receptive_field_step`` with the layer's
+    ``FieldStep``); None once untracked."""
+    step = layer.receptive_field()
+    if field_jump is None or step is None:
         return None
-    field, jump = field_jump
-    rf = layer.receptive_field()
-    if isinstance(rf, dict):
-        return receptive_field_step(field, jump, rf["kernel_size"], rf["strides"], rf["dilation_rate"])
-    if rf == "pointwise":
-        return field, jump
-    if isinstance(rf, tuple) and rf and rf[0] == "upsample":
-        if len(rf) > 2:
-            field = tuple(r + w * j for r, w, j in zip(field, rf[2], jump))
-        return field, tuple(j / s for j, s in zip(jump, rf[1]))
-    return None
+    return receptive_field_step(*field_jump, *step)

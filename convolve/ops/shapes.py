@@ -30,6 +30,7 @@ to ``n`` with the usual padding rules above (TensorFlow's definition); ``before`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .args import check_choice, standardize_padding, standardize_tuple
 
@@ -271,17 +272,49 @@ def conv_transpose_output_shape(
     return tuple(outs), tuple(pads)
 
 
-def receptive_field_step(field, jump, kernel_sizes, strides, dilation_rate=1):
-    """Receptive field and jump after one window layer.
+class FieldStep(NamedTuple):
+    """How one layer changes receptive fields: what ``Layer.receptive_field()`` returns (or None,
+    for a layer whose every output sees the whole input: Flatten, global pooling, Dense on
+    vectors). Each entry is an int for every spatial axis or a tuple of one per axis.
 
-    ``field`` and ``jump`` are per-axis tuples for the layer's input (1 and 1 for the
-    image itself). The layer's effective kernel widens the field by (ke - 1) input
-    jumps; its stride multiplies the jump: r' = r + (ke - 1) * j, j' = j * s.
+    * ``kernel_size``, ``strides``, ``dilation_rate``: a window layer's (convolution, pooling);
+      1, 1, 1 for a layer that keeps each position's field (activations, padding, cropping,
+      normalisation): :data:`POINTWISE`.
+    * ``upsample``: output positions per input position (UpSampling, transposed convolutions):
+      neighbouring outputs sit ``1 / upsample`` input jumps apart.
+    * ``widen``: how many more input positions one output sees (a transposed convolution's
+      kernel reaching over several inputs), in input jumps.
+    """
+
+    kernel_size: int | tuple = 1
+    strides: int | tuple = 1
+    dilation_rate: int | tuple = 1
+    upsample: int | tuple = 1
+    widen: int | tuple = 0
+
+
+#: the step of a layer that keeps every position's receptive field
+POINTWISE = FieldStep()
+
+
+def receptive_field_step(field, jump, kernel_size=1, strides=1, dilation_rate=1, upsample=1, widen=0):
+    """Receptive field and jump after one layer; ``receptive_field_step(field, jump, *step)``
+    for a layer's :class:`FieldStep`.
+
+    ``field`` and ``jump`` are per-axis tuples for the layer's input (1 and 1 for the image
+    itself). The effective kernel ke = d * (k - 1) + 1, plus ``widen``, widens the field by
+    that many input jumps; the stride multiplies the jump and ``upsample`` divides it:
+
+        r' = r + (ke - 1 + widen) * j,    j' = j * s / upsample
     """
     n = len(field)
-    kernel_sizes = standardize_tuple(kernel_sizes, n, "kernel_size")
+    kernel_size = standardize_tuple(kernel_size, n, "kernel_size")
     strides = standardize_tuple(strides, n, "strides")
     dilations = standardize_tuple(dilation_rate, n, "dilation_rate")
-    new_field = tuple(r + (d * (k - 1)) * j for r, j, k, d in zip(field, jump, kernel_sizes, dilations))
-    new_jump = tuple(j * s for j, s in zip(jump, strides))
+    upsample = standardize_tuple(upsample, n, "upsample")
+    widen = standardize_tuple(widen, n, "widen", allow_zero=True)
+    new_field = tuple(
+        r + (d * (k - 1) + w) * j for r, j, k, d, w in zip(field, jump, kernel_size, dilations, widen)
+    )
+    new_jump = tuple(j * s if u == 1 else j * s / u for j, s, u in zip(jump, strides, upsample))
     return new_field, new_jump

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from convolve.ops.shapes import FieldStep
 from convolve.layers import (
     Conv1D,
     Conv2D,
@@ -431,9 +432,9 @@ def test_transpose_config_round_trip_and_receptive_field():
     assert clone.get_config() == config
     assert Conv1DTranspose.from_config(Conv1DTranspose(2, 3).get_config()).output_padding is None
     # jump divided by the strides; a 3-tap kernel at stride 2 reaches 1 more input (2 at stride 1)
-    assert layer.receptive_field() == ("upsample", (2, 1), (1, 2))
-    assert Conv1DTranspose(1, 5, strides=2, dilation_rate=2).receptive_field() == ("upsample", (2,), (4,))  # d = s: every tap its own input
-    assert Conv1DTranspose(1, 4, strides=2).receptive_field() == ("upsample", (2,), (1,))
+    assert layer.receptive_field() == FieldStep(upsample=(2, 1), widen=(1, 2))
+    assert Conv1DTranspose(1, 5, strides=2, dilation_rate=2).receptive_field() == FieldStep(upsample=(2,), widen=(4,))  # d = s
+    assert Conv1DTranspose(1, 4, strides=2).receptive_field() == FieldStep(upsample=(2,), widen=(1,))
 
 
 @requires_torch

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convolve.ops.shapes import POINTWISE
 from convolve.layers.base import Input, clear_session
 from convolve.layers.core import Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Softmax
 from convolve.models.sequential import Sequential
@@ -148,7 +149,7 @@ def test_dense_receptive_field_and_shapes():
     assert flat.receptive_field() is None
     flat(np.zeros((2, 4)))
     image(np.zeros((1, 5, 5, 4)))
-    assert flat.receptive_field() is None and image.receptive_field() == "pointwise"
+    assert flat.receptive_field() is None and image.receptive_field() == POINTWISE
     assert image.compute_output_shape((None, None, 7, 4)) == (None, None, 7, 3)
 
 
@@ -367,7 +368,7 @@ def test_softmax_receptive_field_and_shape():
     last, middle = Softmax(), Softmax(axis=1)
     last(np.zeros((1, 3, 3, 2)))
     middle(np.zeros((1, 3, 3, 2)))
-    assert last.receptive_field() == "pointwise" and middle.receptive_field() is None
+    assert last.receptive_field() == POINTWISE and middle.receptive_field() is None
     assert Softmax(axis=3).receptive_field() is None  # not built: unknown
     assert last.compute_output_shape((None, 3, 3, 2)) == (None, 3, 3, 2)
     assert Softmax(axis=(1, 2)).get_config()["axis"] == [1, 2]
@@ -416,7 +417,7 @@ def test_elementwise_layers_keep_shape_inputs_and_dtype(make):
     np.testing.assert_array_equal(x, copy)
     assert make(dtype="float64")(x, training=True).dtype == np.float64
     assert layer(x.astype(np.int32)).dtype == np.float32
-    assert layer.receptive_field() == "pointwise"
+    assert layer.receptive_field() == POINTWISE
     assert layer.get_weights() == []
 
 

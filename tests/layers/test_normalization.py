@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convolve.ops.shapes import POINTWISE
 from convolve.layers.base import clear_session
 from convolve.layers.conv import Conv2D
 from convolve.layers.normalization import BatchNormalization
@@ -165,7 +166,7 @@ def test_inputs_not_modified_dtypes_and_receptive_field():
     np.testing.assert_array_equal(x, copy)
     assert BatchNormalization(dtype="float64")(x).dtype == np.float64
     assert BatchNormalization()(x.astype(np.int32)).dtype == np.float32
-    assert layer.receptive_field() == "pointwise"
+    assert layer.receptive_field() == POINTWISE
     model = Sequential([Conv2D(2, 3), BatchNormalization(), Conv2D(2, 3)])
     model.build((None, 9, 9, 1))
     assert [r["receptive_field"] for r in model.summary_rows()] == [(3, 3), (3, 3), (5, 5)]

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convolve.ops.shapes import FieldStep
 from convolve.layers.base import clear_session
 from convolve.layers.conv import Conv2D
 from convolve.layers.pooling import (
@@ -226,8 +227,8 @@ def test_no_weights():
 
 
 def test_receptive_field_and_summary():
-    assert MaxPooling2D(3, 2).receptive_field() == {"kernel_size": (3, 3), "strides": (2, 2), "dilation_rate": (1, 1)}
-    assert AveragePooling1D().receptive_field() == {"kernel_size": (2,), "strides": (2,), "dilation_rate": (1,)}
+    assert MaxPooling2D(3, 2).receptive_field() == FieldStep(kernel_size=(3, 3), strides=(2, 2))
+    assert AveragePooling1D().receptive_field() == FieldStep(kernel_size=(2,), strides=(2,))
     assert GlobalAveragePooling2D().receptive_field() is None
     model = Sequential([Conv2D(2, 3), MaxPooling2D(), Conv2D(2, 3), GlobalMaxPooling2D()])
     model.build((None, 16, 16, 1))

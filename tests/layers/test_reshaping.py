@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convolve.ops.shapes import FieldStep, POINTWISE
 from convolve.layers.base import clear_session
 from convolve.layers.conv import Conv2D
 from convolve.layers.reshaping import (
@@ -199,9 +200,9 @@ def test_inputs_not_modified_and_dtypes(cls):
 
 
 def test_receptive_fields_in_summary():
-    assert ZeroPadding2D().receptive_field() == "pointwise"
-    assert Cropping1D().receptive_field() == "pointwise"
-    assert UpSampling2D((2, 3)).receptive_field() == ("upsample", (2, 3))
+    assert ZeroPadding2D().receptive_field() == POINTWISE
+    assert Cropping1D().receptive_field() == POINTWISE
+    assert UpSampling2D((2, 3)).receptive_field() == FieldStep(upsample=(2, 3))
     model = Sequential([Conv2D(1, 3, strides=2), UpSampling2D(), ZeroPadding2D(), Cropping2D(1)])
     model.build((None, 9, 9, 1))
     rows = model.summary_rows()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convolve.ops import AxisArithmetic, conv_output_shape, receptive_field_step
+from convolve.ops import POINTWISE, AxisArithmetic, FieldStep, conv_output_shape, receptive_field_step
 from convolve.ops.shapes import axis_names, padding_amounts
 
 
@@ -243,3 +243,16 @@ def test_receptive_field_step_1d_and_errors():
     assert receptive_field_step((7,), (2,), 3, 2, 2) == ((15,), (4,))
     with pytest.raises(ValueError, match=re.escape("Received: kernel_size=0")):
         receptive_field_step((1, 1), (1, 1), 0, 1)
+
+
+def test_field_steps_of_upsampling_and_pointwise_layers():
+    # upsampling: neighbouring outputs sit half an input jump apart, the field is unchanged
+    assert receptive_field_step((3, 3), (2, 2), *FieldStep(upsample=2)) == ((3, 3), (1.0, 1.0))
+    # a transposed convolution's kernel reaches `widen` more inputs: r + widen * j
+    assert receptive_field_step((5,), (4,), *FieldStep(upsample=(2,), widen=(1,))) == ((9,), (2.0,))
+    assert receptive_field_step((5, 5), (2, 2), *POINTWISE) == ((5, 5), (2, 2))
+    # a window step given as a FieldStep equals the plain call
+    step = FieldStep(kernel_size=(3, 5), strides=(2, 1), dilation_rate=(1, 2))
+    assert receptive_field_step((1, 1), (1, 1), *step) == receptive_field_step((1, 1), (1, 1), (3, 5), (2, 1), (1, 2))
+    with pytest.raises(ValueError, match=re.escape("Received: widen=-1")):
+        receptive_field_step((1,), (1,), *FieldStep(widen=-1))
