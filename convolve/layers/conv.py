@@ -162,8 +162,9 @@ class Conv(BaseConv):
         **kwargs,
     ):
         super().__init__(
-            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-            bias_initializer, padding_mode, **kwargs,
+            kernel_size=kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            bias_initializer=bias_initializer, padding_mode=padding_mode, **kwargs,
         )
         self.filters = _positive_int(filters, "filters", self.where)
         self.groups = _positive_int(groups, "groups", self.where)
@@ -243,8 +244,9 @@ class DepthwiseConv(BaseConv):
         **kwargs,
     ):
         super().__init__(
-            kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-            bias_initializer, padding_mode, **kwargs,
+            kernel_size=kernel_size, strides=strides, padding=padding, data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            bias_initializer=bias_initializer, padding_mode=padding_mode, **kwargs,
         )
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self.where)
         self.depthwise_initializer = initializers.get(depthwise_initializer, self.where)
@@ -308,8 +310,10 @@ class SeparableConv(DepthwiseConv):
         **kwargs,
     ):
         super().__init__(
-            kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
-            use_bias, depthwise_initializer, bias_initializer, padding_mode, **kwargs,
+            kernel_size=kernel_size, strides=strides, padding=padding, depth_multiplier=depth_multiplier,
+            data_format=data_format, dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            depthwise_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+            padding_mode=padding_mode, **kwargs,
         )
         self.filters = _positive_int(filters, "filters", self.where)
         self.pointwise_initializer = initializers.get(pointwise_initializer, self.where)
@@ -380,8 +384,9 @@ class ConvTranspose(BaseConv):
         if "padding_mode" in kwargs:  # Keras has none; the padding is cropped from the output, never filled
             raise TypeError(f"Unrecognized keyword argument(s) passed to {type(self).__name__}: ['padding_mode']")
         super().__init__(
-            kernel_size, strides, "valid", data_format, dilation_rate, activation, use_bias,
-            bias_initializer, "zeros", **kwargs,
+            kernel_size=kernel_size, strides=strides, padding="valid", data_format=data_format,
+            dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+            bias_initializer=bias_initializer, padding_mode="zeros", **kwargs,
         )
         self.padding = check_choice(padding, ("valid", "same"), "padding", self.where)
         self.filters = _positive_int(filters, "filters", self.where)

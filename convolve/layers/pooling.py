@@ -84,7 +84,9 @@ class MaxPooling1D(BasePooling):
     _pool = staticmethod(max_pool)
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs
+        )
 
 
 class MaxPooling2D(BasePooling):
@@ -94,7 +96,9 @@ class MaxPooling2D(BasePooling):
     _pool = staticmethod(max_pool)
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs
+        )
 
 
 class MaxPooling3D(BasePooling):
@@ -104,7 +108,9 @@ class MaxPooling3D(BasePooling):
     _pool = staticmethod(max_pool)
 
     def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs
+        )
 
 
 class AveragePooling1D(BasePooling):
@@ -114,7 +120,9 @@ class AveragePooling1D(BasePooling):
     _pool = staticmethod(average_pool)
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs
+        )
 
 
 class AveragePooling2D(BasePooling):
@@ -124,7 +132,9 @@ class AveragePooling2D(BasePooling):
     _pool = staticmethod(average_pool)
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs
+        )
 
 
 class AveragePooling3D(BasePooling):
@@ -134,7 +144,9 @@ class AveragePooling3D(BasePooling):
     _pool = staticmethod(average_pool)
 
     def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+        super().__init__(
+            pool_size=pool_size, strides=strides, padding=padding, data_format=data_format, **kwargs
+        )
 
 
 class BaseGlobalPooling(Layer):

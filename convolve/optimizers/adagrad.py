@@ -20,7 +20,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm, name=name,
+        )
         self.initial_accumulator_value = check_float(initial_accumulator_value, "initial_accumulator_value",
                                                      "Adagrad", low=0)
         self.epsilon = check_float(epsilon, "epsilon", "Adagrad", low=0)

@@ -26,7 +26,10 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm, name=name,
+        )
         where = type(self).__name__
         self.beta_1 = check_float(beta_1, "beta_1", where, low=0, high=1, high_open=True)
         self.beta_2 = check_float(beta_2, "beta_2", where, low=0, high=1, high_open=True)
@@ -76,5 +79,8 @@ class AdamW(Adam):
         if weight_decay is None:  # Keras raises ValueError here too
             raise ValueError("AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=None")
         weight_decay = check_float(weight_decay, "weight_decay", "AdamW", low=0)
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
-                         global_clipnorm, name)
+        super().__init__(
+            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
+            weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+            name=name,
+        )

@@ -24,7 +24,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm, name=name,
+        )
         self.rho = check_float(rho, "rho", "RMSprop", low=0, high=1)
         self.momentum = check_float(momentum, "momentum", "RMSprop", low=0, high=1)
         self.epsilon = check_float(epsilon, "epsilon", "RMSprop", low=0)
