@@ -28,11 +28,11 @@ Pillow is imported when the function is called (``pip install "convolve[viz]"``)
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._files import atomic_open
 from ..backend import as_float_array
 from ..ops.args import _is_int, standardize_tuple
 from ..ops.shapes import conv_output_shape, conv_transpose_output_shape
@@ -226,7 +226,9 @@ def animate_convolution(
             ``kernel`` the output values are drawn as they are computed.
         kernel: optional kernel values, (kh, kw) or (k,): drawn in the taps. For a transposed
             convolution this is the layer's kernel; the picture shows it flipped.
-        path: where to write the GIF (atomically: a temporary file, then renamed).
+        path: where to write the GIF, atomically (:func:`convolve._files.atomic_open`: a
+            temporary file beside it, renamed over it once complete); a missing folder is
+            created.
         cell: the side of a cell in pixels (at least 12); widened if a number needs it.
         duration: milliseconds per frame (the last frame stays three times as long).
         max_frames: more output positions than this raise ValueError (a 28x28 output
@@ -383,20 +385,9 @@ def animate_convolution(
     durations = [int(duration)] * len(frames)
     durations[-1] = int(duration) * 3
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".animate-", suffix=".gif", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> what open() would have given
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_open(path) as f:  # on an error or Ctrl-C the earlier file stays and the part goes
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
     return {
         "path": path,
         "frames": len(frames),

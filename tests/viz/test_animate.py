@@ -254,15 +254,65 @@ def test_one_dimensional_values(tmp_path):
 
 
 def test_write_is_atomic_and_replaces(tmp_path):
-    path = tmp_path / "sub" / "a.gif"
+    path = tmp_path / "sub" / "a.gif"  # the missing folder is created
     animate_convolution(3, 2, path=path)
     first = path.read_bytes()
-    animate_convolution(4, 2, path=path)
+    with open(path, "rb") as reader:  # a reader of the old file while the new one is written
+        animate_convolution(4, 2, path=path)
+        assert reader.read() == first  # renamed over, not rewritten in place
     assert path.read_bytes() != first
+    assert len(frames_rgb(path)) == 3 * 3  # the new GIF: a 4x4 input, a 2x2 kernel
     assert sorted(os.listdir(path.parent)) == ["a.gif"]  # no temporary file left behind
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as an ordinary open() would create it
+
+
+class DiskFull(OSError):
+    pass
+
+
+def failing_save(seen):
+    """A stand-in for Pillow's Image.save: half a GIF's header, a look at the folder, then an error."""
+
+    def save(image, fp, *args, **kwargs):
+        fp.write(b"GIF89a\x00\x01")  # a partial file on disk (flushed: atomic_open's file is buffered)
+        fp.flush()
+        seen.append(sorted(os.listdir(os.path.dirname(fp.name))))
+        raise DiskFull(28, "No space left on device")
+
+    return save
+
+
+@pytest.mark.parametrize("error", [DiskFull, KeyboardInterrupt])
+def test_failure_while_writing_keeps_the_old_file_and_leaves_no_part(tmp_path, monkeypatch, error):
+    path = tmp_path / "a.gif"
+    animate_convolution(3, 2, path=path)
+    first = path.read_bytes()
+    seen = []
+    save = failing_save(seen)
+    if error is KeyboardInterrupt:
+        def save(image, fp, *args, _save=save, **kwargs):  # Ctrl-C in the middle of the write
+            try:
+                _save(image, fp)
+            except DiskFull:
+                raise KeyboardInterrupt from None
+    monkeypatch.setattr(Image.Image, "save", save)
+    with pytest.raises(error):
+        animate_convolution(4, 2, path=path)
+    # during the write: the old file, and the new one as a hidden part beside it
+    assert len(seen) == 1 and "a.gif" in seen[0]
+    (part,) = [name for name in seen[0] if name != "a.gif"]
+    assert part.startswith(".a.gif.") and part.endswith(".part")
+    assert path.read_bytes() == first  # untouched
+    assert os.listdir(tmp_path) == ["a.gif"]  # the part is gone
+
+
+def test_failure_on_a_first_write_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image.Image, "save", failing_save([]))
+    with pytest.raises(DiskFull):
+        animate_convolution(3, 2, path=tmp_path / "a.gif")
+    assert os.listdir(tmp_path) == []
 
 
 def test_caller_arrays_untouched(tmp_path):
