@@ -60,11 +60,15 @@ TEXT = (0, 0, 0)
 TEXT_ON_DARK = (255, 255, 255)
 WEIGHT = (255, 214, 120)  # kernel weights drawn in the taps
 ZERO_TEXT = (120, 120, 120)  # the zeros in padding and inserted cells
-BASE_COLOURS = [BACKGROUND, INPUT, PADDING, TAP, TAP_ZERO, OUTPUT_DONE, OUTPUT_NOW, LINE, DASH, TEXT, TEXT_ON_DARK, WEIGHT, ZERO_TEXT]
+BASE_COLOURS = [
+    BACKGROUND, INPUT, PADDING, TAP, TAP_ZERO, OUTPUT_DONE, OUTPUT_NOW, LINE, DASH, TEXT, TEXT_ON_DARK,
+    WEIGHT, ZERO_TEXT,
+]
 # (background, ink) pairs of the text: their blends keep anti-aliased text smooth in the GIF palette
 TEXT_PAIRS = [
     (BACKGROUND, TEXT), (INPUT, TEXT), (PADDING, ZERO_TEXT), (INSERTED, ZERO_TEXT), (TAP, TEXT_ON_DARK),
-    (TAP, WEIGHT), (TAP_ZERO, TEXT_ON_DARK), (TAP_ZERO, WEIGHT), (OUTPUT_DONE, TEXT), (OUTPUT_NOW, TEXT_ON_DARK),
+    (TAP, WEIGHT), (TAP_ZERO, TEXT_ON_DARK), (TAP_ZERO, WEIGHT), (OUTPUT_DONE, TEXT),
+    (OUTPUT_NOW, TEXT_ON_DARK),
 ]
 
 
@@ -73,7 +77,7 @@ def _palette() -> list:
     colours = list(dict.fromkeys(BASE_COLOURS))
     for bg, ink in TEXT_PAIRS:
         for t in range(1, 8):
-            blend = tuple(round(b + (i - b) * t / 8) for b, i in zip(bg, ink))
+            blend = tuple(round(b + (i - b) * t / 8) for b, i in zip(bg, ink, strict=True))
             if blend not in colours:
                 colours.append(blend)
     return colours
@@ -126,19 +130,23 @@ def _as_2d(values, n):
     return (1, *values) if n == 1 else tuple(values)
 
 
-def layout(input_size, kernel_size, strides=1, padding="valid", dilation_rate=1, transposed=False, output_padding=None):
+def layout(
+    input_size, kernel_size, strides=1, padding="valid", dilation_rate=1, transposed=False,
+    output_padding=None,
+):
     """The :class:`Layout` of an animation (see :func:`animate_convolution` for the arguments)."""
     n = len(input_size)
     if transposed:
         out, pads, arithmetic = conv_transpose_output_shape(
-            input_size, kernel_size, strides, padding, output_padding, dilation_rate, where=WHERE, explain=True
+            input_size, kernel_size, strides, padding, output_padding, dilation_rate, where=WHERE,
+            explain=True,
         )
     else:
         out, pads, arithmetic = conv_output_shape(
             input_size, kernel_size, strides, padding, dilation_rate, where=WHERE, explain=True
         )
     axes = []  # per axis: (grid length, kinds, source index)
-    for a, (before, after) in zip(arithmetic, pads):
+    for a, (before, after) in zip(arithmetic, pads, strict=True):
         if not transposed:
             length = before + a.input + after
             idx = np.arange(length) - before
@@ -256,14 +264,19 @@ def animate_convolution(
     if x is not None:
         x = as_float_array(x, where=WHERE, name="x")
         if x.ndim not in (1, 2):
-            raise ValueError(f"{WHERE}: expected x of shape (H, W) or (L,), one channel. Received: x.shape={x.shape}")
+            raise ValueError(
+                f"{WHERE}: expected x of shape (H, W) or (L,), one channel. Received: x.shape={x.shape}"
+            )
         if input_size is not None and tuple(_sizes(input_size, x.ndim, "input_size")) != x.shape:
             raise ValueError(
-                f"{WHERE}: input_size must match x's shape, or be None. Received: input_size={input_size!r}, x.shape={x.shape}"
+                f"{WHERE}: input_size must match x's shape, or be None. "
+                f"Received: input_size={input_size!r}, x.shape={x.shape}"
             )
         input_size = x.shape
     if input_size is None:
-        raise TypeError(f"{WHERE}: give input_size (an int or (H, W)) or x. Received: input_size=None, x=None")
+        raise TypeError(
+            f"{WHERE}: give input_size (an int or (H, W)) or x. Received: input_size=None, x=None"
+        )
     n = 2 if _is_int(input_size) else len(tuple(input_size)) if _iterable(input_size) else 0
     input_size = _sizes(input_size, n, "input_size")
     if kernel is not None:
@@ -273,21 +286,33 @@ def animate_convolution(
                 f"{WHERE}: expected a kernel with {n} axes, one channel, one filter, for a {n}-D input of "
                 f"size {input_size}. Received: kernel.shape={kernel.shape}"
             )
-        if kernel_size is not None and standardize_tuple(kernel_size, n, "kernel_size", WHERE) != kernel.shape:
+        given = None if kernel_size is None else standardize_tuple(kernel_size, n, "kernel_size", WHERE)
+        if given is not None and given != kernel.shape:
             raise ValueError(
                 f"{WHERE}: kernel_size must match kernel's shape, or be None. "
                 f"Received: kernel_size={kernel_size!r}, kernel.shape={kernel.shape}"
             )
         kernel_size = kernel.shape
     if kernel_size is None:
-        raise TypeError(f"{WHERE}: give kernel_size (an int or (kh, kw)) or kernel. Received: kernel_size=None, kernel=None")
+        raise TypeError(
+            f"{WHERE}: give kernel_size (an int or (kh, kw)) or kernel. "
+            f"Received: kernel_size=None, kernel=None"
+        )
     kernel_size = standardize_tuple(kernel_size, n, "kernel_size", WHERE)
     if not _is_int(cell) or cell < 12:
-        raise ValueError(f"{WHERE}: the `cell` argument must be an int of at least 12 (pixels). Received: cell={cell!r}")
+        raise ValueError(
+            f"{WHERE}: the `cell` argument must be an int of at least 12 (pixels). Received: cell={cell!r}"
+        )
     if not isinstance(duration, (int, float)) or duration <= 0:
-        raise ValueError(f"{WHERE}: the `duration` argument must be a positive number of milliseconds. Received: duration={duration!r}")
+        raise ValueError(
+            f"{WHERE}: the `duration` argument must be a positive number of milliseconds. "
+            f"Received: duration={duration!r}"
+        )
     if output_padding is not None and not transposed:
-        raise ValueError(f"{WHERE}: output_padding is only for transposed=True. Received: output_padding={output_padding!r}")
+        raise ValueError(
+            f"{WHERE}: output_padding is only for transposed=True. "
+            f"Received: output_padding={output_padding!r}"
+        )
 
     lay = layout(input_size, kernel_size, strides, padding, dilation_rate, transposed, output_padding)
     out_h, out_w = lay.output_size
@@ -308,7 +333,9 @@ def animate_convolution(
 
         args = dict(strides=strides, padding=padding, dilation_rate=dilation_rate, where=WHERE)
         if transposed:
-            y = conv_transpose(x[None, ..., None], kernel[..., None, None], output_padding=output_padding, **args)
+            y = conv_transpose(
+                x[None, ..., None], kernel[..., None, None], output_padding=output_padding, **args
+            )
         else:
             y = conv(x[None, ..., None], kernel[..., None, None], **args)
         output = y[0, ..., 0]
@@ -333,7 +360,7 @@ def animate_convolution(
     colours = _palette()
     palette_image = Image.new("P", (1, 1))
     palette_image.putpalette([v for rgb in colours for v in rgb] + [0] * (768 - 3 * len(colours)))
-    no_dither = getattr(getattr(Image, "Dither", Image), "NONE")
+    no_dither = getattr(Image, "Dither", Image).NONE  # Image.Dither from Pillow 9.1, Image.NONE before
     index = {rgb: rgb for rgb in colours}  # drawn in RGB, mapped onto the palette per frame
     frames = []
     for k in range(frames_needed):
@@ -345,7 +372,8 @@ def animate_convolution(
         if out2 is not None:
             caption += f" = {_num(out2[position])}"
         draw.text((MARGIN, MARGIN + TEXT_H), caption, fill=index[TEXT], font=font)
-        draw.text((input_origin[0], MARGIN + 2 * TEXT_H), _input_label(lay, transposed), fill=index[TEXT], font=font)
+        label = _input_label(lay, transposed)
+        draw.text((input_origin[0], MARGIN + 2 * TEXT_H), label, fill=index[TEXT], font=font)
         draw.text((output_origin[0], MARGIN + 2 * TEXT_H), "output", fill=index[TEXT], font=font)
         taps = lay.taps(position)
         tap_set = {t: i for i, t in enumerate(taps)}
@@ -363,7 +391,10 @@ def animate_convolution(
                 else:
                     draw.rectangle(box, fill=index[fill])
                     _dashed_box(draw, box, index[DASH])
-                ink = index[TEXT_ON_DARK] if tap is not None else index[TEXT] if kind == KIND_INPUT else index[ZERO_TEXT]
+                if tap is not None:
+                    ink = index[TEXT_ON_DARK]
+                else:
+                    ink = index[TEXT] if kind == KIND_INPUT else index[ZERO_TEXT]
                 if x2 is not None:
                     value = x2[tuple(lay.source[r, c])] if kind == KIND_INPUT else 0.0
                     _centred(draw, box, _num(value), font, ink)
@@ -379,7 +410,8 @@ def animate_convolution(
                 fill = OUTPUT_NOW if done == k else OUTPUT_DONE if done < k else OUTPUT_EMPTY
                 draw.rectangle(box, fill=index[fill], outline=index[LINE])
                 if out2 is not None and done <= k:
-                    _centred(draw, box, _num(out2[r, c]), font, index[TEXT_ON_DARK] if done == k else index[TEXT])
+                    ink = index[TEXT_ON_DARK] if done == k else index[TEXT]
+                    _centred(draw, box, _num(out2[r, c]), font, ink)
         frames.append(image.quantize(palette=palette_image, dither=no_dither))
 
     durations = [int(duration)] * len(frames)

@@ -159,16 +159,18 @@ def picture_configs(draw):
         padding = draw(st.sampled_from(["valid", "same"]))
         sizes = tuple(draw(st.integers(1, 4)) for _ in range(2))
         output_padding = draw(st.one_of(st.none(), st.tuples(*(st.integers(0, si - 1) for si in s))))
-        if output_padding is None and padding == "same" and any(di * (ki - 1) % 2 for ki, di in zip(k, d)):
+        even = any(di * (ki - 1) % 2 for ki, di in zip(k, d, strict=True))
+        if output_padding is None and padding == "same" and even:
             padding = "valid"  # 'same' with an even effective kernel needs output_padding
         if output_padding is not None and padding == "same" and any(
-            p == 0 and di * (ki - 1) % 2 for p, ki, di in zip(output_padding, k, d)
+            p == 0 and di * (ki - 1) % 2 for p, ki, di in zip(output_padding, k, d, strict=True)
         ):
             output_padding = None  # refused as TensorFlow refuses it
             padding = "valid"
     else:
         padding = draw(st.sampled_from(["valid", "same", "full", 1]))
-        sizes = tuple(draw(st.integers(di * (ki - 1) + 1, di * (ki - 1) + 6)) for ki, di in zip(k, d))
+        reach = [di * (ki - 1) for ki, di in zip(k, d, strict=True)]
+        sizes = tuple(draw(st.integers(r + 1, r + 6)) for r in reach)
         output_padding = None
     return transposed, k, d, s, padding, output_padding, sizes, draw(st.integers(0, 2**16))
 
@@ -199,7 +201,7 @@ def test_layout_taps_times_drawn_kernel_equal_conv(config):
     for pos in np.ndindex(*y.shape):
         taps = lay.taps(pos)
         assert all(0 <= r < lay.grid_size[0] and 0 <= c < lay.grid_size[1] for r, c in taps)
-        value = sum(grid[t] * w for t, w in zip(taps, drawn.ravel()))
+        value = sum(grid[t] * w for t, w in zip(taps, drawn.ravel(), strict=True))
         assert abs(value - y[pos]) <= 1e-10 * max(1.0, abs(y[pos]))
 
 
@@ -236,7 +238,8 @@ def test_transposed_values_match_conv_transpose(tmp_path):
     info = animate_convolution(
         x=x, kernel=kernel, strides=2, padding="same", transposed=True, path=tmp_path / "t.gif"
     )
-    expected = conv_transpose(x[None, ..., None], kernel[..., None, None], strides=2, padding="same")[0, ..., 0]
+    expected = conv_transpose(x[None, ..., None], kernel[..., None, None], strides=2, padding="same")
+    expected = expected[0, ..., 0]
     np.testing.assert_allclose(info["output"], expected)
     assert info["frames"] == expected.size == 6 * 4
 
@@ -245,7 +248,8 @@ def test_one_dimensional_values(tmp_path):
     info = animate_convolution(
         x=np.arange(9), kernel=[1, 0, -1], strides=2, padding="same", path=tmp_path / "o.gif"
     )
-    expected = conv(np.arange(9.0)[None, :, None], np.array([1.0, 0, -1])[:, None, None], strides=2, padding="same")
+    kernel = np.array([1.0, 0, -1])[:, None, None]
+    expected = conv(np.arange(9.0)[None, :, None], kernel, strides=2, padding="same")
     np.testing.assert_allclose(info["output"], expected[0, :, 0])
     assert info["frames"] == 5 and info["grid_size"] == (1, 11)
 
@@ -327,20 +331,28 @@ def test_caller_arrays_untouched(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        (dict(input_size=30, kernel_size=3), ValueError, r"animate_convolution: .*784 frames .*max_frames=400"),
+        (dict(input_size=30, kernel_size=3), ValueError,
+         r"animate_convolution: .*784 frames .*max_frames=400"),
         (dict(input_size=5, kernel_size=3, transposed=True, padding="full"), ValueError,
-         r"animate_convolution: the `padding` argument must be one of \{'valid', 'same'\}\. Received: padding='full'"),
+         r"animate_convolution: the `padding` argument must be one of \{'valid', 'same'\}\. "
+         r"Received: padding='full'"),
         (dict(input_size=2, kernel_size=3), ValueError, r"animate_convolution: the output would be empty"),
         (dict(input_size=5, kernel_size=3, cell=4), ValueError, r"`cell` argument.*Received: cell=4"),
         (dict(input_size=5, kernel_size=3, duration=0), ValueError, r"`duration`.*Received: duration=0"),
-        (dict(input_size=(2, 3, 4), kernel_size=3), ValueError, r"`input_size` argument must be an int, \(H, W\) or \(L,\)"),
-        (dict(input_size=5, kernel_size=(3, 3, 3)), ValueError, r"`kernel_size`.*Received: kernel_size=\(3, 3, 3\)"),
+        (dict(input_size=(2, 3, 4), kernel_size=3), ValueError,
+         r"`input_size` argument must be an int, \(H, W\) or \(L,\)"),
+        (dict(input_size=5, kernel_size=(3, 3, 3)), ValueError,
+         r"`kernel_size`.*Received: kernel_size=\(3, 3, 3\)"),
         (dict(kernel_size=3), TypeError, r"give input_size .*Received: input_size=None"),
         (dict(input_size=5), TypeError, r"give kernel_size .*Received: kernel_size=None"),
-        (dict(x=np.zeros((2, 4, 4))), ValueError, r"expected x of shape \(H, W\).*Received: x.shape=\(2, 4, 4\)"),
-        (dict(x=np.zeros((4, 4)), input_size=5, kernel_size=3), ValueError, r"input_size must match x's shape"),
-        (dict(input_size=5, kernel=np.ones(3)), ValueError, r"expected a kernel with 2 axes.*Received: kernel.shape=\(3,\)"),
-        (dict(input_size=5, kernel=np.ones((3, 3)), kernel_size=2), ValueError, r"kernel_size must match kernel's shape"),
+        (dict(x=np.zeros((2, 4, 4))), ValueError,
+         r"expected x of shape \(H, W\).*Received: x.shape=\(2, 4, 4\)"),
+        (dict(x=np.zeros((4, 4)), input_size=5, kernel_size=3), ValueError,
+         r"input_size must match x's shape"),
+        (dict(input_size=5, kernel=np.ones(3)), ValueError,
+         r"expected a kernel with 2 axes.*Received: kernel.shape=\(3,\)"),
+        (dict(input_size=5, kernel=np.ones((3, 3)), kernel_size=2), ValueError,
+         r"kernel_size must match kernel's shape"),
         (dict(input_size=5, kernel_size=3, output_padding=1), ValueError, r"only for transposed=True"),
     ],
 )
