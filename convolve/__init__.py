@@ -6,10 +6,11 @@
 Only NumPy is imported here; optional parts (pictures, model files, PyTorch checks)
 import their libraries when first used.
 """
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 from . import (  # noqa: E402,F401
-    callbacks, datasets, initializers, layers, losses, metrics, models, ops, optimizers, regularizers, utils,
+    activations, callbacks, datasets, initializers, layers, losses, metrics, models, ops, optimizers, regularizers,
+    saving, utils,
 )
 from .backend import floatx, set_floatx  # noqa: E402,F401
 from .layers import Input  # noqa: E402,F401

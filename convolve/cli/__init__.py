@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convolve", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from .. import __version__
+    from .._version import __version__
 
     parser.add_argument("--version", action="version", version=f"convolve {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error (for debugging)")

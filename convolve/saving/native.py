@@ -64,6 +64,7 @@ import struct
 import numpy as np
 
 from .._files import atomic_open
+from .._version import __version__
 from ..layers.base import declared_weights_only
 from . import guards
 from .guards import fail as _fail
@@ -97,8 +98,6 @@ def _safetensors_numpy():
 
 
 def _version() -> str:
-    from .. import __version__
-
     return __version__
 
 
