@@ -237,28 +237,21 @@ def plot_filters(layer_or_kernel, channel=None, normalize="per_filter", columns=
 # ---- feature_maps ----------------------------------------------------------------------------
 
 
-def _is_functional(model):
-    return hasattr(model, "_nodes") and hasattr(model, "_inputs")
-
-
 def _model_where(model):
     return getattr(model, "where", type(model).__name__)
 
 
 def _input_ndim(model):
     """The rank of the model's (first) input, batch included, or None if unknown."""
-    if _is_functional(model):
+    if model.built:
         return len(model._inputs[0].shape)
-    shape = getattr(model, "_input_shape", None)
-    if shape is not None:
-        return len(shape)
     layers = model.layers
     return layers[0].input_ndim if layers else None
 
 
 def _as_batch(model, x, where):
     """``x`` as a batch (one image gets a batch axis of 1); a list for a multi-input model."""
-    if _is_functional(model) and len(model._inputs) > 1:
+    if model.built and len(model._inputs) > 1:
         return model._standardize(x, where, arrays_only=True)
     x = as_float_array(x, where=where, name="x")
     ndim = _input_ndim(model)
@@ -327,29 +320,9 @@ def _resolve_layers(model, layers, where):
     return sorted(chosen, key=lambda layer: order[id(layer)])
 
 
-def _sequential_outputs(model, x, wanted, where):
-    """One pass through a Sequential's layers, up to the last wanted one."""
-    if not model.layers:
-        raise ValueError(f"{where}: {_model_where(model)} has no layers. Received: a model with no layers")
-    if not model.built:
-        model.build((None, *x.shape[1:]))
-    shape = (None, *x.shape[1:])
-    for layer in model.layers:  # every shape checked before computing anything
-        layer.check_input_shape(shape)
-        shape = layer.compute_output_shape(shape)
-    want = {id(layer) for layer in wanted}
-    last = max(k for k, layer in enumerate(model.layers) if id(layer) in want)
-    outputs = {}
-    value = x
-    for layer in model.layers[: last + 1]:
-        value = layer(value, training=False)
-        if id(layer) in want:
-            outputs[layer.name] = np.asarray(value)
-    return outputs
-
-
 def _functional_outputs(model, xs, wanted, where):
-    """One pass through the nodes of a functional Model that the wanted layers' outputs need.
+    """One pass through the nodes of the model's graph that the wanted layers' outputs need
+    (a Sequential is such a graph too, one node per layer).
 
     A layer called more than once (a shared layer) gives one entry per call: its name for the
     first, ``name[1]``, ``name[2]``... for the next (Keras' node indices within this model).
@@ -405,12 +378,9 @@ def feature_maps(model, x, layers=None):
         raise TypeError(f"{where}: expected a Sequential or a functional Model. Received: {type(model).__name__}")
     wanted = _resolve_layers(model, layers, where)
     xs = _as_batch(model, x, where)
+    model._build_for(xs, where)  # a Sequential not built yet builds for x; every model is a graph then
     with autograd.no_record():
-        if _is_functional(model):
-            return _functional_outputs(model, xs, wanted, where)
-        if any(isinstance(layer, InputLayer) for layer in wanted):  # never in a Sequential's layers
-            raise ValueError(f"{where}: an InputLayer has no output in a Sequential. Received: layers={layers!r}")
-        return _sequential_outputs(model, xs, wanted, where)
+        return _functional_outputs(model, xs, wanted, where)
 
 
 # ---- plot_feature_maps -----------------------------------------------------------------------
