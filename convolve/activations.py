@@ -162,6 +162,17 @@ def log_sigmoid(x):
     return autograd.multiply(softplus_of_minus_x, minus_one)
 
 
+# ---- how layers and the tape use them -------------------------------------------------------------
+# A function that is exactly one op with that op's defaults names it (``relu.op is ops.relu``): a
+# layer given ``activations.relu`` then runs the op itself, keeping the training fast paths (the
+# in-place relu, softmax fused with cross-entropy). The compositions record themselves: the tape
+# calls them on the recorded tensor (``records_itself``).
+for _fn in (relu, leaky_relu, elu, selu, gelu, sigmoid, tanh, softmax, softplus, linear):
+    _fn.op = getattr(ops, _fn.__name__)
+for _fn in (relu6, silu, hard_sigmoid, hard_silu, mish, log_sigmoid):
+    _fn.records_itself = True
+del _fn
+
 # ---- names ---------------------------------------------------------------------------------------
 
 #: name -> function: every name ``get`` and ``deserialize`` accept (Keras' ALL_OBJECTS_DICT).
@@ -180,10 +191,10 @@ def _known() -> str:
     return "{" + ", ".join(repr(name) for name in sorted(ACTIVATIONS)) + "}"
 
 
-def get(identifier):
+def get(identifier, where=None):
     """The activation function for ``identifier``: a name (``'relu'``, ``'swish'``...), a
     ``{'class_name': 'function', 'config': name}`` dict (Keras' serialized form), a callable
-    (returned as is), or None (``linear``)."""
+    (returned as is), or None (``linear``). ``where`` (a layer) is named in the error."""
     if identifier is None:
         return linear
     if isinstance(identifier, dict):
@@ -193,6 +204,11 @@ def get(identifier):
             return ACTIVATIONS[identifier]
     elif callable(identifier):
         return identifier
+    if where is not None:
+        raise ValueError(
+            f"{where}: unknown activation; expected one of {_known()}, None or a callable. "
+            f"Received: activation={identifier!r}"
+        )
     raise ValueError(
         f"activations.get: could not interpret the activation identifier; expected one of {_known()}, "
         f"a callable or None. Received: identifier={identifier!r}"

@@ -222,11 +222,17 @@ def conv(x, kernel, bias=None, **kw):
 def activation(x, fn, inplace=False, **kw):
     """Apply activation ``fn`` (an ``ops.activations`` function); backward from its table.
 
+    A public ``convolve.activations`` function runs as the op it names (``fn.op``), or, for
+    a composition of ops, is called on ``x`` itself and records its own steps.
+
     ``inplace=True`` is the caller's promise that ``x`` is a fresh intermediate that nothing
     else reads (a layer's own convolution or Dense output, before its activation). The plain
     relu then overwrites it, as PyTorch's ``inplace=True``: no second array is made or kept,
     and the backward reads the output instead (relu(x) > 0 exactly where x > 0).
     """
+    fn = getattr(fn, "op", fn)
+    if getattr(fn, "records_itself", False):
+        return fn(x)
     xv = value(x)
     if inplace and fn is act_ops.relu and not _no_where(kw) and _writable_float(xv):
         y = act_ops.relu(xv, out=xv, **kw)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..ops import activations
+from .. import autograd, initializers
+from ..activations import get as get_activation
 from ..ops.args import (
     check_choice,
     standardize_data_format,
@@ -27,9 +28,7 @@ from ..ops.args import (
     standardize_padding_mode,
     standardize_tuple,
 )
-from .. import autograd
 from ..ops.shapes import FieldStep, conv_output_shape, conv_transpose_output_shape
-from .. import initializers
 from .base import Layer
 
 
@@ -67,7 +66,7 @@ class BaseConv(Layer):
         self.padding = standardize_padding(padding, n, where)
         self.data_format = standardize_data_format(data_format, where)
         self.padding_mode = standardize_padding_mode(padding_mode, where)
-        self.activation = activations.get(activation)
+        self.activation = get_activation(activation, where=self.where)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer, where)
         self.input_ndim = n + 2

@@ -16,15 +16,15 @@ import warnings
 
 import numpy as np
 
-from .. import initializers
+from .. import autograd, initializers
+from ..activations import get as get_activation
+from ..autograd import dense, flatten, reshape
 from ..backend import get_array_module
 from ..ops import activations
 from ..ops.args import standardize_data_format
-from .. import autograd
-from ..autograd import dense, flatten, reshape
 from ..ops.reshaping import resolve_target_shape
-from ..random import generator
 from ..ops.shapes import POINTWISE
+from ..random import generator
 from .base import Layer, format_shape
 from .conv import _positive_int
 
@@ -73,7 +73,7 @@ class Dense(Layer):
     ):
         super().__init__(**kwargs)
         self.units = _positive_int(units, "units", self.where)
-        self.activation = activations.get(activation, where=self.where)
+        self.activation = get_activation(activation, where=self.where)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, self.where)
         self.bias_initializer = initializers.get(bias_initializer, self.where)
@@ -276,7 +276,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation, where=self.where)
+        self.activation = get_activation(activation, where=self.where)
 
     def call(self, inputs, training=False):
         return autograd.activation(inputs, self.activation)
