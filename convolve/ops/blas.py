@@ -1,14 +1,14 @@
 """Matrix products, fed to BLAS in the shapes it handles well.
 
 OpenBLAS (NumPy's default) is slow on products with a small output and a long inner
-dimension: (128, 9216) @ (9216, 128), a Dense layer after a flattened conv stack, runs at
-about 1.3 GFLOP/s on the 2-core machines here, against 100+ GFLOP/s when the inner
-dimension is cut into chunks of a few thousand and the partial products are summed
-(measured: 228 ms vs 2.5 ms). :func:`matmul` does that cut when it pays, and is a plain
-``numpy.matmul`` otherwise.
+dimension: (128, 9216) @ (9216, 128), a Dense layer after a flattened conv stack, runs
+far below the machine's multiply-add rate, and close to it when the inner dimension is
+cut into chunks of a few thousand and the partial products are summed.
+:func:`matmul` does that cut when it pays, and is a plain ``numpy.matmul`` otherwise.
 
-:func:`run_parallel` runs independent pieces of work (blocks of a convolution) on one
-thread per BLAS thread, with BLAS single-threaded meanwhile; see the comment above it.
+:func:`run_parallel` runs independent pieces of work (blocks of a convolution, row
+blocks of a Dense product) on one thread per BLAS thread, with BLAS single-threaded
+meanwhile; see the comment above it.
 """
 from __future__ import annotations
 
@@ -44,13 +44,13 @@ def matmul(a, b, out=None):
 
 # --- BLAS threads: one single-threaded product per core ------------------------------------
 #
-# The blocked convolution (ops/im2col.py) alternates a copy (one thread) with a product of a
-# few hundred microseconds. Handing each product to OpenBLAS' own threads leaves the copy
-# serial and makes every product wait for all its threads: on the shared 2-core machines here
-# that was 2-7x slower under load than giving each core its own share of the blocks, each
-# copied and multiplied by one thread with BLAS single-threaded (64x26x26x32 -> 64: 264 vs
-# 149 ms; 16x16x16x256 -> 256: 1749 vs 252 ms, load average 7-8). numpy's copies and
-# products release the GIL, so plain Python threads run them in parallel.
+# The blocked convolution (ops/im2col.py) alternates a copy (one thread) with a short
+# product. Handing each product to OpenBLAS' own threads leaves the copy serial and makes
+# every product wait for all its threads, and for the slowest of them when other processes
+# share the cores: on the shared 2-core machines here that was slower, several times so
+# under load, than giving each core its own share of the blocks, each copied and multiplied
+# by one thread with BLAS single-threaded. numpy's copies and products release the GIL, so
+# plain Python threads run them in parallel.
 #
 # The BLAS thread count is process-wide, so it is lowered only while such work runs (a
 # counter keeps nested or concurrent callers from restoring it early) and set back after.

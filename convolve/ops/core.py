@@ -119,9 +119,9 @@ def _product(a, b):
     single-threaded BLAS (``blas.run_parallel``), as the convolutions do.
 
     Why: a Dense product is small (the classic CNN's (128, 9216) @ (9216, 128) is 0.15 G
-    multiply-adds, ~5 ms on one core) and OpenBLAS' own threads wait for each other at every
-    call; on the shared 2-core machine, with other processes running, that product took
-    ~250 ms per training step with 2 BLAS threads against ~5 ms single-threaded.
+    multiply-adds) and OpenBLAS' own threads wait for each other at every call; when other
+    processes share the cores, a BLAS thread that is not running holds up the others, and
+    a product that one core finishes quickly takes many times as long.
     """
     m, n = a.shape[0], b.shape[1]
     parts = min(blas.workers(), m)

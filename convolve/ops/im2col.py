@@ -18,8 +18,9 @@ Two things keep the copy cheap:
 * **Blocks that stay in cache.** Columns are built for a block of about
   ``BLOCK_ELEMENTS`` numbers (whole samples, or a band of the first output axis of one
   sample), multiplied straight away and overwritten by the next block, so the product
-  reads them from cache instead of memory; a whole-batch cols matrix (50 MB on the
-  benchmark shapes) cost more to copy than the product took.
+  reads them from cache instead of memory; a whole-batch cols matrix (tens of megabytes
+  on the benchmark shapes) goes out to memory and back, and copying it cost more than
+  the product itself.
 
 :func:`blocks` plans the blocks, :func:`split` shares them among worker threads
 (ops/blas.py: one single-threaded product per core), :func:`fill_columns` writes one
@@ -37,8 +38,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 #: about how many numbers a block's columns hold (4 MiB of float32: the L2 caches and a
-#: slice of L3 here; measured on the benchmark shapes, 1024- to 4096-row blocks ran at
-#: the product's own speed, whole-batch columns at a third of it)
+#: slice of L3 of the machines measured; on the benchmark shapes, blocks of 1024 to 4096
+#: rows ran at the product's own speed, whole-batch columns far below it)
 BLOCK_ELEMENTS = 1 << 20
 #: at most this many output positions per block, however narrow the columns: the kernel
 #: gradient's product (F, rows) @ (rows, T * C) has the block's rows as its inner
@@ -172,7 +173,8 @@ def batch_views(xp, kernel_size, out_sizes, strides, dilations, fused: bool) -> 
     """:func:`column_views` for the whole batch, made once per call: view j sliced to a block,
     ``views[j][n0 : n0 + nc, h0 : h0 + hc]``, is that block's view j (pass them to
     :func:`fill_columns` as ``views``). Basic slicing costs a fraction of a new ``as_strided``
-    view per block and tap (~10 us each, 3-4% of the classic CNN's training step)."""
+    view per block and tap (each of which builds an array interface and a new array in
+    Python), a cost that adds up over a training step's many small blocks."""
     whole = Block(0, xp.shape[0], 0, out_sizes[0])
     return [view for _, view in column_views(xp, whole, kernel_size, out_sizes, strides, dilations, fused)]
 
@@ -201,15 +203,15 @@ def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilati
 
     With at most ``TAP_MAJOR_CHANNELS`` channels the buffer holds the transpose,
     (T * C, rows), and the matrix returned is its transposed view: each tap's window is
-    then copied in runs along the output's last axis instead of runs of K_last * C <= 9
-    numbers. The windows are read from ``source``, the channels-first copy of ``xp``
-    (:func:`channels_first`, made once per call by the caller; a view of ``xp`` when
-    None), so those runs are contiguous in the source too. BLAS reads either layout of
-    the columns without a copy.
+    then copied in runs along the output's last axis instead of runs of only K_last * C
+    numbers (9 for a 3x3 kernel on RGB). The windows are read from ``source``, the
+    channels-first copy of ``xp`` (:func:`channels_first`, made once per call by the
+    caller; a view of ``xp`` when None), so those runs are contiguous in the source too.
+    BLAS reads either layout of the columns without a copy.
 
     ``ones``: the matrix gets one more column, all ones, so that a product with the
-    kernel stacked on the bias adds the bias (a separate pass ``y += bias`` over the
-    block's output cost as much as the whole product with C = 1: 0.10 against 0.11 ms).
+    kernel stacked on the bias adds the bias (with C = 1 the product is so small that a
+    separate pass ``y += bias`` over the block's output would cost about as much).
 
     ``views``: :func:`batch_views` of ``xp`` (same ``fused``), sliced per block instead of
     building the block's views afresh (more than ``TAP_MAJOR_CHANNELS`` channels).
@@ -268,7 +270,8 @@ def add_columns_tap_major(grad_src, dcols_t, block: Block, kernel_size, out_size
     """col2im for the tap-major layout: add the block's column gradients ``dcols_t``
     (T * C, rows) into the channels-first input gradient ``grad_src`` (N, C, *P), tap by tap,
     in runs along the output's last axis (one of :func:`fill_columns`' tap-major copies in
-    reverse; 128x32x32x3 -> 32: 38 ms through channels_last :func:`add_columns`)."""
+    reverse: long runs, where channels_last :func:`add_columns` adds runs of only C <= 3
+    numbers)."""
     channels = grad_src.shape[1]
     sizes = (block.nc, block.hc, *out_sizes[1:])
     by_tap = dcols_t.reshape(math.prod(kernel_size), channels, *sizes)
