@@ -1,8 +1,10 @@
 """Stateless array functions: plain arrays in, plain arrays out.
 
 This package is the single home of the arithmetic. ``shapes`` knows every output size;
-``conv`` computes convolutions; the other modules hold pooling, activations,
-normalization and reshaping.
+``args`` normalises arguments; ``conv`` computes convolutions (forward, backward and
+transposed), with its column builders in ``im2col`` and its threaded products in
+``blas``; ``core`` holds the Dense product; ``pooling``, ``activations``,
+``normalization`` and ``reshaping`` the rest. Each forward has its backward beside it.
 """
 from .args import DATA_FORMATS, PADDING_MODES, PADDINGS, standardize_tuple
 from .conv import applicable_formulations, choose_formulation, conv, pad

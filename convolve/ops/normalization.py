@@ -22,7 +22,8 @@ sum and mean over the M values of a channel:
 
     grad_beta  = sum(g)                     grad_gamma = sum(g * x_hat)
     inference: grad_x = g * gamma / sqrt(variance + epsilon)                 (statistics are constants)
-    training:  grad_x = (d - mean(d) - x_hat * mean(d * x_hat)) / sqrt(batch_variance + epsilon),  d = g * gamma
+    training:  grad_x = (d - mean(d) - x_hat * mean(d * x_hat)) / sqrt(batch_variance + epsilon),
+               d = g * gamma
 
 The training form's extra terms are the gradient through the batch statistics. Neither
 backward takes beta (y depends on it only through + beta), so grad_beta is always returned;
@@ -142,7 +143,8 @@ def batch_norm_train_backward(
     Returns:
         (grad_x, grad_gamma, grad_beta) as in :func:`batch_norm_backward`, with
 
-            grad_x = (d - mean(d) - x_hat * mean(d * x_hat)) / sqrt(batch_variance + epsilon),  d = grad_y * gamma
+            grad_x = (d - mean(d) - x_hat * mean(d * x_hat)) / sqrt(batch_variance + epsilon),
+            d = grad_y * gamma
 
         (means per channel over the M values of the channel).
     """
@@ -172,7 +174,7 @@ def batch_norm_train_backward(
 
 # --- argument checks --------------------------------------------------------------------------
 
-#: parameters that may not be None, and how to describe each in messages
+#: parameters that may not be None (the others, gamma and beta, are optional)
 _REQUIRED = ("mean", "variance", "batch_mean", "batch_variance", "grad_y")
 
 

@@ -160,7 +160,8 @@ def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pad
     g (N, *O, C) in the result dtype; padded (N, *P, C) the (-inf padded) input; y (N, *O, C)
     the forward's maximum or None. The windows are viewed as their own axes, without a copy:
 
-        blocks   (N, O1, k1, O2, k2, ..., C)   blocks[n, o1, t1, o2, t2, ..., c] = padded[n, o1*s1 + t1, o2*s2 + t2, ..., c]
+        blocks   (N, O1, k1, O2, k2, ..., C),
+                 blocks[n, o1, t1, o2, t2, ..., c] = padded[n, o1*s1 + t1, o2*s2 + t2, ..., c]
         hit      = blocks == y[:, :, None, :, None, ..., :]     (every cell equal to its window's maximum)
 
     then, tap by tap in window order, a hit already claimed by an earlier tap is dropped (the

@@ -7,7 +7,7 @@ or 3 spatial axes S (the input's rank decides), except for :func:`flatten` and
     zero_pad          (N, *S, C) -> (N, *(S + before + after), C)    zeros around each spatial axis
     crop              (N, *S, C) -> (N, *(S - before - after), C)    cells removed at each end
     upsample_nearest  (N, *S, C) -> (N, *(S * size), C)              each cell repeated size times per axis
-    flatten           (N, ...)   -> (N, prod(...))                   channels moved last first (channels_first)
+    flatten           (N, ...)   -> (N, prod(...))                   channels_first: channels moved last first
     reshape           (N, ...)   -> (N, *target_shape)
 
 Padding and cropping amounts follow Keras' ZeroPadding1D/2D/3D and Cropping1D/2D/3D: an int

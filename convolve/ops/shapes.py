@@ -1,8 +1,10 @@
 """Output sizes, padding amounts and receptive fields: the single source of truth.
 
-Every layer, op and picture that needs to know how big a convolution's output is
-calls :func:`conv_output_shape`. It can return the arithmetic it did, one
+Every layer, op and picture that needs to know how big a convolution's or a pooling
+window's output is calls :func:`conv_output_shape` (a transposed convolution's:
+:func:`conv_transpose_output_shape`). It can return the arithmetic it did, one
 :class:`AxisArithmetic` per spatial axis, so the same numbers can be shown to users.
+:func:`receptive_field_step` is the one rule for receptive fields and jumps.
 
 The rules, per spatial axis with input n, kernel k, stride s, dilation d:
 
