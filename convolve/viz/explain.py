@@ -1,4 +1,5 @@
-"""The arithmetic of one output value of a convolution, written out as the seeds write it.
+"""The arithmetic of one output value of a convolution, written out step by step: the patch
+under the filter, the products, their sum, the bias, and the output-size arithmetic.
 
     >>> import numpy as np
     >>> from convolve import viz
@@ -38,7 +39,7 @@ from ..ops.args import standardize_tuple
 from ..ops.shapes import AxisArithmetic, conv_output_shape
 
 WHERE = "explain"
-MAX_SUM_TERMS = 36  # longer sums are written as "sum of N products"
+MAX_SUM_TERMS = 36  # longer sums are written as "sum of the N products = total"
 
 
 @dataclass
