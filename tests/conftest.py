@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,3 +38,12 @@ def pytest_collection_modifyitems(config, items):
             if marker in absent:
                 item.add_marker(pytest.mark.skip(reason=absent[marker]))
                 break
+
+
+@pytest.fixture
+def no_warnings():
+    """Fails the test if any warning is issued inside it (Pillow's DecompressionBombWarning above all)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+    assert [str(w.message) for w in caught] == []

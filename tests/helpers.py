@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -99,3 +101,16 @@ def torch():
 
     _torch.set_default_dtype(_torch.float64)
     return _torch
+
+
+def forged_png(path, width, height):
+    """A PNG of a few bytes whose header claims width x height RGB pixels (its data is empty): what a
+    decompression bomb looks like until its pixels are decoded."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header))
+        f.write(chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return str(path)

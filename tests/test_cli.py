@@ -6,11 +6,8 @@ bright pixels are). Every error: one line on stderr, a non-zero exit, no traceba
 """
 import os
 import re
-import struct
 import subprocess
 import sys
-import warnings
-import zlib
 
 import numpy as np
 import pytest
@@ -19,6 +16,7 @@ from convolve.cli import main
 from convolve.datasets import fashion_mnist
 from convolve.ops.conv import conv
 from convolve.ops.shapes import conv_output_shape, conv_transpose_output_shape
+from tests.helpers import forged_png
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
@@ -686,25 +684,6 @@ def test_causal_padding_is_only_for_shape(capsys, tmp_path, line_image):
 
 
 # ---- images too large to decode ---------------------------------------------------------------------------
-def forged_png(path, width, height):
-    """A PNG of a few bytes whose header claims width x height RGB pixels (its data is empty)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header))
-        f.write(chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
-    return str(path)
-
-
-@pytest.fixture
-def no_warnings():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield caught
-    assert [str(w.message) for w in caught] == []
-
 
 @pytest.mark.parametrize("size, found", [
     (12000, "is 12000x12000 = 144,000,000 pixels, more than --max-pixels 89,478,485 "

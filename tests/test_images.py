@@ -1,10 +1,7 @@
 """convolve.images: loading, normalising, colouring, tiling, saving and filtering images."""
 import os
-import struct
 import sys
 import tracemalloc
-import warnings
-import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +9,7 @@ from PIL import Image
 
 from convolve import filters, images
 from convolve.ops.conv import conv
+from tests.helpers import forged_png
 
 
 def write(path, pixels, mode=None):
@@ -140,28 +138,6 @@ def test_load_errors(tmp_path):
 
 
 # ---- load_image: hostile and odd files -----------------------------------------------------------
-def forged_png(path, width, height):
-    """A PNG of a few bytes whose header claims width x height RGB pixels (its data is empty): what a
-    decompression bomb looks like until its pixels are decoded."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header))
-        f.write(chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
-    return str(path)
-
-
-@pytest.fixture
-def no_warnings():
-    """Fails the test if any warning is issued inside it (Pillow's DecompressionBombWarning above all)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield caught
-    assert [str(w.message) for w in caught] == []
-
-
 @pytest.fixture(params=[None, 7], ids=["one_strip", "strips_of_7_pixels"])
 def strips(request, monkeypatch):
     """Run a test with the conversion in one strip and in many (7 pixels: rows of a narrow image,

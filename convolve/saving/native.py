@@ -332,24 +332,35 @@ def _declared_bytes(model) -> int:
     return total
 
 
-def _rebuild(cls, config, path, stored, size):
-    """The model a file's architecture describes, its weights taken from ``stored``.
+#: what building an architecture from a file may raise; each becomes a ValueError naming the file
+_BUILD_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
-    Built first with declared weights only (no arrays): what the architecture asks for is
-    compared with what the file holds before anything is allocated for it.
-    """
+
+def _declared_model(make, path, size, what):
+    """``make()`` with declared weights only (no arrays), refused if its weights would take
+    more bytes than the whole file holds; ``what`` names it in messages."""
     with declared_weights_only():
         try:
-            model = cls.from_config(config)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as error:
-            raise _fail(path, f"the architecture in its model_config could not be rebuilt: {error}") from error
+            model = make()
+        except _BUILD_ERRORS as error:
+            raise _fail(path, f"{what} could not be rebuilt: {error}") from error
     declared = _declared_bytes(model)
     if declared > size:
         raise _fail(
             path,
-            f"its architecture declares {len(model.weights)} weights taking {declared:,} bytes, "
+            f"{what} declares {len(model.weights)} weights taking {declared:,} bytes, "
             f"more than the whole file holds ({size:,} bytes)",
         )
+    return model
+
+
+def _rebuild(cls, config, path, stored, size):
+    """The model a file's architecture describes, its weights taken from ``stored``.
+
+    Built first with declared weights only: what the architecture asks for is compared with
+    what the file holds before anything is allocated for it.
+    """
+    model = _declared_model(lambda: cls.from_config(config), path, size, "its architecture")
     _assign_weights(model, path, stored)  # the stored arrays replace the placeholders
     return model
 
@@ -422,20 +433,14 @@ def load_weights(model, path: str) -> None:
 def _build_for(model, path, input_shape, stored, size) -> None:
     """Build ``model`` for the file's ``input_shape`` once a copy built with declared weights
     only shows that its weights match the file's (a file's shape cannot make us allocate)."""
-    with declared_weights_only():
-        try:
-            probe = type(model).from_config(model.get_config())
-            probe.build(input_shape)
-        except (ValueError, TypeError, OverflowError) as error:
-            raise _fail(path, f"the model cannot be built for the file's input shape {input_shape}: {error}") from error
-    declared = _declared_bytes(probe)
-    if declared > size:
-        raise _fail(
-            path,
-            f"for the file's input shape {input_shape} the model's weights would take {declared:,} bytes, "
-            f"more than the whole file holds ({size:,} bytes)",
-        )
-    _check_weights(probe, path, stored)
+
+    def probe():
+        copy = type(model).from_config(model.get_config())
+        copy.build(input_shape)
+        return copy
+
+    _check_weights(_declared_model(probe, path, size, f"the model, for the file's input shape {input_shape},"),
+                   path, stored)
     with _GlobalRandomStateKept():  # the initial weights drawn now are replaced at once
         model.build(input_shape)
 
