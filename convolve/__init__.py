@@ -6,16 +6,28 @@
 Only NumPy is imported here; optional parts (pictures, model files, PyTorch checks)
 import their libraries when first used.
 """
-from ._version import __version__  # noqa: F401
-
 from . import (  # noqa: E402,F401
-    activations, callbacks, datasets, initializers, layers, losses, metrics, models, ops, optimizers, regularizers,
-    saving, utils,
+    activations,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    regularizers,
+    saving,
+    utils,
 )
+from ._version import __version__  # noqa: F401
 from .backend import floatx, set_floatx  # noqa: E402,F401
 from .layers import Input  # noqa: E402,F401
-from .models import Sequential  # noqa: E402,F401
-from .models import Model  # noqa: E402,F401
+from .models import (
+    Model,  # noqa: E402,F401
+    Sequential,  # noqa: E402,F401
+)
 
 # Tools on top of the library (pictures, images, handcrafted filters), loaded on first use so that
 # `import convolve` stays light: `convolve.viz.plot_filters(...)` works without importing them here.

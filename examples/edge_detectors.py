@@ -24,7 +24,7 @@ import shutil
 
 import numpy as np
 
-from convolve import filters, images
+from convolve import images
 from convolve.datasets import fashion_mnist
 
 EDGE_FILTERS = ("top_edge", "left_edge", "bottom_edge", "right_edge")

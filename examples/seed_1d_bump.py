@@ -2,8 +2,10 @@
 # A three-element filter [0, 1, 0] detects the bump in [0, 0, 0, 1, 1, 0, 0, 0].
 # example of calculation 1d convolutions
 from numpy import asarray
-from convolve.models import Sequential
+
 from convolve.layers import Conv1D
+from convolve.models import Sequential
+
 # define input data
 data = asarray([0, 0, 0, 1, 1, 0, 0, 0])
 data = data.reshape(1, 8, 1)

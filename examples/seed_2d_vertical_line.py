@@ -2,8 +2,10 @@
 # A vertical line detector finds the two-pixel-wide line in an 8x8 image.
 # example of calculation 2d convolutions
 from numpy import asarray
-from convolve.models import Sequential
+
 from convolve.layers import Conv2D
+from convolve.models import Sequential
+
 # define input data
 data = [[0, 0, 0, 1, 1, 0, 0, 0],
 		[0, 0, 0, 1, 1, 0, 0, 0],

@@ -10,7 +10,7 @@ import pytest
 
 from convolve import autograd
 from convolve.autograd import GradientTape, Tensor
-from convolve.layers import Activation, Conv2D, Dense, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose
+from convolve.layers import Activation, Conv2D, Conv2DTranspose, Dense, DepthwiseConv2D, SeparableConv2D
 from convolve.ops import activations
 from convolve.variables import Variable
 from tests.helpers import assert_close

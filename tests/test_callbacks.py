@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from convolve.callbacks import (
-    CSVLogger,
     Callback,
     CallbackList,
+    CSVLogger,
     EarlyStopping,
     History,
     LearningRateScheduler,

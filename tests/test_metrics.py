@@ -20,7 +20,6 @@ from convolve.metrics import (
     TopKCategoricalAccuracy,
 )
 
-
 # --- values by hand ---------------------------------------------------------------------------------
 
 

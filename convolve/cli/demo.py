@@ -65,8 +65,8 @@ def run_demo(args) -> int:
     import numpy as np
 
     from .. import filters
-    from ..datasets import fashion_mnist
     from .._files import atomic_open
+    from ..datasets import fashion_mnist
     from ..images import filter_image, save_image, save_maps
     from ..utils import set_random_seed
     from ..viz.plots import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history

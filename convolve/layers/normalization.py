@@ -8,8 +8,7 @@ The layer calls ``autograd.batch_norm_train`` (training) or ``autograd.batch_nor
 """
 from __future__ import annotations
 
-from .. import initializers
-from .. import autograd
+from .. import autograd, initializers
 from ..ops.shapes import POINTWISE
 from .base import Layer, format_shape
 from .core import _check_number, _is_int

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.args import check_choice, standardize_data_format, standardize_tuple
 from ..autograd import average_pool, global_average_pool, global_max_pool, max_pool
+from ..ops.args import check_choice, standardize_data_format, standardize_tuple
 from ..ops.pooling import POOL_PADDINGS
 from ..ops.shapes import FieldStep, conv_output_shape
 from .base import Layer

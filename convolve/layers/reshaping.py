@@ -13,8 +13,8 @@ UpSampling supports only interpolation='nearest' (each cell repeated ``size`` ti
 """
 from __future__ import annotations
 
-from ..ops.args import standardize_data_format, standardize_tuple
 from ..autograd import crop, upsample_nearest, zero_pad
+from ..ops.args import standardize_data_format, standardize_tuple
 from ..ops.reshaping import _standardize_pairs
 from ..ops.shapes import POINTWISE, FieldStep, axis_names
 from .base import Layer, format_shape

@@ -21,8 +21,11 @@ import time
 
 import numpy as np
 
-from .. import autograd, callbacks as callbacks_module, losses as losses_module
-from .. import metrics as metrics_module, optimizers as optimizers_module
+from .. import autograd
+from .. import callbacks as callbacks_module
+from .. import losses as losses_module
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
 from ..backend import as_float_array
 from ..ops.args import check_int
 from ..random import generator

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convolve.ops.shapes import FieldStep
 from convolve.layers import (
     Conv1D,
     Conv2D,
@@ -18,6 +17,7 @@ from convolve.layers import (
     SeparableConv2D,
     clear_session,
 )
+from convolve.ops.shapes import FieldStep
 from tests.helpers import assert_close, requires_torch, torch
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convolve.ops.shapes import POINTWISE
 from convolve.layers.base import Input, clear_session
 from convolve.layers.core import Activation, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Softmax
 from convolve.models.sequential import Sequential
+from convolve.ops.shapes import POINTWISE
 from convolve.random import set_random_seed
 from tests.helpers import assert_close, requires_torch, torch
 

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convolve.ops.shapes import POINTWISE
 from convolve.layers.base import clear_session
 from convolve.layers.conv import Conv2D
 from convolve.layers.normalization import BatchNormalization
 from convolve.models.sequential import Sequential
+from convolve.ops.shapes import POINTWISE
 from tests.helpers import assert_close, requires_torch, torch
 
 

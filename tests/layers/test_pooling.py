@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convolve.ops.shapes import FieldStep
 from convolve.layers.base import clear_session
 from convolve.layers.conv import Conv2D
 from convolve.layers.pooling import (
@@ -26,6 +25,7 @@ from convolve.layers.pooling import (
     MaxPooling3D,
 )
 from convolve.models.sequential import Sequential
+from convolve.ops.shapes import FieldStep
 from tests.helpers import assert_close, requires_torch, torch
 
 MAX = {1: MaxPooling1D, 2: MaxPooling2D, 3: MaxPooling3D}

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convolve.ops.shapes import FieldStep, POINTWISE
 from convolve.layers.base import clear_session
 from convolve.layers.conv import Conv2D
 from convolve.layers.reshaping import (
@@ -22,6 +21,7 @@ from convolve.layers.reshaping import (
     ZeroPadding3D,
 )
 from convolve.models.sequential import Sequential
+from convolve.ops.shapes import POINTWISE, FieldStep
 from tests.helpers import assert_close, requires_torch, torch
 
 PAD = {1: ZeroPadding1D, 2: ZeroPadding2D, 3: ZeroPadding3D}

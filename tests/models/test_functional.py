@@ -14,8 +14,21 @@ import convolve
 from convolve import autograd
 from convolve.autograd import GradientTape, Tensor
 from convolve.layers import (
-    Add, Average, Concatenate, Conv2D, Dense, GlobalAveragePooling2D, Input, InputLayer, Layer,
-    Maximum, Minimum, Multiply, ReLU, Subtract, clear_session,
+    Add,
+    Average,
+    Concatenate,
+    Conv2D,
+    Dense,
+    GlobalAveragePooling2D,
+    Input,
+    InputLayer,
+    Layer,
+    Maximum,
+    Minimum,
+    Multiply,
+    ReLU,
+    Subtract,
+    clear_session,
 )
 from convolve.layers.symbolic import KerasTensor
 from convolve.models import Model, Sequential, load_model

@@ -144,7 +144,7 @@ def test_summary_receptive_field_and_jump(capsys):
 
 
 def test_compile_resolves_names_like_keras():
-    from convolve import losses, metrics, optimizers
+    from convolve import losses, optimizers
 
     model = Sequential([Conv2D(1, 3, input_shape=(5, 5, 1))])
     model.compile(optimizer="adam", loss="mse", metrics=["accuracy"])

@@ -2,7 +2,6 @@
 backwards, hypothesis, PyTorch, errors."""
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import sys
@@ -13,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convolve.ops import activations
 from convolve.ops.activations import (
     ACTIVATIONS,
     BACKWARD,
@@ -43,7 +41,6 @@ from convolve.ops.activations import (
 )
 from tests.helpers import assert_close, requires_torch, torch
 from tests.ops.test_core import assert_gradient
-
 
 # --- the definitions, one element at a time -------------------------------------------------
 

@@ -10,7 +10,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from convolve.ops.normalization import batch_norm, batch_norm_backward, batch_norm_train, batch_norm_train_backward
+from convolve.ops.normalization import (
+    batch_norm,
+    batch_norm_backward,
+    batch_norm_train,
+    batch_norm_train_backward,
+)
 from tests.helpers import assert_close, requires_torch, torch
 from tests.ops.test_core import assert_gradient
 

@@ -16,7 +16,6 @@ import threading
 import time
 import tracemalloc
 
-import numpy as np
 import pytest
 
 pytest.importorskip("safetensors")

@@ -18,8 +18,8 @@ import convolve  # noqa: E402
 from convolve import layers as L  # noqa: E402
 from convolve import optimizers  # noqa: E402
 from convolve.models import Sequential, load_model  # noqa: E402
-from convolve.saving import load_weights, native, save_model, save_weights  # noqa: E402
 from convolve.random import generator  # noqa: E402
+from convolve.saving import load_weights, native, save_model, save_weights  # noqa: E402
 from convolve.utils import set_random_seed  # noqa: E402
 
 Model = Sequential

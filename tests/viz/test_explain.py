@@ -140,7 +140,7 @@ def test_multichannel_trace_shows_each_channel_and_their_sum():
     text = str(e)
     assert "channel 0:" in text and "channel 1:" in text
     sums = [e.products[..., c].sum() for c in range(2)]
-    assert f"channel 1 sum = " in text
+    assert "channel 1 sum = " in text
     assert f"sum = {_num(sums[0])} " in text and f"= {_num(e.total)}" in text
     assert e.total == pytest.approx(sum(sums))
 

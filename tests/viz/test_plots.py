@@ -18,12 +18,24 @@ Image = pytest.importorskip("PIL.Image")
 from convolve.autograd import GradientTape  # noqa: E402
 from convolve.callbacks import History  # noqa: E402
 from convolve.layers import (  # noqa: E402
-    Add, Conv1D, Conv2D, Dense, Flatten, Input, MaxPooling2D, clear_session,
+    Add,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Flatten,
+    Input,
+    MaxPooling2D,
+    clear_session,
 )
 from convolve.models import Model, Sequential  # noqa: E402
 from convolve.viz import plots  # noqa: E402
 from convolve.viz.plots import (  # noqa: E402
-    confusion_matrix, feature_maps, plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history,
+    confusion_matrix,
+    feature_maps,
+    plot_confusion_matrix,
+    plot_feature_maps,
+    plot_filters,
+    plot_history,
 )
 
 
