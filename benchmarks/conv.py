@@ -112,7 +112,9 @@ class Shape:
     def describe(self) -> str:
         """'2D 64x28x28x1 k3→32 s1 valid': rank, input N x spatial x C, kernel → filters, stride, padding."""
         spatial = "x".join(map(str, self.spatial))
-        stride = self.strides[0] if len(set(self.strides)) == 1 else "(" + ",".join(map(str, self.strides)) + ")"
+        stride = (
+            self.strides[0] if len(set(self.strides)) == 1 else "(" + ",".join(map(str, self.strides)) + ")"
+        )
         return f"{self.rank}D {self.batch}x{spatial}x{self.in_channels} k{self.kernel}→{self.filters} s{stride} {self.padding}"
 
 
@@ -163,7 +165,9 @@ def pads_and_outputs(shape: Shape):
 def flops(shape: Shape) -> int:
     """2 * N * prod(out) * F * prod(kernel) * C / groups (groups = 1 here)."""
     _, outs = pads_and_outputs(shape)
-    return 2 * shape.batch * math.prod(outs) * shape.filters * math.prod(shape.kernel_size) * shape.in_channels
+    return (
+        2 * shape.batch * math.prod(outs) * shape.filters * math.prod(shape.kernel_size) * shape.in_channels
+    )
 
 
 def relative_error(actual, expected) -> float:
@@ -180,7 +184,9 @@ def reference_float64(x, kernel, bias, shape: Shape):
     xp = np.pad(x.astype(np.float64), ((0, 0), *pads, (0, 0)))
     y = np.zeros((shape.batch, *outs, shape.filters))
     for tap in np.ndindex(*shape.kernel_size):
-        window = xp[(slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)))]
+        window = xp[
+            (slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)))
+        ]
         y += np.tensordot(window, kernel[tap].astype(np.float64), axes=([-1], [0]))
     return y + bias
 
@@ -194,7 +200,10 @@ def reference_gradients_float64(x, kernel, grad_y, shape: Shape):
     grad_kernel = np.zeros(kernel.shape)
     axes = list(range(shape.rank + 1))
     for tap in np.ndindex(*shape.kernel_size):
-        index = (slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)))
+        index = (
+            slice(None),
+            *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)),
+        )
         grad_kernel[tap] = np.tensordot(xp[index], g, axes=(axes, axes))
         grad_xp[index] += g @ kernel[tap].astype(np.float64).T
     crop = (slice(None), *(slice(b, b + n) for (b, _), n in zip(pads, shape.spatial)))
@@ -397,7 +406,10 @@ def cpu_model() -> str:
 def convolve_revision() -> str:
     """The git commit of the convolve being timed, flagged when convolve/ has uncommitted edits."""
     def git(*args):
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10).stdout
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10
+        ).stdout
+
     try:
         commit = git("rev-parse", "--short", "HEAD").strip()
         dirty = git("status", "--porcelain", "--", "convolve").strip()
@@ -457,16 +469,23 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None,
                         help=f"timed rounds per shape after warm-up (default {DEFAULT_REPEATS}, "
                              f"{BACKWARD_REPEATS} with --backward, {QUICK_REPEATS} with --quick)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed rounds per shape (default 2, 1 with --quick)")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_REPEATS} rounds after 1 warm-up: a rough look")
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="untimed rounds per shape (default 2, 1 with --quick)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_REPEATS} rounds after 1 warm-up: a rough look"
+    )
     parser.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
                         help=f"seconds to sleep (then one untimed call) whenever the benchmark switches "
                              f"library, so neither library's spinning worker threads slow the other "
                              f"(default {DEFAULT_PAUSE}; 0 switches both off)")
     parser.add_argument("--shapes", default=None,
                         help=f"indices to run, e.g. '0,3-5' (default all 0..{len(SHAPES) - 1})")
-    parser.add_argument("--backward", action="store_true",
-                        help="also time forward+backward (input, kernel and bias gradients), as training runs it")
+    parser.add_argument(
+        "--backward",
+        action="store_true",
+        help="also time forward+backward (input, kernel and bias gradients), as training runs it",
+    )
     parser.add_argument("--formulations", action="store_true",
                         help="also time every applicable formulation of convolve, one column each "
                              "(with --backward: every backward formulation, after the chosen forward)")
@@ -495,7 +514,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(threads)
         torch.set_grad_enabled(False)
 
-    command = "python " + " ".join([os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv)))
+    command = "python " + " ".join(
+        [os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv))
+    )
     versions = f"python {platform.python_version()}, numpy {np.__version__}, " + (
         f"torch {torch.__version__}" if torch is not None else "torch n/a")
     torch_threads = torch.get_num_threads() if torch is not None else "n/a"
@@ -503,9 +524,11 @@ def main(argv=None) -> int:
     print(f"# convolve conv {what}: {os.cpu_count()} cores, {cpu_model()}; {versions}")
     print(f"# convolve {convolve_revision()}; threads: {blas_description()}, torch = {torch_threads}")
     print(f"# command: {command}")
-    print(f"# float32, channels_last for convolve, N,C,*S for torch; {args.repeats} interleaved rounds "
-          f"after {args.warmup} warm-up; {args.pause:g} s pause + 1 untimed call at each switch of library; medians; "
-          f"outputs{' and gradients' if args.backward else ''} checked to rel. err. < {MAX_RELATIVE_ERROR:g}")
+    print(
+        f"# float32, channels_last for convolve, N,C,*S for torch; {args.repeats} interleaved rounds "
+        f"after {args.warmup} warm-up; {args.pause:g} s pause + 1 untimed call at each switch of library; medians; "
+        f"outputs{' and gradients' if args.backward else ''} checked to rel. err. < {MAX_RELATIVE_ERROR:g}"
+    )
     load_at_start = load_average()
     print(f"# load average at start: {load_at_start}")
     sys.stdout.flush()
@@ -521,7 +544,9 @@ def main(argv=None) -> int:
         chosen = choose_formulation(*shape_args, shape.filters)
         applicable = [f for f in FORMULATION_ORDER if f in applicable_formulations(*shape_args)]
         chosen_backward = choose_backward_formulation(*shape_args, shape.filters)
-        applicable_backward = [f for f in BACKWARD_ORDER if f in applicable_backward_formulations(*shape_args)]
+        applicable_backward = [
+            f for f in BACKWARD_ORDER if f in applicable_backward_formulations(*shape_args)
+        ]
 
         ours = {"convolve": convolve_call(x, kernel, bias, shape)}
         if args.formulations:
@@ -564,9 +589,14 @@ def main(argv=None) -> int:
         times = time_interleaved(libraries, args.repeats, args.warmup, args.pause)
         medians = {name: statistics.median(t) for name, t in times.items()}
         rows.append((index, shape, chosen, applicable, chosen_backward, applicable_backward, medians))
-        print(f"# {index} {shape.describe()}: median [min-max] ms: "
-              + ", ".join(f"{n} {fmt_ms(medians[n])} [{fmt_ms(min(t))}-{fmt_ms(max(t))}]" for n, t in times.items()),
-              file=sys.stderr, flush=True)
+        print(
+            f"# {index} {shape.describe()}: median [min-max] ms: "
+            + ", ".join(
+                f"{n} {fmt_ms(medians[n])} [{fmt_ms(min(t))}-{fmt_ms(max(t))}]" for n, t in times.items()
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
 
     numpy_rates_after, torch_rates_after = matmul_rate()
     numpy_rate = statistics.median(numpy_rates + numpy_rates_after)
@@ -574,17 +604,23 @@ def main(argv=None) -> int:
     if limiter is not None:
         limiter.restore_original_limits()
 
-    line = (f"# numpy float32 matmul 2048^3: {statistics.median(numpy_rates):.0f} GFLOP/s before, "
-            f"{statistics.median(numpy_rates_after):.0f} after (median of both, {numpy_rate:.0f}, is the % base)")
+    line = (
+        f"# numpy float32 matmul 2048^3: {statistics.median(numpy_rates):.0f} GFLOP/s before, "
+        f"{statistics.median(numpy_rates_after):.0f} after (median of both, {numpy_rate:.0f}, is the % base)"
+    )
     if torch_rates is not None:
         line += (f"; torch matmul: {statistics.median(torch_rates):.0f} before, "
                  f"{statistics.median(torch_rates_after):.0f} after")
     print(line)
     print(f"# load average at end: {load_average()}; wall time: {wall:.0f} s")
-    busiest = max((float(v) for v in (load_at_start + " " + load_average()).split()[::3] if v != "n/a"), default=0.0)
+    busiest = max(
+        (float(v) for v in (load_at_start + " " + load_average()).split()[::3] if v != "n/a"), default=0.0
+    )
     if busiest > 0.5:
-        print(f"# warning: 1-minute load average up to {busiest:.2f} on {os.cpu_count()} cores: other processes "
-              f"competed for the CPUs, so times are inflated and noisy (2-thread calls the most)")
+        print(
+            f"# warning: 1-minute load average up to {busiest:.2f} on {os.cpu_count()} cores: other processes "
+            f"competed for the CPUs, so times are inflated and noisy (2-thread calls the most)"
+        )
     print()
 
     def ratio(a, b):
@@ -596,7 +632,11 @@ def main(argv=None) -> int:
     if args.formulations:
         header += [f"{f} ms" for f in FORMULATION_ORDER] + ["chosen", "fastest", "chosen/fastest"]
         if args.backward:
-            header += [f"f+b {f} ms" for f in BACKWARD_ORDER] + ["bwd chosen", "bwd fastest", "chosen/fastest"]
+            header += [f"f+b {f} ms" for f in BACKWARD_ORDER] + [
+                "bwd chosen",
+                "bwd fastest",
+                "chosen/fastest",
+            ]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" if i == 1 else "--:" for i in range(len(header))) + "|")
 

@@ -49,7 +49,9 @@ def run(cmd, label, timeout):
     start = time.perf_counter()
     lines = []
     try:
-        with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        with subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
             try:
                 for line in proc.stdout:
                     lines.append(line)
@@ -106,7 +108,9 @@ def import_times(module: str, repeats: int, cache_dir: str, cached: bool = True)
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, check=True)
     times = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
         times.append(float(out.stdout.strip()))
     return times
 
@@ -114,8 +118,14 @@ def import_times(module: str, repeats: int, cache_dir: str, cached: bool = True)
 def heavy_imports(cache_dir: str, limit: int = 8) -> list:
     """The slowest convolve modules (cumulative µs, NumPy already imported, bytecode cached),
     from ``python -X importtime``: (µs, name), slowest first."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import numpy; import convolve"], cwd=ROOT,
-                         env=_import_env(True, cache_dir), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import numpy; import convolve"],
+        cwd=ROOT,
+        env=_import_env(True, cache_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = []
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -131,18 +141,48 @@ def fmt(value, digits=1):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from {','.join(SECTIONS)} (default all)")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats everywhere (a smoke run; noisier figures)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, from {','.join(SECTIONS)} (default all)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repeats everywhere (a smoke run; noisier figures)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="threads for both libraries in every part")
-    parser.add_argument("--conv-args", default=None, help="arguments for conv.py instead of the default '--backward'")
-    parser.add_argument("--train-batches", type=int, default=None, help="timed steps per visit (default 10; quick 5)")
-    parser.add_argument("--train-rounds", type=int, default=None, help="visits per library (default 6; quick 2)")
-    parser.add_argument("--memory-batches", type=int, default=None, help="training steps of each memory run (default 60; quick 20)")
-    parser.add_argument("--import-repeats", type=int, default=None, help="fresh interpreters per import timing (default 15; quick 5)")
-    parser.add_argument("--data", choices=("full", "bundled"), default="full",
-                        help="train/memory data: full Fashion-MNIST (default) or the bundled subset (a smoke run)")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds after which one part is stopped (default 600)")
+    parser.add_argument(
+        "--conv-args", default=None, help="arguments for conv.py instead of the default '--backward'"
+    )
+    parser.add_argument(
+        "--train-batches", type=int, default=None, help="timed steps per visit (default 10; quick 5)"
+    )
+    parser.add_argument(
+        "--train-rounds", type=int, default=None, help="visits per library (default 6; quick 2)"
+    )
+    parser.add_argument(
+        "--memory-batches",
+        type=int,
+        default=None,
+        help="training steps of each memory run (default 60; quick 20)",
+    )
+    parser.add_argument(
+        "--import-repeats",
+        type=int,
+        default=None,
+        help="fresh interpreters per import timing (default 15; quick 5)",
+    )
+    parser.add_argument(
+        "--data",
+        choices=("full", "bundled"),
+        default="full",
+        help="train/memory data: full Fashion-MNIST (default) or the bundled subset (a smoke run)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds after which one part is stopped (default 600)"
+    )
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
@@ -157,39 +197,96 @@ def main(argv=None) -> int:
     data = ["--data", args.data]
     py = sys.executable
     start = time.perf_counter()
-    print(f"# convolve benchmarks: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"# convolve benchmarks: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
+        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     print(f"# command: python {' '.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}", flush=True)
     summary = []  # (figure, convolve, torch, ratio, target)
 
     if "conv" in sections:
-        conv_args = args.conv_args.split() if args.conv_args is not None else ["--backward"] + (["--quick"] if quick else [])
+        conv_args = (
+            args.conv_args.split()
+            if args.conv_args is not None
+            else ["--backward"] + (["--quick"] if quick else [])
+        )
         run([py, str(HERE / "conv.py"), *conv_args, *threads], "conv", args.timeout)
-        summary.append(("conv2d forward, forward+backward", "see the conv table above", "", "", "ratio <= 1.0 per shape"))
+        summary.append(
+            ("conv2d forward, forward+backward", "see the conv table above", "", "", "ratio <= 1.0 per shape")
+        )
 
     if "train" in sections:
-        _, text = run([py, str(HERE / "train_classic.py"), "--batches", str(batches), "--rounds", str(rounds),
-                       "--inference-repeats", "2" if quick else "3", "--json", *data, *threads], "train", args.timeout)
+        _, text = run(
+            [
+                py,
+                str(HERE / "train_classic.py"),
+                "--batches",
+                str(batches),
+                "--rounds",
+                str(rounds),
+                "--inference-repeats",
+                "2" if quick else "3",
+                "--json",
+                *data,
+                *threads,
+            ],
+            "train",
+            args.timeout,
+        )
         r = json_result(text) or {}
         c, t = r.get("convolve_epoch_s"), r.get("torch_epoch_s")
         summary.append(("classic CNN epoch, s (469 steps of 128, from the median step)", fmt(c), fmt(t),
                         fmt(c / t, 2) if c and t else "n/a", "<= 1.0"))
         c, t = r.get("convolve_images_per_s"), r.get("torch_images_per_s")
-        summary.append((f"inference, images/s ({r.get('test_images', 'n/a')} test images, batches of 256)", fmt(c, 0), fmt(t, 0),
-                        fmt(t / c, 2) if c and t else "n/a", "(time ratio)"))
+        summary.append(
+            (
+                f"inference, images/s ({r.get('test_images', 'n/a')} test images, batches of 256)",
+                fmt(c, 0),
+                fmt(t, 0),
+                fmt(t / c, 2) if c and t else "n/a",
+                "(time ratio)",
+            )
+        )
 
     if "memory" in sections:
         peaks = {}
         for library in ("convolve", "torch"):
-            _, text = run([py, str(HERE / "train_classic.py"), "--memory", library, "--batches", str(memory_batches),
-                           "--json", *data, *threads], f"memory {library}", args.timeout)
+            _, text = run(
+                [
+                    py,
+                    str(HERE / "train_classic.py"),
+                    "--memory",
+                    library,
+                    "--batches",
+                    str(memory_batches),
+                    "--json",
+                    *data,
+                    *threads,
+                ],
+                f"memory {library}",
+                args.timeout,
+            )
             peaks[library] = json_result(text) or {}
         c, t = peaks["convolve"].get("peak_rss_mb"), peaks["torch"].get("peak_rss_mb")
-        summary.append((f"peak resident memory of a training run, MB ({memory_batches} steps, {args.data} data set)", fmt(c, 0),
-                        fmt(t, 0), fmt(c / t, 2) if c and t else "n/a", "<= 1.0"))
+        summary.append(
+            (
+                f"peak resident memory of a training run, MB ({memory_batches} steps, {args.data} data set)",
+                fmt(c, 0),
+                fmt(t, 0),
+                fmt(c / t, 2) if c and t else "n/a",
+                "<= 1.0",
+            )
+        )
         c, t = peaks["convolve"].get("rss_after_load_mb"), peaks["torch"].get("rss_after_load_mb")
-        summary.append(("  of which before training (interpreter, library, data, model), MB", fmt(c, 0), fmt(t, 0),
-                        fmt(c / t, 2) if c and t else "n/a", ""))
+        summary.append(
+            (
+                "  of which before training (interpreter, library, data, model), MB",
+                fmt(c, 0),
+                fmt(t, 0),
+                fmt(c / t, 2) if c and t else "n/a",
+                "",
+            )
+        )
 
     if "import" in sections:
         print("\n<!-- import -->", flush=True)
@@ -200,10 +297,12 @@ def main(argv=None) -> int:
             numpy_alone = import_times("numpy", import_repeats, cache)
             uncached = import_times("convolve", max(3, import_repeats // 3), cache, cached=False)
             heavy = heavy_imports(cache)
-        print(f"import convolve: median {statistics.median(ours):.3f} s [min {min(ours):.3f}, max {max(ours):.3f}] "
-              f"over {import_repeats} fresh interpreters, bytecode cached; numpy alone: median "
-              f"{statistics.median(numpy_alone):.3f} s; without a bytecode cache (compiling every module): "
-              f"median {statistics.median(uncached):.3f} s")
+        print(
+            f"import convolve: median {statistics.median(ours):.3f} s [min {min(ours):.3f}, max {max(ours):.3f}] "
+            f"over {import_repeats} fresh interpreters, bytecode cached; numpy alone: median "
+            f"{statistics.median(numpy_alone):.3f} s; without a bytecode cache (compiling every module): "
+            f"median {statistics.median(uncached):.3f} s"
+        )
         print("slowest convolve modules after numpy (cumulative ms, -X importtime, cached): " + ", ".join(
             f"{name} {us / 1000:.0f}" for us, name in heavy))
         summary.append((f"import convolve, s (median of {import_repeats}, bytecode cached; numpy alone "

@@ -195,7 +195,10 @@ class TorchRunner:
         torch = self.torch
         self.model.eval()
         with torch.no_grad():
-            out = [torch.softmax(self.model(self.XT[i : i + PREDICT_BATCH]), 1) for i in range(0, len(self.XT), PREDICT_BATCH)]
+            out = [
+                torch.softmax(self.model(self.XT[i : i + PREDICT_BATCH]), 1)
+                for i in range(0, len(self.XT), PREDICT_BATCH)
+            ]
         return torch.cat(out).numpy()
 
 
@@ -221,8 +224,13 @@ def time_mode(args, data):
                 t = time.perf_counter()
                 r.step()
                 steps[r.name].append(time.perf_counter() - t)
-        print(f"# round {rnd + 1}/{args.rounds}: " + ", ".join(
-            f"{k} {statistics.median(v[-args.batches:]) * 1000:.0f} ms/step" for k, v in steps.items()), flush=True)
+        print(
+            f"# round {rnd + 1}/{args.rounds}: "
+            + ", ".join(
+                f"{k} {statistics.median(v[-args.batches :]) * 1000:.0f} ms/step" for k, v in steps.items()
+            ),
+            flush=True,
+        )
     result = {"threads": args.threads, "steps_timed": args.batches * args.rounds}
     for name, ts in steps.items():
         result[f"{name}_step_ms"] = statistics.median(ts) * 1000
@@ -245,7 +253,9 @@ def time_mode(args, data):
             result[f"{name}_predict_s"] = statistics.median(ts)
             result[f"{name}_images_per_s"] = n / statistics.median(ts)
         for name, out in outputs.items():
-            assert out.shape == (n, 10) and np.allclose(out.sum(1), 1, atol=1e-4), f"{name}: predictions are not probabilities"
+            assert out.shape == (n, 10) and np.allclose(out.sum(1), 1, atol=1e-4), (
+                f"{name}: predictions are not probabilities"
+            )
     return result
 
 
@@ -288,7 +298,9 @@ def epochs_mode(args, data):
             acc = float((r.torch.from_numpy(r.predict()).argmax(1) == r.torch.from_numpy(yt)).float().mean())
             rows["torch"].append((seconds, acc))
             print(f"torch epoch {epoch + 1}: {seconds:.1f} s, test accuracy {acc:.4f}", flush=True)
-    print("\n| epoch | convolve s | convolve test acc | PyTorch s | PyTorch test acc |\n|---|--:|--:|--:|--:|")
+    print(
+        "\n| epoch | convolve s | convolve test acc | PyTorch s | PyTorch test acc |\n|---|--:|--:|--:|--:|"
+    )
     for i in range(max(len(rows["convolve"]), len(rows["torch"]))):
         c = rows["convolve"][i] if i < len(rows["convolve"]) else None
         t = rows["torch"][i] if i < len(rows["torch"]) else None
@@ -301,38 +313,86 @@ def print_time_table(result):
     c = result
 
     def row(label, ours, theirs, fmt, ratio):
-        cells = [format(ours, fmt), "n/a" if theirs is None else format(theirs, fmt), "n/a" if theirs is None else f"{ratio:.2f}"]
+        cells = [
+            format(ours, fmt),
+            "n/a" if theirs is None else format(theirs, fmt),
+            "n/a" if theirs is None else f"{ratio:.2f}",
+        ]
         print(f"| {label} | " + " | ".join(cells) + " |")
 
     print("\n| figure | convolve | PyTorch | convolve / PyTorch (time) |\n|---|--:|--:|--:|")
     t = c.get("torch_step_ms")
-    row(f"training step, batch {BATCH}, median ms", c["convolve_step_ms"], t, ".1f", t and c["convolve_step_ms"] / t)
+    row(
+        f"training step, batch {BATCH}, median ms",
+        c["convolve_step_ms"],
+        t,
+        ".1f",
+        t and c["convolve_step_ms"] / t,
+    )
     t = c.get("torch_epoch_s")
-    row(f"epoch of {STEPS_PER_EPOCH} steps (median step x {STEPS_PER_EPOCH}), s", c["convolve_epoch_s"], t, ".1f",
-        t and c["convolve_epoch_s"] / t)
+    row(
+        f"epoch of {STEPS_PER_EPOCH} steps (median step x {STEPS_PER_EPOCH}), s",
+        c["convolve_epoch_s"],
+        t,
+        ".1f",
+        t and c["convolve_epoch_s"] / t,
+    )
     if "convolve_images_per_s" in c:
         t = c.get("torch_images_per_s")
-        row(f"inference, {c['test_images']} images in batches of {PREDICT_BATCH}, images/s", c["convolve_images_per_s"], t,
-            ".0f", t and t / c["convolve_images_per_s"])
+        row(
+            f"inference, {c['test_images']} images in batches of {PREDICT_BATCH}, images/s",
+            c["convolve_images_per_s"],
+            t,
+            ".0f",
+            t and t / c["convolve_images_per_s"],
+        )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, default=None,
-                        help="time mode: timed steps per visit (default 10); memory mode: steps (default 100)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=None,
+        help="time mode: timed steps per visit (default 10); memory mode: steps (default 100)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="time mode: visits per library (default 5)")
-    parser.add_argument("--warmup", type=int, default=3, help="time mode: untimed steps per library first (default 3)")
-    parser.add_argument("--pause", type=float, default=0.2, help="seconds of sleep before each visit (default 0.2)")
-    parser.add_argument("--no-inference", dest="inference", action="store_false", help="time mode: skip inference")
-    parser.add_argument("--inference-repeats", type=int, default=3, help="interleaved predict repeats (default 3)")
-    parser.add_argument("--memory", choices=("convolve", "torch"), help="memory mode for one library (run it in its own process)")
-    parser.add_argument("--epochs", type=int, default=0, help="epochs mode: convolve epochs with test accuracy")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="time mode: untimed steps per library first (default 3)"
+    )
+    parser.add_argument(
+        "--pause", type=float, default=0.2, help="seconds of sleep before each visit (default 0.2)"
+    )
+    parser.add_argument(
+        "--no-inference", dest="inference", action="store_false", help="time mode: skip inference"
+    )
+    parser.add_argument(
+        "--inference-repeats", type=int, default=3, help="interleaved predict repeats (default 3)"
+    )
+    parser.add_argument(
+        "--memory",
+        choices=("convolve", "torch"),
+        help="memory mode for one library (run it in its own process)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=0, help="epochs mode: convolve epochs with test accuracy"
+    )
     parser.add_argument("--torch-epochs", type=int, default=0, help="epochs mode: PyTorch epochs (0: none)")
-    parser.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: NumPy's BLAS count)")
-    parser.add_argument("--data", choices=("full", "bundled"), default="full",
-                        help="full Fashion-MNIST (default) or the bundled 3000+1000 subset (a quick smoke run)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads for both libraries (default: NumPy's BLAS count)"
+    )
+    parser.add_argument(
+        "--data",
+        choices=("full", "bundled"),
+        default="full",
+        help="full Fashion-MNIST (default) or the bundled 3000+1000 subset (a quick smoke run)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print a final '#json {...}' line with the figures")
+    parser.add_argument(
+        "--json", action="store_true", help="print a final '#json {...}' line with the figures"
+    )
     args = parser.parse_args(argv)
     mode = "memory" if args.memory else "epochs" if args.epochs else "time"
     if args.batches is None:
@@ -347,17 +407,24 @@ def main(argv=None):
             torch_note = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
         except ImportError:
             torch_note = "torch not installed"
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
-          f"numpy {np.__version__} ({args.threads} BLAS threads), {torch_note}; {note}".rstrip("; "))
-    print(f"# command: python {' '.join(sys.argv)}; mode {mode}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
+        f"numpy {np.__version__} ({args.threads} BLAS threads), {torch_note}; {note}".rstrip("; ")
+    )
+    print(
+        f"# command: python {' '.join(sys.argv)}; mode {mode}; load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     data = load(args.data)
     if mode == "time":
         result = time_mode(args, data)
         print_time_table(result)
     elif mode == "memory":
         result = memory_mode(args, data)
-        print(f"\n{args.memory}: peak RSS {result['peak_rss_mb']:.0f} MB over {args.batches} training steps "
-              f"(RSS after loading data and model: {result['rss_after_load_mb']:.0f} MB; {result['step_ms_mean']:.0f} ms/step)")
+        print(
+            f"\n{args.memory}: peak RSS {result['peak_rss_mb']:.0f} MB over {args.batches} training steps "
+            f"(RSS after loading data and model: {result['rss_after_load_mb']:.0f} MB; {result['step_ms_mean']:.0f} ms/step)"
+        )
     else:
         result = epochs_mode(args, data)
     result.update(mode=mode, load_average_end=os.getloadavg()[0])

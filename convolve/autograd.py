@@ -79,7 +79,9 @@ class GradientTape:
 
     def __init__(self, persistent=False):
         if not isinstance(persistent, (bool, np.bool_)):
-            raise TypeError(f"GradientTape: the `persistent` argument must be True or False. Received: persistent={persistent!r}")
+            raise TypeError(
+                f"GradientTape: the `persistent` argument must be True or False. Received: persistent={persistent!r}"
+            )
         self.persistent = bool(persistent)
         self._used = False
         self._leaves: dict[int, tuple[Variable, Tensor]] = {}
@@ -110,7 +112,9 @@ class GradientTape:
         ``output_gradient`` is dL/dtarget (default: ones, i.e. the gradient of sum(target)).
         """
         if not isinstance(target, Tensor):
-            raise TypeError(f"GradientTape.gradient: the target must be a recorded Tensor. Received: {type(target).__name__}")
+            raise TypeError(
+                f"GradientTape.gradient: the target must be a recorded Tensor. Received: {type(target).__name__}"
+            )
         if self._used and not self.persistent:
             raise RuntimeError(
                 "GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; "
@@ -213,7 +217,9 @@ def conv(x, kernel, bias=None, **kw):
     kw = {k: v for k, v in kw.items() if k != "formulation"}
 
     def backward(g, needs):
-        gx, gk, gb = conv_ops.conv_backward(g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw)
+        gx, gk, gb = conv_ops.conv_backward(
+            g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw
+        )
         return gx, gk, gb
 
     return record(y, (x, kernel, bias), backward, "conv")
@@ -432,7 +438,9 @@ def conv_transpose(x, kernel, bias=None, **kw):
     y = conv_ops.conv_transpose(xv, kv, value(bias), **kw)
 
     def backward(g, needs):
-        return conv_ops.conv_transpose_backward(g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw)
+        return conv_ops.conv_transpose_backward(
+            g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw
+        )
 
     return record(y, (x, kernel, bias), backward, "conv_transpose")
 

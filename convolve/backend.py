@@ -30,7 +30,9 @@ def standardize_dtype(dtype) -> str:
     try:
         name = np.dtype(dtype).name
     except TypeError:
-        raise TypeError(f"dtype must be a float dtype name such as 'float32'. Received: dtype={dtype!r}") from None
+        raise TypeError(
+            f"dtype must be a float dtype name such as 'float32'. Received: dtype={dtype!r}"
+        ) from None
     if name not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be one of {FLOAT_DTYPES}. Received: dtype={dtype!r}")
     return name
@@ -59,7 +61,9 @@ def as_float_array(x, dtype=None, *, where: str = "input", name: str = "x"):
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as e:  # ragged lists and the like
-            raise TypeError(f"{where} expected a numeric array for {name}. Received: {name} that cannot become an array ({e})") from None
+            raise TypeError(
+                f"{where} expected a numeric array for {name}. Received: {name} that cannot become an array ({e})"
+            ) from None
     kind = x.dtype.kind
     if kind not in "biuf":
         raise TypeError(

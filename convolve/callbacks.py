@@ -120,7 +120,11 @@ class CallbackList(Callback):
             flat.extend(item if isinstance(item, (list, tuple)) else [item])
         for item in flat:
             if not isinstance(item, Callback):
-                kind = f"the class {item.__name__} (call it: {item.__name__}(...))" if isinstance(item, type) else type(item).__name__
+                kind = (
+                    f"the class {item.__name__} (call it: {item.__name__}(...))"
+                    if isinstance(item, type)
+                    else type(item).__name__
+                )
                 raise TypeError(
                     f"CallbackList: expected Callback instances, e.g. EarlyStopping(patience=3). Received: {item!r} of type {kind}"
                 )
@@ -136,7 +140,9 @@ class CallbackList(Callback):
 
     def append(self, callback):
         if not isinstance(callback, Callback):
-            raise TypeError(f"CallbackList.append: expected a Callback instance. Received: {callback!r} of type {type(callback).__name__}")
+            raise TypeError(
+                f"CallbackList.append: expected a Callback instance. Received: {callback!r} of type {type(callback).__name__}"
+            )
         self.callbacks.append(callback)
         if self.model is not None:
             callback.set_model(self.model)
@@ -367,7 +373,9 @@ class ModelCheckpoint(Callback):
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.mode = _check_mode(mode, "ModelCheckpoint")
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, numbers.Integral) or save_freq < 1):
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, numbers.Integral) or save_freq < 1
+        ):
             raise ValueError(
                 "ModelCheckpoint: the `save_freq` argument must be 'epoch' or a positive int (a number of batches). "
                 f"Received: save_freq={save_freq!r}"
@@ -433,7 +441,9 @@ class ModelCheckpoint(Callback):
         best = f"{self.best:.5f}"
         if _improved(current, self.best, self.direction, 0.0):
             if self.verbose > 0:
-                _print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {filepath}")
+                _print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {filepath}"
+                )
             self.best = current
             return True
         if self.verbose > 0:
@@ -608,7 +618,9 @@ class CSVLogger(Callback):
         super().__init__()
         self.filename = os.fspath(filename)
         if not isinstance(separator, str) or len(separator) != 1:
-            raise ValueError(f"CSVLogger: the `separator` argument must be a single character. Received: separator={separator!r}")
+            raise ValueError(
+                f"CSVLogger: the `separator` argument must be a single character. Received: separator={separator!r}"
+            )
         self.sep = separator
         self.append = append
         self.keys = None

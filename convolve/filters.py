@@ -54,7 +54,12 @@ def _k(rows) -> np.ndarray:
 
 
 def _check_size(size, where: str, odd: bool) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or (odd and size % 2 == 0):
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, (int, np.integer))
+        or size < 1
+        or (odd and size % 2 == 0)
+    ):
         what = "a positive odd integer" if odd else "a positive integer"
         raise ValueError(f"filters.{where}: `size` must be {what}. Received: size={size!r}")
     return int(size)
@@ -141,7 +146,9 @@ def laplacian(neighbours=4) -> np.ndarray:
          [1,  1, 1]]
     """
     if isinstance(neighbours, bool) or neighbours not in (4, 8):
-        raise ValueError(f"filters.laplacian: `neighbours` must be 4 or 8. Received: neighbours={neighbours!r}")
+        raise ValueError(
+            f"filters.laplacian: `neighbours` must be 4 or 8. Received: neighbours={neighbours!r}"
+        )
     if neighbours == 4:
         return _k([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
     return _k([[1, 1, 1], [1, -8, 1], [1, 1, 1]])

@@ -126,7 +126,9 @@ class VarianceScaling(_Seeded):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
-            raise ValueError(f"VarianceScaling: mode must be one of 'fan_in', 'fan_out', 'fan_avg'. Received: mode={mode!r}")
+            raise ValueError(
+                f"VarianceScaling: mode must be one of 'fan_in', 'fan_out', 'fan_avg'. Received: mode={mode!r}"
+            )
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
             raise ValueError(
                 "VarianceScaling: distribution must be one of 'truncated_normal', 'untruncated_normal', 'uniform'. "
@@ -181,7 +183,9 @@ class Orthogonal(_Seeded):
     def __call__(self, shape, dtype="float32"):
         shape = tuple(shape)
         if len(shape) < 2:
-            raise ValueError(f"Orthogonal: the shape must have at least 2 dimensions. Received: shape={shape}")
+            raise ValueError(
+                f"Orthogonal: the shape must have at least 2 dimensions. Received: shape={shape}"
+            )
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
         q, r = np.linalg.qr(a)

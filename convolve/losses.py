@@ -178,7 +178,9 @@ class Loss:
     def call(self, y_true, y_pred):
         """The per-sample loss values (Keras' ``Loss.call``)."""
         if type(self).forward is Loss.forward:
-            raise NotImplementedError(f"{self.where}: a Loss subclass must implement call(y_true, y_pred) or forward().")
+            raise NotImplementedError(
+                f"{self.where}: a Loss subclass must implement call(y_true, y_pred) or forward()."
+            )
         return self.forward(y_true, y_pred)[0]
 
     def forward(self, y_true, y_pred):
@@ -195,7 +197,9 @@ class Loss:
                 "(values, backward, mask), or use a built-in loss. "
                 f"Received: {getattr(self, 'fn', self)!r}"
             )
-        weight = None if sample_weight is None else _broadcast_sample_weight(sample_weight, values, self.where)
+        weight = (
+            None if sample_weight is None else _broadcast_sample_weight(sample_weight, values, self.where)
+        )
         loss, dvalues = _reduce(values, weight, mask, self.reduction)
         if not with_grad:
             return loss
@@ -230,8 +234,12 @@ class LossFunctionWrapper(Loss):
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, **kwargs):
         if not callable(fn):
-            raise TypeError(f"LossFunctionWrapper: expected a callable fn(y_true, y_pred). Received: fn={fn!r}")
-        super().__init__(name=name if name is not None else getattr(fn, "__name__", None), reduction=reduction)
+            raise TypeError(
+                f"LossFunctionWrapper: expected a callable fn(y_true, y_pred). Received: fn={fn!r}"
+            )
+        super().__init__(
+            name=name if name is not None else getattr(fn, "__name__", None), reduction=reduction
+        )
         self.fn, self._fn_kwargs = fn, kwargs
 
     def call(self, y_true, y_pred):
@@ -284,7 +292,9 @@ class MeanAbsoluteError(Loss):
 
 def _check_label_smoothing(value, where):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{where}: the `label_smoothing` argument must be a float in [0, 1]. Received: label_smoothing={value!r}")
+        raise ValueError(
+            f"{where}: the `label_smoothing` argument must be a float in [0, 1]. Received: label_smoothing={value!r}"
+        )
     return float(value)
 
 
@@ -434,7 +444,9 @@ class SparseCategoricalCrossentropy(Loss):
                  name="sparse_categorical_crossentropy"):
         super().__init__(name=name, reduction=reduction)
         self.from_logits = bool(from_logits)
-        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer))):
+        if ignore_class is not None and (
+            isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer))
+        ):
             raise ValueError(
                 f"{self.where}: the `ignore_class` argument must be None or an int (a label to ignore, e.g. -1 or 255). "
                 f"Received: ignore_class={ignore_class!r}"
@@ -486,8 +498,16 @@ class SparseCategoricalCrossentropy(Loss):
 # ---- the fused softmax + cross-entropy the training loop uses -------------------------------------
 
 
-def softmax_cross_entropy_with_logits(labels_or_onehot, logits, sparse: bool, sample_weight=None, *,
-                                      label_smoothing=0.0, ignore_class=None, reduction="sum_over_batch_size"):
+def softmax_cross_entropy_with_logits(
+    labels_or_onehot,
+    logits,
+    sparse: bool,
+    sample_weight=None,
+    *,
+    label_smoothing=0.0,
+    ignore_class=None,
+    reduction="sum_over_batch_size",
+):
     """Cross-entropy of ``softmax(logits)`` over the last axis and its gradient with respect to the logits.
 
     Returns ``(value, (softmax - onehot) * weight / N)`` with N the number of per-sample values (the
@@ -600,8 +620,25 @@ def serialize(loss) -> dict | str:
 
 
 __all__ = [
-    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
-    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "softmax_cross_entropy_with_logits",
-    "mean_squared_error", "mse", "MSE", "mean_absolute_error", "mae", "MAE", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy", "get", "serialize", "REDUCTIONS", "EPSILON",
+    "Loss",
+    "LossFunctionWrapper",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "softmax_cross_entropy_with_logits",
+    "mean_squared_error",
+    "mse",
+    "MSE",
+    "mean_absolute_error",
+    "mae",
+    "MAE",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "get",
+    "serialize",
+    "REDUCTIONS",
+    "EPSILON",
 ]

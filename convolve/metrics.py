@@ -303,7 +303,9 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
     _direction = "up"
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=_check_k(k, "TopKCategoricalAccuracy"))
+        super().__init__(
+            top_k_categorical_accuracy, name=name, dtype=dtype, k=_check_k(k, "TopKCategoricalAccuracy")
+        )
         self.k = int(k)
 
 
@@ -370,8 +372,17 @@ class _ShapeInferredAccuracy(Metric):
             self.chosen.reset_state()
 
 
-_CLASSES = (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
-            SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError)
+_CLASSES = (
+    Mean,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+)
 _FUNCTIONS = {
     accuracy: Accuracy,
     binary_accuracy: BinaryAccuracy,
@@ -385,7 +396,9 @@ _FUNCTIONS = {
 _FUNCTIONS_BY_NAME = {fn.__name__: fn for fn in _FUNCTIONS}
 _BY_NAME = {fn.__name__: cls for fn, cls in _FUNCTIONS.items() if fn is not accuracy}
 _BY_NAME.update({cls.__name__: cls for cls in _CLASSES})
-_BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError})
+_BY_NAME.update(
+    {"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError}
+)
 _ACCURACY_NAMES = ("accuracy", "acc")
 
 #: whether each name a metric goes by should rise ("up") or fall ("down"); callbacks read it in mode="auto"
@@ -428,7 +441,9 @@ def get(identifier, loss=None):
         name = identifier["class_name"]
         known = {cls.__name__: cls for cls in (*_CLASSES, MeanMetricWrapper)}
         if not isinstance(name, str) or name not in known:
-            raise ValueError(f"unknown metric class_name. Expected one of {sorted(known)}. Received: class_name={name!r}")
+            raise ValueError(
+                f"unknown metric class_name. Expected one of {sorted(known)}. Received: class_name={name!r}"
+            )
         return known[name].from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
         if identifier.lower() in _ACCURACY_NAMES:
@@ -454,9 +469,28 @@ def serialize(metric) -> dict | str:
 
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
-    "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "MeanSquaredError",
-    "MeanAbsoluteError", "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error", "mean_absolute_error",
-    "mse", "mae", "get", "serialize", "DIRECTIONS",
+    "Metric",
+    "Mean",
+    "MeanMetricWrapper",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "mse",
+    "mae",
+    "get",
+    "serialize",
+    "DIRECTIONS",
 ]

@@ -24,9 +24,13 @@ from .backend import as_float_array
 def _check_factor(value, name: str, where: str) -> float:
     """Keras' rule: a finite, non-negative number."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: the `{name}` argument must be a non-negative float. Received: {name}={value!r}")
+        raise TypeError(
+            f"{where}: the `{name}` argument must be a non-negative float. Received: {name}={value!r}"
+        )
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{where}: the `{name}` argument must be a non-negative float. Received: {name}={value!r}")
+        raise ValueError(
+            f"{where}: the `{name}` argument must be a non-negative float. Received: {name}={value!r}"
+        )
     return float(value)
 
 

@@ -72,7 +72,9 @@ def panel(path, image, maps):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="edge_output", help="folder for the PNGs (default ./edge_output)")
-    parser.add_argument("--docs", action="store_true", help="also copy two panels to docs/images/ for the README")
+    parser.add_argument(
+        "--docs", action="store_true", help="also copy two panels to docs/images/ for the README"
+    )
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     out = lambda name: os.path.join(args.out, name)  # noqa: E731
@@ -85,16 +87,23 @@ def main(argv=None):
 
     index, garment = first_tshirt()
     garment_maps = images.filter_image(garment, list(EDGE_FILTERS))
-    report(f"\nFashion-MNIST subset, test image {index} (T-shirt/top, values / 255):", garment_maps, EDGE_FILTERS)
+    report(
+        f"\nFashion-MNIST subset, test image {index} (T-shirt/top, values / 255):", garment_maps, EDGE_FILTERS
+    )
     sobel = images.filter_image(garment, ["sobel_x", "sobel_y"])  # (1, 28, 28, 2)
     magnitude = np.sqrt(np.sum(sobel**2, axis=-1, keepdims=True))
     report("", np.concatenate([sobel, magnitude], axis=-1), ("sobel_x", "sobel_y", "magnitude"))
     images.save_image(out("garment.png"), garment, normalize=None, scale=SCALE)
-    images.save_maps(out("garment_edges.png"), garment_maps, "symmetric", columns=4, scale=SCALE, padding=SCALE)
+    images.save_maps(
+        out("garment_edges.png"), garment_maps, "symmetric", columns=4, scale=SCALE, padding=SCALE
+    )
     images.save_maps(out("garment_sobel.png"), sobel, "symmetric", columns=2, scale=SCALE, padding=SCALE)
     images.save_image(out("garment_sobel_magnitude.png"), magnitude, "minmax", scale=SCALE)
 
-    panels = [panel(out("seven_panel.png"), seven, seven_maps), panel(out("garment_panel.png"), garment, garment_maps)]
+    panels = [
+        panel(out("seven_panel.png"), seven, seven_maps),
+        panel(out("garment_panel.png"), garment, garment_maps),
+    ]
     print(f"\nwrote {len(os.listdir(args.out))} pictures to {args.out}/")
     if args.docs:
         docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "images")

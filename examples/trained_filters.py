@@ -42,14 +42,22 @@ def build_model():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
-    parser.add_argument("--samples", type=int, default=3000, help="training images to use, at most 3000 (default all)")
+    parser.add_argument(
+        "--samples", type=int, default=3000, help="training images to use, at most 3000 (default all)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--image", type=int, default=0, help="index of the test image whose feature maps are drawn")
+    parser.add_argument(
+        "--image", type=int, default=0, help="index of the test image whose feature maps are drawn"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", default="trained_output", help="folder for the pictures (default ./trained_output)")
+    parser.add_argument(
+        "--out", default="trained_output", help="folder for the pictures (default ./trained_output)"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1 or not 1 <= args.samples <= 3000:
-        parser.error(f"--epochs must be >= 1 and --samples in 1..3000. Received: --epochs {args.epochs} --samples {args.samples}")
+        parser.error(
+            f"--epochs must be >= 1 and --samples in 1..3000. Received: --epochs {args.epochs} --samples {args.samples}"
+        )
 
     set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = fashion_mnist.load_subset()  # uint8 (N, 28, 28), labels (N,)

@@ -39,7 +39,10 @@ def test_a_non_persistent_tape_computes_once_and_frees_the_saved_arrays():
     gc.collect()
     assert saved() is None  # let go as soon as the relu's backward had run
     np.testing.assert_allclose(grad, d * (v.value * c > 0) * c)
-    with pytest.raises(RuntimeError, match=r"GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; use GradientTape\(persistent=True\) to call gradient\(\) several times. Received: a second call"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; use GradientTape\(persistent=True\) to call gradient\(\) several times. Received: a second call",
+    ):
         tape.gradient(t3, [v])
 
 
@@ -51,7 +54,10 @@ def test_a_persistent_tape_keeps_the_graph_for_several_calls():
     second = tape.gradient(t3, [v], output_gradient=2 * np.ones((4, 5)))[0]
     np.testing.assert_allclose(first, d * (v.value * c > 0) * c)
     np.testing.assert_allclose(second, 2 * first)
-    with pytest.raises(TypeError, match=r"GradientTape: the `persistent` argument must be True or False. Received: persistent='yes'"):
+    with pytest.raises(
+        TypeError,
+        match=r"GradientTape: the `persistent` argument must be True or False. Received: persistent='yes'",
+    ):
         GradientTape(persistent="yes")
 
 
@@ -98,9 +104,13 @@ def test_is_fresh_sees_shared_memory():
     "make",
     [
         lambda act: Conv2D(3, 3, activation=act, dtype="float64", bias_initializer="random_normal"),
-        lambda act: DepthwiseConv2D(3, depth_multiplier=2, activation=act, dtype="float64", bias_initializer="random_normal"),
+        lambda act: DepthwiseConv2D(
+            3, depth_multiplier=2, activation=act, dtype="float64", bias_initializer="random_normal"
+        ),
         lambda act: SeparableConv2D(3, 3, activation=act, dtype="float64", bias_initializer="random_normal"),
-        lambda act: Conv2DTranspose(3, 3, strides=2, activation=act, dtype="float64", bias_initializer="random_normal"),
+        lambda act: Conv2DTranspose(
+            3, 3, strides=2, activation=act, dtype="float64", bias_initializer="random_normal"
+        ),
         lambda act: Dense(5, activation=act, dtype="float64", bias_initializer="random_normal"),
     ],
 )

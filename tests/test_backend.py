@@ -19,7 +19,14 @@ def test_as_float_array_casts_ints_and_keeps_floats_without_copying():
     assert get_array_module(f) is np
 
 
-@pytest.mark.parametrize("bad,match", [(np.array(["a"]), r"dtype=<U1"), (np.array([object()]), r"dtype=object"), ([[1, 2], [3]], r"cannot become an array")])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.array(["a"]), r"dtype=<U1"),
+        (np.array([object()]), r"dtype=object"),
+        ([[1, 2], [3]], r"cannot become an array"),
+    ],
+)
 def test_as_float_array_rejects_non_numeric(bad, match):
     with pytest.raises(TypeError, match=match):
         as_float_array(bad, where="here")
@@ -94,7 +101,9 @@ def test_other_initializers():
 
 
 def test_initializer_errors():
-    with pytest.raises(ValueError, match=r"unknown initializer. Expected one of .*'glorot_uniform'.* Received: 'glorot'"):
+    with pytest.raises(
+        ValueError, match=r"unknown initializer. Expected one of .*'glorot_uniform'.* Received: 'glorot'"
+    ):
         initializers.get("glorot")
     with pytest.raises(ValueError, match=r"mode must be one of .* Received: mode='fan'"):
         initializers.VarianceScaling(mode="fan")
@@ -110,6 +119,8 @@ def test_variable_assign_checks_shape_and_copies():
     v.assign(new)
     new[...] = 5
     assert v.dtype == "float32" and np.all(v.numpy() == 1)
-    with pytest.raises(ValueError, match=r"weight 'kernel' expects shape \(2, 3\). Received: value with shape \(3, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"weight 'kernel' expects shape \(2, 3\). Received: value with shape \(3, 2\)"
+    ):
         v.assign(np.ones((3, 2)))
     assert np.asarray(v).shape == (2, 3) and "conv/kernel" in repr(v)

@@ -117,11 +117,24 @@ def test_callback_list_calls_every_hook_of_every_callback_in_order():
     model = FakeModel()
     cbs = CallbackList([a, [b]], model=model, epochs=3)
     assert a.model is model and b.model is model and a.params == {"epochs": 3} and len(cbs) == 2
-    hooks = [("on_train_begin", ()), ("on_epoch_begin", (0,)), ("on_train_batch_begin", (0,)),
-             ("on_train_batch_end", (0,)), ("on_epoch_end", (0,)), ("on_train_end", ()),
-             ("on_test_begin", ()), ("on_test_batch_begin", (1,)), ("on_test_batch_end", (1,)), ("on_test_end", ()),
-             ("on_predict_begin", ()), ("on_predict_batch_begin", (2,)), ("on_predict_batch_end", (2,)),
-             ("on_predict_end", ()), ("on_batch_begin", (3,)), ("on_batch_end", (3,))]
+    hooks = [
+        ("on_train_begin", ()),
+        ("on_epoch_begin", (0,)),
+        ("on_train_batch_begin", (0,)),
+        ("on_train_batch_end", (0,)),
+        ("on_epoch_end", (0,)),
+        ("on_train_end", ()),
+        ("on_test_begin", ()),
+        ("on_test_batch_begin", (1,)),
+        ("on_test_batch_end", (1,)),
+        ("on_test_end", ()),
+        ("on_predict_begin", ()),
+        ("on_predict_batch_begin", (2,)),
+        ("on_predict_batch_end", (2,)),
+        ("on_predict_end", ()),
+        ("on_batch_begin", (3,)),
+        ("on_batch_end", (3,)),
+    ]
     for hook, args in hooks:
         getattr(cbs, hook)(*args, {"loss": np.float32(0.5)})
     called = [(n, h) for n, h, _ in journal]
@@ -178,7 +191,10 @@ def test_early_stopping_stops_at_the_right_epoch_and_restores_the_best_weights(c
     assert ran == [0, 1, 2, 3] and model.stop_training and stop.stopped_epoch == 3
     assert model.mark() == 1 and stop.best == 0.5 and stop.best_epoch == 1
     out = capsys.readouterr().out
-    assert "Epoch 4: early stopping" in out and "Restoring model weights from the end of the best epoch: 2." in out
+    assert (
+        "Epoch 4: early stopping" in out
+        and "Restoring model weights from the end of the best epoch: 2." in out
+    )
 
 
 def test_early_stopping_keras_doc_example_and_defaults():
@@ -192,17 +208,33 @@ def test_early_stopping_keras_doc_example_and_defaults():
 def test_early_stopping_min_delta_mode_baseline_and_start_from_epoch():
     model = FakeModel()
     # improvements of 0.05 are not more than min_delta=0.1
-    assert fit(model, [EarlyStopping(min_delta=0.1, patience=1)], losses_logs([1.0, 0.95, 0.9, 0.85])) == [0, 1]
-    assert fit(model, [EarlyStopping(min_delta=0.01, patience=1)], losses_logs([1.0, 0.95, 0.9, 0.85])) == [0, 1, 2, 3]
+    assert fit(model, [EarlyStopping(min_delta=0.1, patience=1)], losses_logs([1.0, 0.95, 0.9, 0.85])) == [
+        0,
+        1,
+    ]
+    assert fit(model, [EarlyStopping(min_delta=0.01, patience=1)], losses_logs([1.0, 0.95, 0.9, 0.85])) == [
+        0,
+        1,
+        2,
+        3,
+    ]
     # accuracy rises: auto mode knows
-    assert fit(model, [EarlyStopping(monitor="val_accuracy")], losses_logs([0.5, 0.6, 0.55, 0.7], "val_accuracy")) == [0, 1, 2]
-    assert fit(model, [EarlyStopping(monitor="val_loss", mode="max")], losses_logs([0.5, 0.6, 0.55])) == [0, 1, 2]
+    assert fit(
+        model, [EarlyStopping(monitor="val_accuracy")], losses_logs([0.5, 0.6, 0.55, 0.7], "val_accuracy")
+    ) == [0, 1, 2]
+    assert fit(model, [EarlyStopping(monitor="val_loss", mode="max")], losses_logs([0.5, 0.6, 0.55])) == [
+        0,
+        1,
+        2,
+    ]
     # a baseline never beaten: stop after `patience` epochs, restore the best of them
     stop = EarlyStopping(baseline=0.5, patience=3, restore_best_weights=True)
     assert fit(model, [stop], losses_logs([0.9, 0.8, 0.85, 0.95, 0.7])) == [0, 1, 2]
     assert model.mark() == 1
     # beating the baseline restarts the wait
-    assert fit(model, [EarlyStopping(baseline=0.5, patience=2)], losses_logs([0.9, 0.4, 0.45, 0.46, 0.3])) == [0, 1, 2, 3]
+    assert fit(
+        model, [EarlyStopping(baseline=0.5, patience=2)], losses_logs([0.9, 0.4, 0.45, 0.46, 0.3])
+    ) == [0, 1, 2, 3]
     # nothing is looked at before start_from_epoch
     stop = EarlyStopping(patience=0, start_from_epoch=3)
     assert fit(model, [stop], losses_logs([0.1, 0.5, 0.9, 1.0, 1.1, 1.2])) == [0, 1, 2, 3, 4]
@@ -220,8 +252,11 @@ def test_early_stopping_restores_even_without_stopping_and_can_be_reused():
 
 def test_early_stopping_missing_monitor_warns_and_never_stops():
     model = FakeModel()
-    with pytest.warns(UserWarning, match=r"Early stopping conditioned on metric `val_loss` which is not available. "
-                                         r"Available metrics are: loss,accuracy"):
+    with pytest.warns(
+        UserWarning,
+        match=r"Early stopping conditioned on metric `val_loss` which is not available. "
+        r"Available metrics are: loss,accuracy",
+    ):
         ran = fit(model, [EarlyStopping(restore_best_weights=True)], [{"loss": 1.0, "accuracy": 0.1}] * 3)
     assert ran == [0, 1, 2] and model.mark() == 2
 
@@ -237,7 +272,10 @@ def test_model_checkpoint_saves_only_improvements_with_formatted_names(tmp_path,
     assert model.saved == [("model", "01-0.50.model"), ("model", "03-0.40.model"), ("model", "05-0.30.model")]
     assert sorted(os.listdir(tmp_path / "ckpt")) == ["01-0.50.model", "03-0.40.model", "05-0.30.model"]
     out = capsys.readouterr().out
-    assert f"Epoch 1: val_loss improved from inf to 0.50000, saving model to {tmp_path}/ckpt/01-0.50.model" in out
+    assert (
+        f"Epoch 1: val_loss improved from inf to 0.50000, saving model to {tmp_path}/ckpt/01-0.50.model"
+        in out
+    )
     assert "Epoch 2: val_loss did not improve from 0.50000" in out
     assert f"Epoch 3: finished saving model to {tmp_path}/ckpt/03-0.40.model" in out
 
@@ -251,12 +289,18 @@ def test_model_checkpoint_every_epoch_weights_only_mode_and_threshold(tmp_path):
         losses_logs([0.5, 0.7, 0.6, 0.8], "val_accuracy"))
     assert [name for _, name in model.saved] == ["a1.m", "a2.m", "a4.m"]
     model = FakeModel()
-    fit(model, [ModelCheckpoint(str(tmp_path / "b{epoch}.m"), save_best_only=True, initial_value_threshold=0.45)],
-        losses_logs([0.5, 0.44, 0.46, 0.3]))
+    fit(
+        model,
+        [ModelCheckpoint(str(tmp_path / "b{epoch}.m"), save_best_only=True, initial_value_threshold=0.45)],
+        losses_logs([0.5, 0.44, 0.46, 0.3]),
+    )
     assert [name for _, name in model.saved] == ["b2.m", "b4.m"]
     model = FakeModel()
-    fit(model, [ModelCheckpoint(str(tmp_path / "c{epoch}.m"), monitor="val_mse", mode="max", save_best_only=True)],
-        losses_logs([0.5, 0.4, 0.6], "val_mse"))
+    fit(
+        model,
+        [ModelCheckpoint(str(tmp_path / "c{epoch}.m"), monitor="val_mse", mode="max", save_best_only=True)],
+        losses_logs([0.5, 0.4, 0.6], "val_mse"),
+    )
     assert [name for _, name in model.saved] == ["c1.m", "c3.m"]
 
 
@@ -302,7 +346,9 @@ def test_reduce_lr_cooldown_min_lr_and_min_delta():
     rates = lr_per_epoch(FakeModel(0.1), ReduceLROnPlateau(factor=0.1, patience=1, min_lr=0.005), [1.0] * 5)
     assert rates == pytest.approx([0.1, 0.1, 0.01, 0.005, 0.005])
     # improvements under min_delta do not reset the wait
-    rates = lr_per_epoch(FakeModel(0.1), ReduceLROnPlateau(factor=0.5, patience=2, min_delta=0.1), [1.0, 0.95, 0.9, 0.85])
+    rates = lr_per_epoch(
+        FakeModel(0.1), ReduceLROnPlateau(factor=0.5, patience=2, min_delta=0.1), [1.0, 0.95, 0.9, 0.85]
+    )
     assert rates == pytest.approx([0.1, 0.1, 0.1, 0.05])
     rates = lr_per_epoch(FakeModel(0.1), ReduceLROnPlateau(factor=0.5, patience=2), [1.0, 0.95, 0.9, 0.85])
     assert rates == pytest.approx([0.1] * 4)
@@ -314,8 +360,11 @@ def test_reduce_lr_cooldown_min_lr_and_min_delta():
 
 def test_reduce_lr_missing_monitor_warns():
     model = FakeModel(0.1)
-    with pytest.warns(UserWarning, match=r"Learning rate reduction is conditioned on metric `val_loss` which is not "
-                                         r"available. Available metrics are: loss,learning_rate."):
+    with pytest.warns(
+        UserWarning,
+        match=r"Learning rate reduction is conditioned on metric `val_loss` which is not "
+        r"available. Available metrics are: loss,learning_rate.",
+    ):
         fit(model, [ReduceLROnPlateau(patience=0)], [{"loss": 1.0}] * 2)
     assert model.optimizer.learning_rate == 0.1
 
@@ -350,9 +399,17 @@ def test_terminate_on_nan(bad, capsys):
     assert "Batch 1: Invalid loss, terminating training" in capsys.readouterr().out
     model = FakeModel()
     assert fit(model, [TerminateOnNaN()], losses_logs([1.0] * 3)) == [0, 1, 2] and not model.stop_training
-    with pytest.raises(RuntimeError, match=r"NaN or Inf loss encountered at batch 0. Loss value: (nan|inf|-inf). "
-                                           r"Terminating training immediately."):
-        fit(FakeModel(), [TerminateOnNaN(raise_error=True)], losses_logs([1.0]), batch_logs=lambda e, b: {"loss": bad})
+    with pytest.raises(
+        RuntimeError,
+        match=r"NaN or Inf loss encountered at batch 0. Loss value: (nan|inf|-inf). "
+        r"Terminating training immediately.",
+    ):
+        fit(
+            FakeModel(),
+            [TerminateOnNaN(raise_error=True)],
+            losses_logs([1.0]),
+            batch_logs=lambda e, b: {"loss": bad},
+        )
 
 
 # --- CSVLogger ----------------------------------------------------------------------------------------------
@@ -371,14 +428,22 @@ def test_csv_logger_rows(tmp_path):
                                ["1", "0.5", "0.25", "NA"]]
     # no val_ keys in the first epoch: their columns are added, as Keras does
     fit(FakeModel(), [CSVLogger(path, separator=";")], [{"loss": 1.5, "extra": [1, 2]}])
-    assert read_rows(path, ";") == [["epoch", "extra", "loss", "val_extra", "val_loss"], ["0", '"[1, 2]"', "1.5", "NA", "NA"]]
+    assert read_rows(path, ";") == [
+        ["epoch", "extra", "loss", "val_extra", "val_loss"],
+        ["0", '"[1, 2]"', "1.5", "NA", "NA"],
+    ]
 
 
 def test_csv_logger_append_and_overwrite(tmp_path):
     path = tmp_path / "log.csv"
     fit(FakeModel(), [CSVLogger(path)], [{"loss": 1.0, "val_loss": 2.0}] * 2)
     fit(FakeModel(), [CSVLogger(path, append=True)], [{"loss": 0.5, "val_loss": 1.0}])
-    assert read_rows(path) == [["epoch", "loss", "val_loss"], ["0", "1.0", "2.0"], ["1", "1.0", "2.0"], ["0", "0.5", "1.0"]]
+    assert read_rows(path) == [
+        ["epoch", "loss", "val_loss"],
+        ["0", "1.0", "2.0"],
+        ["1", "1.0", "2.0"],
+        ["0", "0.5", "1.0"],
+    ]
     fit(FakeModel(), [CSVLogger(path)], [{"loss": 0.25, "val_loss": 0.5}])
     assert read_rows(path) == [["epoch", "loss", "val_loss"], ["0", "0.25", "0.5"]]
     fresh = tmp_path / "sub" / "new.csv"
@@ -396,45 +461,70 @@ def test_csv_logger_keeps_rows_when_training_crashes(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         fit(FakeModel(), [CSVLogger(path), Crash()], [{"loss": float(i)} for i in range(5)])
-    assert [row[0] for row in read_rows(path)] == ["epoch", "0", "1", "2"]  # on disk, though on_train_end never ran
+    assert [row[0] for row in read_rows(path)] == [
+        "epoch",
+        "0",
+        "1",
+        "2",
+    ]  # on disk, though on_train_end never ran
 
 
 # --- every error ----------------------------------------------------------------------------------------------
 
 
 def test_errors(tmp_path):
-    with pytest.raises(TypeError, match=r"CallbackList: expected Callback instances, e.g. EarlyStopping\(patience=3\). "
-                                        r"Received: <class .*EarlyStopping'> of type the class EarlyStopping "
-                                        r"\(call it: EarlyStopping\(...\)\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"CallbackList: expected Callback instances, e.g. EarlyStopping\(patience=3\). "
+        r"Received: <class .*EarlyStopping'> of type the class EarlyStopping "
+        r"\(call it: EarlyStopping\(...\)\)",
+    ):
         CallbackList([EarlyStopping])
     with pytest.raises(TypeError, match=r"Received: 'stop' of type str"):
         CallbackList(["stop"])
-    with pytest.raises(TypeError, match=r"CallbackList.append: expected a Callback instance. Received: 3 of type int"):
+    with pytest.raises(
+        TypeError, match=r"CallbackList.append: expected a Callback instance. Received: 3 of type int"
+    ):
         CallbackList().append(3)
     for cls in (EarlyStopping, ReduceLROnPlateau):
-        with pytest.warns(UserWarning, match=rf"{cls.__name__} mode 'maximum' is unknown, fallback to auto mode."):
+        with pytest.warns(
+            UserWarning, match=rf"{cls.__name__} mode 'maximum' is unknown, fallback to auto mode."
+        ):
             assert cls(mode="maximum").mode == "auto"
     with pytest.warns(UserWarning, match=r"ModelCheckpoint mode 'up' is unknown"):
         ModelCheckpoint("x", mode="up")
-    with pytest.raises(ValueError, match=r"EarlyStopping callback received monitor=val_f1, but it cannot tell whether that "
-                                         r"metric should be maximized or minimized. Pass `mode='max'`.*`mode='min'`"):
+    with pytest.raises(
+        ValueError,
+        match=r"EarlyStopping callback received monitor=val_f1, but it cannot tell whether that "
+        r"metric should be maximized or minimized. Pass `mode='max'`.*`mode='min'`",
+    ):
         EarlyStopping(monitor="val_f1")
     with pytest.raises(ValueError, match=r"ModelCheckpoint callback received monitor=f1"):
         ModelCheckpoint("x", monitor="f1", save_best_only=True)
-    assert ModelCheckpoint("x", monitor="f1").monitor == "f1"  # the direction only matters with save_best_only
+    assert (
+        ModelCheckpoint("x", monitor="f1").monitor == "f1"
+    )  # the direction only matters with save_best_only
     assert ReduceLROnPlateau(monitor="val_f1").direction == "min"  # Keras' rule there: min unless 'acc'
     for bad in ("batch", 0, 2.5, True):
-        with pytest.raises(ValueError, match=r"ModelCheckpoint: the `save_freq` argument must be 'epoch' or a positive int "
-                                             rf"\(a number of batches\). Received: save_freq={bad!r}"):
+        with pytest.raises(
+            ValueError,
+            match=r"ModelCheckpoint: the `save_freq` argument must be 'epoch' or a positive int "
+            rf"\(a number of batches\). Received: save_freq={bad!r}",
+        ):
             ModelCheckpoint("x", save_freq=bad)
-    with pytest.raises(KeyError, match=r"Failed to format this callback filepath: \".*/\{epoch\}-\{val_acc:.2f\}.m\". "
-                                       r"Reason: no value for val_acc. Available keys: epoch, loss, val_loss"):
+    with pytest.raises(
+        KeyError,
+        match=r"Failed to format this callback filepath: \".*/\{epoch\}-\{val_acc:.2f\}.m\". "
+        r"Reason: no value for val_acc. Available keys: epoch, loss, val_loss",
+    ):
         fit(FakeModel(), [ModelCheckpoint(str(tmp_path / "{epoch}-{val_acc:.2f}.m"))], losses_logs([1.0]))
     (tmp_path / "adir").mkdir()
     with pytest.raises(IsADirectoryError, match=r"ModelCheckpoint: please specify a non-directory filepath. "
                                                 r"Received: filepath=.*which names the existing directory"):
         fit(FakeModel(), [ModelCheckpoint(str(tmp_path / "adir"))], losses_logs([1.0]))
-    with pytest.raises(ValueError, match=r"ReduceLROnPlateau does not support a factor >= 1.0. Received: factor=1.5"):
+    with pytest.raises(
+        ValueError, match=r"ReduceLROnPlateau does not support a factor >= 1.0. Received: factor=1.5"
+    ):
         ReduceLROnPlateau(factor=1.5)
     with pytest.raises(TypeError, match=r"ReduceLROnPlateau: unexpected arguments. Received: epsilon"):
         ReduceLROnPlateau(epsilon=1e-4)
@@ -449,12 +539,21 @@ def test_errors(tmp_path):
         CallbackList([ReduceLROnPlateau()], model=NoRate()).on_epoch_end(0, {"val_loss": 1.0})
     with pytest.raises(ValueError, match=r'Optimizer must have a "learning_rate" attribute.'):
         CallbackList([LearningRateScheduler(lambda e, lr: lr)], model=NoRate()).on_epoch_begin(0)
-    with pytest.raises(TypeError, match=r"LearningRateScheduler: expected a callable schedule\(epoch, lr\) -> new lr. "
-                                        r"Received: schedule=0.1"):
+    with pytest.raises(
+        TypeError,
+        match=r"LearningRateScheduler: expected a callable schedule\(epoch, lr\) -> new lr. "
+        r"Received: schedule=0.1",
+    ):
         LearningRateScheduler(0.1)
     for bad in ("0.1", None, True, [0.1]):
-        with pytest.raises(ValueError, match=r"LearningRateScheduler: the output of the `schedule` function should be a "
-                                             rf"float. Received: {bad!r}.* at epoch 0".replace("[", r"\[").replace("]", r"\]")):
+        with pytest.raises(
+            ValueError,
+            match=r"LearningRateScheduler: the output of the `schedule` function should be a "
+            rf"float. Received: {bad!r}.* at epoch 0".replace("[", r"\[").replace("]", r"\]"),
+        ):
             fit(FakeModel(), [LearningRateScheduler(lambda e, lr, bad=bad: bad)], losses_logs([1.0]))
-    with pytest.raises(ValueError, match=r"CSVLogger: the `separator` argument must be a single character. Received: separator=';;'"):
+    with pytest.raises(
+        ValueError,
+        match=r"CSVLogger: the `separator` argument must be a single character. Received: separator=';;'",
+    ):
         CSVLogger(tmp_path / "x.csv", separator=";;")

@@ -21,7 +21,18 @@ from tests.helpers import forged_png
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
 
-SUBCOMMANDS = ["demo", "filter", "explain", "animate", "shape", "summary", "train", "evaluate", "predict", "features"]
+SUBCOMMANDS = [
+    "demo",
+    "filter",
+    "explain",
+    "animate",
+    "shape",
+    "summary",
+    "train",
+    "evaluate",
+    "predict",
+    "features",
+]
 LIMIT = "200"  # images of the bundled subset used by the training tests
 
 
@@ -62,7 +73,24 @@ def data():
 def trained(tmp_path_factory):
     """A model trained by `convolve train` for one epoch on a slice of the bundled subset."""
     path = tmp_path_factory.mktemp("model") / "small.safetensors"
-    assert main(["train", "--dataset", "bundled", "--model", "small", "--epochs", "1", "--limit", LIMIT, "-o", str(path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "bundled",
+                "--model",
+                "small",
+                "--epochs",
+                "1",
+                "--limit",
+                LIMIT,
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return str(path)
 
 
@@ -108,12 +136,29 @@ def test_shape_shows_output_size_and_arithmetic(capsys):
 
 @pytest.mark.parametrize(
     "sizes, kernel, strides, padding, dilation",
-    [((512, 512), (3,), (2, 1), "valid", (1,)), ((9, 9), (3,), (2,), "same", (1,)), ((28, 20), (5, 3), (1,), "same", (2,)),
-     ((10, 10, 10), (3,), (3,), "full", (1,)), ((7, 7), (3,), (1,), 2, (1,))],
+    [
+        ((512, 512), (3,), (2, 1), "valid", (1,)),
+        ((9, 9), (3,), (2,), "same", (1,)),
+        ((28, 20), (5, 3), (1,), "same", (2,)),
+        ((10, 10, 10), (3,), (3,), "full", (1,)),
+        ((7, 7), (3,), (1,), 2, (1,)),
+    ],
 )
 def test_shape_agrees_with_conv_output_shape(capsys, sizes, kernel, strides, padding, dilation):
-    code, out, _ = run(capsys, "shape", "--input-size", *sizes, "--kernel-size", *kernel, "--stride", *strides,
-                       "--padding", padding, "--dilation", *dilation)
+    code, out, _ = run(
+        capsys,
+        "shape",
+        "--input-size",
+        *sizes,
+        "--kernel-size",
+        *kernel,
+        "--stride",
+        *strides,
+        "--padding",
+        padding,
+        "--dilation",
+        *dilation,
+    )
     assert code == 0
     n = len(sizes)
     pad = padding if isinstance(padding, str) else (padding,) * n
@@ -126,7 +171,9 @@ def test_shape_agrees_with_conv_output_shape(capsys, sizes, kernel, strides, pad
 
 
 def test_shape_transposed(capsys):
-    code, out, _ = run(capsys, "shape", "--input-size", 4, 4, "--kernel-size", 3, "--stride", 2, "--transposed")
+    code, out, _ = run(
+        capsys, "shape", "--input-size", 4, 4, "--kernel-size", 3, "--stride", 2, "--transposed"
+    )
     assert code == 0
     expected, _ = conv_transpose_output_shape((4, 4), (3, 3), 2, "valid")
     assert out.splitlines()[0] == f"Conv2DTranspose: input 4x4 -> output {expected[0]}x{expected[1]}"
@@ -140,13 +187,21 @@ def test_shape_transposed(capsys):
         (["--input-size", 9], "needs --input-size and --kernel-size"),
         (["--input-size", 9, "--kernel-size", 3, "--padding", "middle"], "argument --padding"),
         (["--input-size", 0, "--kernel-size", 3], "expected a positive integer"),
-        (["--input-size", 9, "--kernel-size", 3, "--output-padding", 1], "--output-padding needs --transposed"),
-        (["--input-size", 4, "--kernel-size", 3, "--stride", 2, "--transposed", "--padding", "full"], "valid or same"),
+        (
+            ["--input-size", 9, "--kernel-size", 3, "--output-padding", 1],
+            "--output-padding needs --transposed",
+        ),
+        (
+            ["--input-size", 4, "--kernel-size", 3, "--stride", 2, "--transposed", "--padding", "full"],
+            "valid or same",
+        ),
     ],
 )
 def test_shape_errors_are_one_line(capsys, argv, needle):
     code, _, err = run(capsys, "shape", *argv)
-    line = assert_one_line_error(code, err, "shape", expected_code=2 if "argument" in needle or "positive" in needle else 1)
+    line = assert_one_line_error(
+        code, err, "shape", expected_code=2 if "argument" in needle or "positive" in needle else 1
+    )
     assert needle in line
 
 
@@ -187,7 +242,9 @@ def test_train_from_a_json_architecture(capsys, tmp_path):
     from convolve.layers import Conv2D, Dense, Flatten, Input
     from convolve.models import Sequential, load_model
 
-    config = Sequential([Input((28, 28, 1)), Conv2D(2, 5, strides=3), Flatten(), Dense(10, activation="softmax")]).get_config()
+    config = Sequential(
+        [Input((28, 28, 1)), Conv2D(2, 5, strides=3), Flatten(), Dense(10, activation="softmax")]
+    ).get_config()
     arch = tmp_path / "net.json"
     arch.write_text(json.dumps({"class_name": "Sequential", "config": config}))
     out_path = tmp_path / "net.safetensors"
@@ -206,7 +263,9 @@ def test_train_and_evaluate_on_a_folder_of_idx_files(capsys, tmp_path):
     folder = tmp_path / "three_classes"
     folder.mkdir()
     for prefix, n in (("train", 30), ("t10k", 12)):
-        write_idx(str(folder / f"{prefix}-images-idx3-ubyte"), rng.integers(0, 256, (n, 12, 12), dtype=np.uint8))
+        write_idx(
+            str(folder / f"{prefix}-images-idx3-ubyte"), rng.integers(0, 256, (n, 12, 12), dtype=np.uint8)
+        )
         write_idx(str(folder / f"{prefix}-labels-idx1-ubyte"), (np.arange(n) % 3).astype(np.uint8))
     model_path = tmp_path / "m.safetensors"
     code, out, _ = run(capsys, "train", "--dataset", folder, "--epochs", 1, "-o", model_path)
@@ -223,7 +282,10 @@ def test_train_and_evaluate_on_a_folder_of_idx_files(capsys, tmp_path):
     "argv, needle",
     [
         (["--dataset", "nowhere", "-o", "m.safetensors"], "unknown dataset"),
-        (["--model", "huge", "-o", "m.safetensors"], "--model must be small, classic or an architecture .json file"),
+        (
+            ["--model", "huge", "-o", "m.safetensors"],
+            "--model must be small, classic or an architecture .json file",
+        ),
         (["--model", "missing.json", "-o", "m.safetensors"], "no such architecture file"),
         (["-o", "model.h5"], "-o must name a .safetensors file"),
         (["-o", "no/such/folder/m.safetensors"], "does not exist"),
@@ -301,14 +363,18 @@ def test_predict_shows_the_models_top_classes(capsys, tmp_path, trained, data):
     for line, path, p in zip(lines, paths, probs):
         assert line.startswith(path)
         first, second = np.argsort(-p, kind="stable")[:2]
-        assert re.search(rf"{re.escape(names[first])} {p[first]:.3f}\s+{re.escape(names[second])} {p[second]:.3f}$", line), line
+        assert re.search(
+            rf"{re.escape(names[first])} {p[first]:.3f}\s+{re.escape(names[second])} {p[second]:.3f}$", line
+        ), line
 
 
 def test_predict_resizes_and_inverts(capsys, tmp_path, trained, data):
     from convolve.models import load_model
 
     (_, _), (xt, _) = data
-    big = Image.fromarray(255 - xt[0]).resize((56, 56), Image.NEAREST)  # dark garment on white, twice the size
+    big = Image.fromarray(255 - xt[0]).resize(
+        (56, 56), Image.NEAREST
+    )  # dark garment on white, twice the size
     big.save(tmp_path / "big.png")
     code, out, _ = run(capsys, "predict", trained, tmp_path / "big.png", "--invert", "--top", 1)
     assert code == 0
@@ -365,7 +431,19 @@ def line_image(tmp_path):
 
 def test_filter_vertical_line_is_brightest_on_the_line(capsys, tmp_path, line_image):
     out_path = tmp_path / "out.png"
-    code, out, _ = run(capsys, "filter", line_image, "--kernel", "vertical_line", "--padding", "valid", "--scale", 1, "-o", out_path)
+    code, out, _ = run(
+        capsys,
+        "filter",
+        line_image,
+        "--kernel",
+        "vertical_line",
+        "--padding",
+        "valid",
+        "--scale",
+        1,
+        "-o",
+        out_path,
+    )
     assert code == 0
     pixels = png(out_path)
     assert pixels.shape == (10, 14)  # a 3x3 'valid' map of a 12x16 image
@@ -378,7 +456,21 @@ def test_filter_several_kernels_side_by_side(capsys, tmp_path, line_image):
     out_path = tmp_path / "edges.png"
     kernels = ["top_edge", "left_edge", "bottom_edge", "right_edge"]
     argv = [a for k in kernels for a in ("--kernel", k)]
-    code, out, _ = run(capsys, "filter", line_image, *argv, "--stride", 2, 1, "--mode", "reflect", "--scale", 2, "-o", out_path)
+    code, out, _ = run(
+        capsys,
+        "filter",
+        line_image,
+        *argv,
+        "--stride",
+        2,
+        1,
+        "--mode",
+        "reflect",
+        "--scale",
+        2,
+        "-o",
+        out_path,
+    )
     assert code == 0
     expected, _ = conv_output_shape((12, 16), (3, 3), (2, 1), "same")
     pixels = png(out_path)
@@ -390,8 +482,19 @@ def test_filter_several_kernels_side_by_side(capsys, tmp_path, line_image):
 
 def test_filter_kernel_parameters_and_npy_kernels(capsys, tmp_path, line_image):
     np.save(tmp_path / "k.npy", np.ones((2, 2)))
-    code, out, _ = run(capsys, "filter", line_image, "--kernel", "gaussian:size=7,sigma=2", "--kernel", tmp_path / "k.npy",
-                       "--scale", 1, "-o", tmp_path / "o.png")
+    code, out, _ = run(
+        capsys,
+        "filter",
+        line_image,
+        "--kernel",
+        "gaussian:size=7,sigma=2",
+        "--kernel",
+        tmp_path / "k.npy",
+        "--scale",
+        1,
+        "-o",
+        tmp_path / "o.png",
+    )
     assert code == 0
     assert "7x7 kernel" in out and "2x2 kernel" in out
     assert png(tmp_path / "o.png").shape == (12, 2 * 16 + 2)
@@ -413,9 +516,21 @@ def test_filter_list_prints_the_names(capsys):
         (["IMG", "--kernel", "sobel_x", "-o", "o.jpg"], "-o must name a .png file", 1),
         (["IMG", "--kernel", "gaussian:size=big", "-o", "o.png"], "must be a number", 1),
         (["IMG", "--kernel", "gaussian:radius=2", "-o", "o.png"], "takes only", 1),
-        (["IMG", "--kernel", "sobel_x", "--kernel", "gaussian", "--padding", "valid", "-o", "o.png"], "different sizes", 1),
-        (["IMG", "--kernel", "sobel_x", "--mode", "mirror", "-o", "o.png"], "argument --mode: invalid choice", 2),
-        (["IMG", "--kernel", "sobel_x", "--stride", 1, 2, 3, "-o", "o.png"], "--stride takes 1 value or 2", 1),
+        (
+            ["IMG", "--kernel", "sobel_x", "--kernel", "gaussian", "--padding", "valid", "-o", "o.png"],
+            "different sizes",
+            1,
+        ),
+        (
+            ["IMG", "--kernel", "sobel_x", "--mode", "mirror", "-o", "o.png"],
+            "argument --mode: invalid choice",
+            2,
+        ),
+        (
+            ["IMG", "--kernel", "sobel_x", "--stride", 1, 2, 3, "-o", "o.png"],
+            "--stride takes 1 value or 2",
+            1,
+        ),
         (["IMG", "--kernel", "sobel_x"], "needs IMAGE, --kernel NAME and -o OUT.png", 1),
     ],
 )
@@ -467,12 +582,18 @@ def test_explain_one_dimensional_arrays(capsys, tmp_path):
     kernel = np.array([0, 1, 0], float)
     np.save(tmp_path / "bump.npy", x)
     np.save(tmp_path / "k.npy", kernel)
-    code, out, _ = run(capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", tmp_path / "k.npy", "--at", 2)
+    code, out, _ = run(
+        capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", tmp_path / "k.npy", "--at", 2
+    )
     assert code == 0
     assert out == str(explain(x, kernel, at=(2,), print_fn=None)) + "\n"
-    code, _, err = run(capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", "vertical_line", "--at", 2)
+    code, _, err = run(
+        capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", "vertical_line", "--at", 2
+    )
     assert "a 1-D input needs a 1-D kernel" in assert_one_line_error(code, err, "explain")
-    code, _, err = run(capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", tmp_path / "k.npy", "--at", 2, 2)
+    code, _, err = run(
+        capsys, "explain", "--input", tmp_path / "bump.npy", "--kernel", tmp_path / "k.npy", "--at", 2, 2
+    )
     assert "--at takes 1 value(s)" in assert_one_line_error(code, err, "explain")
 
 
@@ -505,12 +626,38 @@ def test_explain_errors_are_one_line(capsys, line_npy, argv, needle):
 @pytest.mark.parametrize(
     "argv, size, kernel, strides, padding, dilation, transposed",
     [
-        (["--input-size", 5, "--kernel-size", 3, "--stride", 2, "--padding", "same"], (5, 5), (3, 3), 2, "same", 1, False),
-        (["--input-size", 7, 6, "--kernel-size", 3, 2, "--dilation", 2], (7, 6), (3, 2), 1, "valid", 2, False),
-        (["--input-size", 3, "--kernel-size", 3, "--stride", 2, "--transposed"], (3, 3), (3, 3), 2, "valid", 1, True),
+        (
+            ["--input-size", 5, "--kernel-size", 3, "--stride", 2, "--padding", "same"],
+            (5, 5),
+            (3, 3),
+            2,
+            "same",
+            1,
+            False,
+        ),
+        (
+            ["--input-size", 7, 6, "--kernel-size", 3, 2, "--dilation", 2],
+            (7, 6),
+            (3, 2),
+            1,
+            "valid",
+            2,
+            False,
+        ),
+        (
+            ["--input-size", 3, "--kernel-size", 3, "--stride", 2, "--transposed"],
+            (3, 3),
+            (3, 3),
+            2,
+            "valid",
+            1,
+            True,
+        ),
     ],
 )
-def test_animate_writes_one_frame_per_output_value(capsys, tmp_path, argv, size, kernel, strides, padding, dilation, transposed):
+def test_animate_writes_one_frame_per_output_value(
+    capsys, tmp_path, argv, size, kernel, strides, padding, dilation, transposed
+):
     out_path = tmp_path / "a.gif"
     code, out, _ = run(capsys, "animate", *argv, "-o", out_path)
     assert code == 0
@@ -527,7 +674,9 @@ def test_animate_writes_one_frame_per_output_value(capsys, tmp_path, argv, size,
 
 def test_animate_with_numbers(capsys, tmp_path, line_npy):
     path, _ = line_npy
-    code, out, _ = run(capsys, "animate", "--input", path, "--kernel", "vertical_line", "-o", tmp_path / "n.gif")
+    code, out, _ = run(
+        capsys, "animate", "--input", path, "--kernel", "vertical_line", "-o", tmp_path / "n.gif"
+    )
     assert code == 0
     with Image.open(tmp_path / "n.gif") as gif:
         assert gif.n_frames == 36  # 8x8 input, 3x3 kernel: a 6x6 output
@@ -551,9 +700,13 @@ def test_animate_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, needle
 # ---- kernel names with hyphens -------------------------------------------------------------------------
 @pytest.mark.parametrize("spelling", ["sobel-x", "Sobel-X", "SOBEL_X"])
 def test_kernel_names_take_hyphens_as_well_as_underscores(capsys, tmp_path, line_image, spelling):
-    code, _, _ = run(capsys, "filter", line_image, "--kernel", "sobel_x", "--scale", 1, "-o", tmp_path / "a.png")
+    code, _, _ = run(
+        capsys, "filter", line_image, "--kernel", "sobel_x", "--scale", 1, "-o", tmp_path / "a.png"
+    )
     assert code == 0
-    code, out, _ = run(capsys, "filter", line_image, "--kernel", spelling, "--scale", 1, "-o", tmp_path / "b.png")
+    code, out, _ = run(
+        capsys, "filter", line_image, "--kernel", spelling, "--scale", 1, "-o", tmp_path / "b.png"
+    )
     assert code == 0 and spelling in out
     np.testing.assert_array_equal(png(tmp_path / "b.png"), png(tmp_path / "a.png"))
 
@@ -561,7 +714,9 @@ def test_kernel_names_take_hyphens_as_well_as_underscores(capsys, tmp_path, line
 def test_hyphenated_kernel_names_with_parameters_and_unknown_ones(capsys, tmp_path, line_image):
     from convolve import filters
 
-    code, _, err = run(capsys, "filter", line_image, "--kernel", "horizontal-line:size=3", "-o", tmp_path / "o.png")
+    code, _, err = run(
+        capsys, "filter", line_image, "--kernel", "horizontal-line:size=3", "-o", tmp_path / "o.png"
+    )
     assert "the filter 'horizontal_line' takes no parameters" in assert_one_line_error(code, err, "filter")
     code, out, _ = run(capsys, "explain", "--input", line_image, "--kernel", "vertical-line", "--at", 0, 5)
     assert code == 0 and "= 3" in out
@@ -581,8 +736,19 @@ def test_filter_integer_and_per_axis_padding(capsys, tmp_path, line_image, paddi
     from convolve import filters
 
     out_path = tmp_path / "o.png"
-    code, out, _ = run(capsys, "filter", line_image, "--kernel", "sobel_x", "--padding", *padding, "--scale", 1,
-                       "-o", out_path)
+    code, out, _ = run(
+        capsys,
+        "filter",
+        line_image,
+        "--kernel",
+        "sobel_x",
+        "--padding",
+        *padding,
+        "--scale",
+        1,
+        "-o",
+        out_path,
+    )
     assert code == 0
     grey = png(line_image).astype(np.float32) / 255
     maps = conv(grey[None, :, :, None], filters.sobel_x()[:, :, None, None], padding=expected)[0, :, :, 0]
@@ -766,7 +932,14 @@ def test_demo_makes_every_picture_and_the_model(capsys, tmp_path):
     out_dir = tmp_path / "demo"
     code, out, _ = run(capsys, "demo", "--out", out_dir, "--epochs", 1, "--limit", 300)
     assert code == 0
-    pictures = ["garment.png", "edges.png", "filters.png", "feature_maps.png", "history.png", "confusion_matrix.png"]
+    pictures = [
+        "garment.png",
+        "edges.png",
+        "filters.png",
+        "feature_maps.png",
+        "history.png",
+        "confusion_matrix.png",
+    ]
     for name in pictures + ["model.safetensors"]:
         assert str(out_dir / name) in out
     for name in pictures:
@@ -829,12 +1002,33 @@ def test_unexpected_errors_are_one_line_and_traceback_reraises(capsys, monkeypat
 
 def test_python_dash_m_convolve(tmp_path):
     env = dict(os.environ, CONVOLVE_DEBUG="0")
-    done = subprocess.run([sys.executable, "-m", "convolve", "shape", "--input-size", "9", "--kernel-size", "3", "--stride", "2"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "convolve",
+            "shape",
+            "--input-size",
+            "9",
+            "--kernel-size",
+            "3",
+            "--stride",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0
     assert done.stdout.splitlines()[0] == "Conv1D: input 9 -> output 4"
-    done = subprocess.run([sys.executable, "-m", "convolve", "filter", "missing.png", "--kernel", "sobel_x", "-o", "x.png"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "convolve", "filter", "missing.png", "--kernel", "sobel_x", "-o", "x.png"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.splitlines() == ["convolve filter: error: no such image: 'missing.png'"]

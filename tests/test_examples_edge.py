@@ -24,7 +24,9 @@ def load_example():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("edges")
-    done = subprocess.run([sys.executable, SCRIPT, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, SCRIPT, "--out", str(out)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return out, done.stdout
 

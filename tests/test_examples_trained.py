@@ -8,14 +8,29 @@ import pytest
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "trained_filters.py")
+SCRIPT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "trained_filters.py"
+)
 
 
 def test_trained_filters_example_writes_its_pictures(tmp_path):
     out = tmp_path / "pictures"
     run = subprocess.run(
-        [sys.executable, SCRIPT, "--epochs", "1", "--samples", "200", "--batch-size", "50", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            SCRIPT,
+            "--epochs",
+            "1",
+            "--samples",
+            "200",
+            "--batch-size",
+            "50",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert "test accuracy:" in run.stdout

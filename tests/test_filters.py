@@ -197,11 +197,15 @@ def test_get_unknown_name_lists_known_ones():
 
 
 def test_get_rejects_parameters_the_filter_does_not_take():
-    with pytest.raises(ValueError, match=r"filters.get: the filter 'sobel_x' takes no parameters. Received: size=5$"):
+    with pytest.raises(
+        ValueError, match=r"filters.get: the filter 'sobel_x' takes no parameters. Received: size=5$"
+    ):
         filters.get("sobel_x", size=5)
     with pytest.raises(ValueError, match=r"takes only \['size', 'sigma'\]. Received: sigm=2$"):
         filters.get("gaussian", sigm=2)
-    with pytest.raises(ValueError, match=r"parameters apply only to a filter given by name.*Received: size=3$"):
+    with pytest.raises(
+        ValueError, match=r"parameters apply only to a filter given by name.*Received: size=3$"
+    ):
         filters.get(np.ones((3, 3)), size=3)
 
 
@@ -211,7 +215,10 @@ def test_get_rejects_parameters_the_filter_does_not_take():
         (np.ones(3), r"expected a non-empty 2-D array.*Received: an array of shape \(3,\)$"),
         (np.ones((3, 3, 1)), r"Received: an array of shape \(3, 3, 1\)$"),
         (np.ones((0, 3)), r"Received: an array of shape \(0, 3\)$"),
-        (np.array([["a", "b"]]), r"expected a filter name or a 2-D numeric array.*Received: an array of shape"),
+        (
+            np.array([["a", "b"]]),
+            r"expected a filter name or a 2-D numeric array.*Received: an array of shape",
+        ),
         ([[1, 2], [3]], r"expected a filter name or a 2-D numeric array.*Received: \[\[1, 2\], \[3\]\]$"),
         (np.array([[1.0, np.nan]]), r"contains NaN or infinite values. Received: \[\[1.0, nan\]\]$"),
         (None, r"Received: None$"),
@@ -225,13 +232,22 @@ def test_get_rejects_bad_arrays(value, pattern):
 @pytest.mark.parametrize(
     "call,pattern",
     [
-        (lambda: filters.identity(4), r"filters.identity: `size` must be a positive odd integer. Received: size=4$"),
+        (
+            lambda: filters.identity(4),
+            r"filters.identity: `size` must be a positive odd integer. Received: size=4$",
+        ),
         (lambda: filters.box(0), r"filters.box: `size` must be a positive integer. Received: size=0$"),
         (lambda: filters.box(2.5), r"Received: size=2.5$"),
         (lambda: filters.gaussian(True), r"Received: size=True$"),
-        (lambda: filters.gaussian(5, 0), r"filters.gaussian: `sigma` must be a positive number. Received: sigma=0$"),
+        (
+            lambda: filters.gaussian(5, 0),
+            r"filters.gaussian: `sigma` must be a positive number. Received: sigma=0$",
+        ),
         (lambda: filters.gaussian(5, float("nan")), r"Received: sigma=nan$"),
-        (lambda: filters.laplacian(6), r"filters.laplacian: `neighbours` must be 4 or 8. Received: neighbours=6$"),
+        (
+            lambda: filters.laplacian(6),
+            r"filters.laplacian: `neighbours` must be 4 or 8. Received: neighbours=6$",
+        ),
     ],
 )
 def test_parameter_errors(call, pattern):
@@ -309,10 +325,15 @@ def test_bank_errors():
     with pytest.raises(ValueError, match=r"filters.bank: `in_channels` must be a positive integer. "
                                          r"Received: in_channels=0$"):
         filters.bank("sobel_x", in_channels=0)
-    with pytest.raises(ValueError, match=r"filters.bank: expected at least one filter. Received: kernels=\[\]$"):
+    with pytest.raises(
+        ValueError, match=r"filters.bank: expected at least one filter. Received: kernels=\[\]$"
+    ):
         filters.bank([])
-    with pytest.raises(ValueError, match=r"filters.bank: expected a filter name, a 2-D array, or a list of them. "
-                                         r"Received: 3$"):
+    with pytest.raises(
+        ValueError,
+        match=r"filters.bank: expected a filter name, a 2-D array, or a list of them. "
+        r"Received: 3$",
+    ):
         filters.bank(3)
     with pytest.raises(ValueError, match=r"filters.bank: expected a non-empty 2-D array"):
         filters.bank([np.ones((3, 3, 1))])

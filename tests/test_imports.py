@@ -17,7 +17,16 @@ ROOT = Path(convolve.__file__).parent
 #: the layers, bottom to top: a module may import its own layer and the ones below it
 LAYERS = [
     {"_version", "_files", "backend", "random", "variables", "ops"},
-    {"autograd", "initializers", "regularizers", "losses", "metrics", "activations", "optimizers", "callbacks"},
+    {
+        "autograd",
+        "initializers",
+        "regularizers",
+        "losses",
+        "metrics",
+        "activations",
+        "optimizers",
+        "callbacks",
+    },
     {"layers"},
     {"saving"},
     {"models", "utils"},
@@ -118,16 +127,26 @@ def test_the_checker_finds_a_cycle_and_resolves_relative_imports():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
     found = imports_of(ROOT / "layers" / "base.py")
-    assert "convolve.autograd" in found and "convolve.ops.shapes" in found and "convolve.layers.symbolic" in found
+    assert (
+        "convolve.autograd" in found
+        and "convolve.ops.shapes" in found
+        and "convolve.layers.symbolic" in found
+    )
 
 
 def test_no_import_cycles():
-    edges = {name: {t for t in targets if t != "convolve"} for name, targets in graph().items() if name != "convolve"}
+    edges = {
+        name: {t for t in targets if t != "convolve"}
+        for name, targets in graph().items()
+        if name != "convolve"
+    }
     assert cycles(edges) == []
 
 
 def test_nothing_imports_the_package_root():
-    offenders = sorted(name for name, targets in graph().items() if name != "convolve" and "convolve" in targets)
+    offenders = sorted(
+        name for name, targets in graph().items() if name != "convolve" and "convolve" in targets
+    )
     assert offenders == []
 
 

@@ -92,7 +92,11 @@ def ref_sparse_values(labels, y_pred, from_logits=False, ignore_class=None):
 def ref_reduce(values, weights, valid, reduction):
     """Keras 3's reduction written out: weights per value (or None), valid entries (or None)."""
     values = np.asarray(values, np.float64)
-    w = np.ones_like(values) if weights is None else np.broadcast_to(np.asarray(weights, np.float64), values.shape)
+    w = (
+        np.ones_like(values)
+        if weights is None
+        else np.broadcast_to(np.asarray(weights, np.float64), values.shape)
+    )
     m = np.ones_like(values) if valid is None else np.asarray(valid, np.float64)
     weighted = [v * wi * mi for v, wi, mi in zip(values.ravel(), w.ravel(), m.ravel())]
     if reduction == "none":
@@ -150,8 +154,12 @@ def test_dense_losses_match_the_reference(case, weighted, reduction, dtype):
     y_true, y_pred = _data(data_kind, rng)
     weights = rng.uniform(0.1, 2.0, 3) if weighted else None
     expected_values = ref_values(kind, y_true, y_pred, **options)
-    expected = ref_reduce(expected_values, None if weights is None else per_sample(weights, expected_values.shape),
-                          None, reduction)
+    expected = ref_reduce(
+        expected_values,
+        None if weights is None else per_sample(weights, expected_values.shape),
+        None,
+        reduction,
+    )
     loss = cls(reduction=reduction, **kwargs)
     value = loss(y_true.astype(dtype), y_pred.astype(dtype), weights)
     if reduction == "none":
@@ -164,7 +172,9 @@ def test_dense_losses_match_the_reference(case, weighted, reduction, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("from_logits", [False, True])
-def test_sparse_categorical_crossentropy_with_ignore_class_matches_the_reference(from_logits, reduction, dtype):
+def test_sparse_categorical_crossentropy_with_ignore_class_matches_the_reference(
+    from_logits, reduction, dtype
+):
     rng = np.random.default_rng(3)
     y_pred = rng.uniform(-3, 3, (4, 3, 5)) if from_logits else rng.uniform(0.05, 1.0, (4, 3, 5))
     labels = rng.integers(0, 5, (4, 3))
@@ -177,30 +187,41 @@ def test_sparse_categorical_crossentropy_with_ignore_class_matches_the_reference
     # without ignore_class every entry counts
     values, _ = ref_sparse_values(np.abs(labels), y_pred, from_logits)
     plain = SparseCategoricalCrossentropy(from_logits=from_logits, reduction=reduction)
-    assert_close(plain(np.abs(labels), y_pred.astype(dtype)), ref_reduce(values, None, None, reduction), dtype)
+    assert_close(
+        plain(np.abs(labels), y_pred.astype(dtype)), ref_reduce(values, None, None, reduction), dtype
+    )
 
 
 def test_sum_over_batch_size_divides_by_the_number_of_values_not_the_weights():
     y_true, y_pred = np.zeros((4, 1)), np.array([[1.0], [2.0], [3.0], [4.0]])
     weights = np.array([1.0, 0.0, 0.0, 1.0])
     assert MeanSquaredError()(y_true, y_pred, weights) == pytest.approx((1 + 16) / 4)
-    assert MeanSquaredError(reduction="mean_with_sample_weight")(y_true, y_pred, weights) == pytest.approx((1 + 16) / 2)
+    assert MeanSquaredError(reduction="mean_with_sample_weight")(y_true, y_pred, weights) == pytest.approx(
+        (1 + 16) / 2
+    )
     assert MeanSquaredError(reduction="sum")(y_true, y_pred, weights) == pytest.approx(17)
     assert MeanSquaredError(reduction=None).reduction == "none"
 
 
 def test_per_sample_values_are_means_over_the_last_axis_and_keras_examples():
     # Keras' documented examples
-    assert losses.mean_squared_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]]).tolist() == [0.5, 0.5]
+    assert losses.mean_squared_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]]).tolist() == [
+        0.5,
+        0.5,
+    ]
     got = losses.sparse_categorical_crossentropy([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])
     assert_close(got, [0.0512933, 2.3025851], np.float32)
-    assert BinaryCrossentropy()([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]) == pytest.approx(0.81492424, rel=1e-6)
-    assert CategoricalCrossentropy()([[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]) == pytest.approx(
-        1.1769392, rel=1e-6)
+    assert BinaryCrossentropy()([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]) == pytest.approx(
+        0.81492424, rel=1e-6
+    )
+    assert CategoricalCrossentropy()(
+        [[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]
+    ) == pytest.approx(1.1769392, rel=1e-6)
     assert losses.mean_absolute_error([[1.0, 3.0]], [[2.0, 1.0]]).tolist() == [1.5]
     assert losses.binary_crossentropy([[1.0]], [[0.5]]).tolist() == pytest.approx([math.log(2)])
-    assert losses.categorical_crossentropy([[1.0, 0.0]], [[0.0, 0.0]], from_logits=True).tolist() == pytest.approx(
-        [math.log(2)])
+    assert losses.categorical_crossentropy(
+        [[1.0, 0.0]], [[0.0, 0.0]], from_logits=True
+    ).tolist() == pytest.approx([math.log(2)])
 
 
 def test_rank_matching_as_keras():
@@ -233,7 +254,11 @@ def test_dtypes():
     value, grad = MeanSquaredError().value_and_grad(y_true, np.array([[1, 1]]))  # integers become float32
     assert grad.dtype == np.float32 and value == 0.5
     for dtype in (np.float32, np.float64):
-        for loss in (BinaryCrossentropy(from_logits=True), CategoricalCrossentropy(), SparseCategoricalCrossentropy()):
+        for loss in (
+            BinaryCrossentropy(from_logits=True),
+            CategoricalCrossentropy(),
+            SparseCategoricalCrossentropy(),
+        ):
             y = np.array([[0.3, 0.7]], dtype=dtype)
             labels = [1] if isinstance(loss, SparseCategoricalCrossentropy) else [[0.0, 1.0]]
             _, grad = loss.value_and_grad(labels, y)
@@ -282,16 +307,21 @@ GRAD_CASES = {
     "bce": lambda r: BinaryCrossentropy(reduction=r),
     "bce_smooth": lambda r: BinaryCrossentropy(label_smoothing=0.3, reduction=r),
     "bce_logits": lambda r: BinaryCrossentropy(from_logits=True, reduction=r),
-    "bce_logits_smooth_axis1": lambda r: BinaryCrossentropy(from_logits=True, label_smoothing=0.1, axis=1, reduction=r),
+    "bce_logits_smooth_axis1": lambda r: BinaryCrossentropy(
+        from_logits=True, label_smoothing=0.1, axis=1, reduction=r
+    ),
     "cce": lambda r: CategoricalCrossentropy(reduction=r),
     "cce_smooth": lambda r: CategoricalCrossentropy(label_smoothing=0.2, reduction=r),
     "cce_logits": lambda r: CategoricalCrossentropy(from_logits=True, reduction=r),
-    "cce_logits_smooth_axis1": lambda r: CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, axis=1,
-                                                                 reduction=r),
+    "cce_logits_smooth_axis1": lambda r: CategoricalCrossentropy(
+        from_logits=True, label_smoothing=0.1, axis=1, reduction=r
+    ),
     "sce": lambda r: SparseCategoricalCrossentropy(reduction=r),
     "sce_logits": lambda r: SparseCategoricalCrossentropy(from_logits=True, reduction=r),
     "sce_ignore": lambda r: SparseCategoricalCrossentropy(ignore_class=-1, reduction=r),
-    "sce_logits_ignore": lambda r: SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction=r),
+    "sce_logits_ignore": lambda r: SparseCategoricalCrossentropy(
+        from_logits=True, ignore_class=-1, reduction=r
+    ),
     "fused_sparse": "fused_sparse",
     "fused_onehot": "fused_onehot",
 }
@@ -311,20 +341,32 @@ def grad_cases(draw, name):
     values_shape = shape[:axis] + shape[axis + 1:]
     if name in ("mse", "mae"):
         y_true = rng.normal(size=shape)
-        y_pred = y_true + rng.choice([-1, 1], size=shape) * rng.uniform(0.01, 1.0, shape)  # away from |.|'s kink
+        y_pred = y_true + rng.choice([-1, 1], size=shape) * rng.uniform(
+            0.01, 1.0, shape
+        )  # away from |.|'s kink
     elif name.startswith("bce"):
         y_true = rng.random(shape)
         y_pred = rng.uniform(-4, 4, shape) if "logits" in name else rng.uniform(0.02, 0.98, shape)
     elif name.startswith("cce") or name == "fused_onehot":
         # soft targets; their sums are not 1, which the formula -sum(t log q) allows
-        soft = rng.dirichlet(np.ones(shape[axis]), size=values_shape) * rng.uniform(0.5, 1.5, values_shape + (1,))
+        soft = rng.dirichlet(np.ones(shape[axis]), size=values_shape) * rng.uniform(
+            0.5, 1.5, values_shape + (1,)
+        )
         y_true = np.moveaxis(soft, -1, axis)
-        y_pred = rng.uniform(0.05, 1.0, shape) if ("logits" not in name and "fused" not in name) else rng.uniform(-4, 4, shape)
+        y_pred = (
+            rng.uniform(0.05, 1.0, shape)
+            if ("logits" not in name and "fused" not in name)
+            else rng.uniform(-4, 4, shape)
+        )
     else:
         y_true = rng.integers(-1 if "ignore" in name else 0, shape[-1], size=values_shape)
         if draw(st.booleans()):
             y_true = y_true[..., None]
-        y_pred = rng.uniform(-4, 4, shape) if ("logits" in name or "fused" in name) else rng.uniform(0.05, 1.0, shape)
+        y_pred = (
+            rng.uniform(-4, 4, shape)
+            if ("logits" in name or "fused" in name)
+            else rng.uniform(0.05, 1.0, shape)
+        )
     weight = {
         "none": None,
         "per_sample": rng.uniform(0.1, 2.0, shape[0]),
@@ -371,18 +413,23 @@ def test_fused_gradient_is_softmax_minus_onehot_times_weight_over_n():
     softmax = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     onehot = np.eye(4)[labels]
     assert_close(grad, (softmax - onehot) * weight[:, None] / 5)
-    assert value == pytest.approx(float(np.sum(-np.log(softmax[np.arange(5), labels]) * weight) / 5), rel=1e-12)
+    assert value == pytest.approx(
+        float(np.sum(-np.log(softmax[np.arange(5), labels]) * weight) / 5), rel=1e-12
+    )
     value2, grad2 = softmax_cross_entropy_with_logits(onehot, logits, False, weight)
     assert value2 == pytest.approx(value, rel=1e-12) and np.allclose(grad2, grad, rtol=1e-12)
     # equal to the probability loss on softmax(logits), away from the clip
     assert CategoricalCrossentropy()(onehot, softmax, weight) == pytest.approx(value, rel=1e-9)
     # the loss-class options pass through
-    v3, _ = softmax_cross_entropy_with_logits(np.where(np.arange(5) == 2, -1, labels), logits, True, ignore_class=-1)
+    v3, _ = softmax_cross_entropy_with_logits(
+        np.where(np.arange(5) == 2, -1, labels), logits, True, ignore_class=-1
+    )
     assert v3 == pytest.approx(SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)(
         np.where(np.arange(5) == 2, -1, labels), logits))
     v4, _ = softmax_cross_entropy_with_logits(onehot, logits, False, label_smoothing=0.1, reduction="sum")
-    assert v4 == pytest.approx(CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum")(
-        onehot, logits))
+    assert v4 == pytest.approx(
+        CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum")(onehot, logits)
+    )
 
 
 def test_reduction_none_gradient_is_that_of_the_sum():
@@ -459,17 +506,53 @@ def test_against_torch(weighted):
 
     cases = []
     y, p = rng.normal(size=(n, h, c)), rng.normal(size=(n, h, c))
-    cases.append((MeanSquaredError(), y, p, lambda x, y=y: mean_over(F.mse_loss(x, t.tensor(y), reduction="none").mean(-1), (n, h))))
-    cases.append((MeanAbsoluteError(), y, p, lambda x, y=y: mean_over(F.l1_loss(x, t.tensor(y), reduction="none").mean(-1), (n, h))))
+    cases.append(
+        (
+            MeanSquaredError(),
+            y,
+            p,
+            lambda x, y=y: mean_over(F.mse_loss(x, t.tensor(y), reduction="none").mean(-1), (n, h)),
+        )
+    )
+    cases.append(
+        (
+            MeanAbsoluteError(),
+            y,
+            p,
+            lambda x, y=y: mean_over(F.l1_loss(x, t.tensor(y), reduction="none").mean(-1), (n, h)),
+        )
+    )
     y, p = rng.random((n, c)), rng.uniform(0.05, 0.95, (n, c))
-    cases.append((BinaryCrossentropy(), y, p,
-                  lambda x, y=y: mean_over(F.binary_cross_entropy(x, t.tensor(y), reduction="none").mean(-1), (n,))))
+    cases.append(
+        (
+            BinaryCrossentropy(),
+            y,
+            p,
+            lambda x, y=y: mean_over(F.binary_cross_entropy(x, t.tensor(y), reduction="none").mean(-1), (n,)),
+        )
+    )
     smoothed = y * 0.8 + 0.1
-    cases.append((BinaryCrossentropy(label_smoothing=0.2), y, p,
-                  lambda x: mean_over(F.binary_cross_entropy(x, t.tensor(smoothed), reduction="none").mean(-1), (n,))))
+    cases.append(
+        (
+            BinaryCrossentropy(label_smoothing=0.2),
+            y,
+            p,
+            lambda x: mean_over(
+                F.binary_cross_entropy(x, t.tensor(smoothed), reduction="none").mean(-1), (n,)
+            ),
+        )
+    )
     logits = rng.uniform(-5, 5, (n, c)) * np.array([1, 1, 1, 1, 2000.0])  # one column of huge logits
-    cases.append((BinaryCrossentropy(from_logits=True), y, logits,
-                  lambda x, y=y: mean_over(F.binary_cross_entropy_with_logits(x, t.tensor(y), reduction="none").mean(-1), (n,))))
+    cases.append(
+        (
+            BinaryCrossentropy(from_logits=True),
+            y,
+            logits,
+            lambda x, y=y: mean_over(
+                F.binary_cross_entropy_with_logits(x, t.tensor(y), reduction="none").mean(-1), (n,)
+            ),
+        )
+    )
     labels = rng.integers(0, c, (n, h))
     onehot = np.eye(c)[labels]
     logits = rng.normal(size=(n, h, c)) * 3
@@ -478,11 +561,29 @@ def test_against_torch(weighted):
                   lambda x: mean_over(F.cross_entropy(x.permute(0, 2, 1), t.tensor(onehot).permute(0, 2, 1),
                                                       label_smoothing=0.1, reduction="none"), (n, h))))
     probs = rng.uniform(0.05, 1.0, (n, h, c))
-    cases.append((CategoricalCrossentropy(), onehot, probs,
-                  lambda x: mean_over(F.nll_loss(t.log(x / x.sum(-1, keepdim=True)).permute(0, 2, 1), t.tensor(labels),
-                                                 reduction="none"), (n, h))))
-    cases.append((SparseCategoricalCrossentropy(from_logits=True), labels, logits,
-                  lambda x: mean_over(F.cross_entropy(x.permute(0, 2, 1), t.tensor(labels), reduction="none"), (n, h))))
+    cases.append(
+        (
+            CategoricalCrossentropy(),
+            onehot,
+            probs,
+            lambda x: mean_over(
+                F.nll_loss(
+                    t.log(x / x.sum(-1, keepdim=True)).permute(0, 2, 1), t.tensor(labels), reduction="none"
+                ),
+                (n, h),
+            ),
+        )
+    )
+    cases.append(
+        (
+            SparseCategoricalCrossentropy(from_logits=True),
+            labels,
+            logits,
+            lambda x: mean_over(
+                F.cross_entropy(x.permute(0, 2, 1), t.tensor(labels), reduction="none"), (n, h)
+            ),
+        )
+    )
     for loss, y_true, y_pred, reference in cases:
         value, grad = loss.value_and_grad(y_true, y_pred, w if weighted else None)
         expected_value, expected_grad = _torch_grad(reference, y_pred)
@@ -514,7 +615,9 @@ def test_get_and_serialize():
     assert losses.get(None) is None
     instance = CategoricalCrossentropy(from_logits=True)
     assert losses.get(instance) is instance
-    config = losses.serialize(CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum", name="ce"))
+    config = losses.serialize(
+        CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum", name="ce")
+    )
     assert config == {"class_name": "CategoricalCrossentropy", "config": {
         "name": "ce", "reduction": "sum", "from_logits": True, "label_smoothing": 0.1, "axis": -1}}
     again = losses.get(config)
@@ -523,7 +626,9 @@ def test_get_and_serialize():
                  SparseCategoricalCrossentropy(ignore_class=255)):
         assert losses.get(losses.serialize(loss)).get_config() == loss.get_config()
     assert losses.serialize(losses.mean_squared_error) == "mean_squared_error"
-    assert MeanSquaredError().name == "mean_squared_error" and BinaryCrossentropy().name == "binary_crossentropy"
+    assert (
+        MeanSquaredError().name == "mean_squared_error" and BinaryCrossentropy().name == "binary_crossentropy"
+    )
     assert "from_logits=True" in repr(instance)
 
 
@@ -535,7 +640,9 @@ def test_custom_losses():
     assert isinstance(wrapped, LossFunctionWrapper) and wrapped.name == "my_loss"
     assert wrapped([[0.0, 2.0]], [[1.0, 1.0]]) == 1.0
     assert wrapped.get_config()["fn"] == "my_loss"
-    with pytest.raises(NotImplementedError, match=r"LossFunctionWrapper: this loss gives values but no gradient.*my_loss"):
+    with pytest.raises(
+        NotImplementedError, match=r"LossFunctionWrapper: this loss gives values but no gradient.*my_loss"
+    ):
         wrapped.value_and_grad([[0.0]], [[1.0]])
 
     class OnlyCall(Loss):
@@ -561,62 +668,108 @@ def test_custom_losses():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"MeanSquaredError: the `reduction` argument must be one of \{'sum_over_batch_size'.*"
-                                         r"Received: reduction='avg'"):
+    with pytest.raises(
+        ValueError,
+        match=r"MeanSquaredError: the `reduction` argument must be one of \{'sum_over_batch_size'.*"
+        r"Received: reduction='avg'",
+    ):
         MeanSquaredError(reduction="avg")
-    with pytest.raises(ValueError, match=r"MeanSquaredError: expected y_pred with at least one axis.*Received: y_pred.shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"MeanSquaredError: expected y_pred with at least one axis.*Received: y_pred.shape=\(\)",
+    ):
         MeanSquaredError()(1.0, 2.0)
     with pytest.raises(TypeError, match=r"BinaryCrossentropy expected a numeric array.*y_pred"):
         BinaryCrossentropy()([[1.0]], [["a"]])
     with pytest.raises(ValueError, match=r"MeanAbsoluteError: expected y_true with y_pred's shape \(2, 3\).*"
                                          r"Received: y_true.shape=\(2, 2\), y_pred.shape=\(2, 3\)"):
         MeanAbsoluteError()(np.zeros((2, 2)), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"BinaryCrossentropy: the `axis` argument must be an int in \[-2, 2\).*Received: axis=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"BinaryCrossentropy: the `axis` argument must be an int in \[-2, 2\).*Received: axis=2",
+    ):
         BinaryCrossentropy(axis=2)(np.zeros((2, 3)), np.full((2, 3), 0.5))
     with pytest.raises(ValueError, match=r"Received: axis=True"):
         CategoricalCrossentropy(axis=True)(np.zeros((2, 3)), np.full((2, 3), 0.5))
-    with pytest.raises(ValueError, match=r"MeanSquaredError: expected sample_weight with one weight per sample, shape \(4,\).*"
-                                         r"Received: sample_weight.shape=\(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"MeanSquaredError: expected sample_weight with one weight per sample, shape \(4,\).*"
+        r"Received: sample_weight.shape=\(3,\)",
+    ):
         MeanSquaredError()(np.zeros((4, 2)), np.zeros((4, 2)), np.ones(3))
     with pytest.raises(NotImplementedError, match="Loss: a Loss subclass must implement call"):
         Loss()([[0.0]], [[0.0]])
-    with pytest.raises(TypeError, match=r"LossFunctionWrapper: expected a callable fn\(y_true, y_pred\). Received: fn=3"):
+    with pytest.raises(
+        TypeError, match=r"LossFunctionWrapper: expected a callable fn\(y_true, y_pred\). Received: fn=3"
+    ):
         LossFunctionWrapper(3)
     for bad in (-0.1, 1.5, "0.1", True):
-        with pytest.raises(ValueError, match=r"the `label_smoothing` argument must be a float in \[0, 1\]. Received: label_smoothing="):
+        with pytest.raises(
+            ValueError,
+            match=r"the `label_smoothing` argument must be a float in \[0, 1\]. Received: label_smoothing=",
+        ):
             CategoricalCrossentropy(label_smoothing=bad)
     with pytest.raises(ValueError, match=r"BinaryCrossentropy: the `label_smoothing`"):
         BinaryCrossentropy(label_smoothing=2)
-    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: expected one-hot y_true with y_pred's shape \(for integer "
-                                         r"labels use SparseCategoricalCrossentropy\). Received: y_true.shape=\(2,\), y_pred.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"CategoricalCrossentropy: expected one-hot y_true with y_pred's shape \(for integer "
+        r"labels use SparseCategoricalCrossentropy\). Received: y_true.shape=\(2,\), y_pred.shape=\(2, 3\)",
+    ):
         CategoricalCrossentropy()([0, 1], np.full((2, 3), 0.3))
-    with pytest.warns(UserWarning, match=r"expected y_pred.shape to be \(batch_size, num_classes\) with num_classes > 1. "
-                                         r"Received: y_pred.shape=\(2, 1\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"expected y_pred.shape to be \(batch_size, num_classes\) with num_classes > 1. "
+        r"Received: y_pred.shape=\(2, 1\)",
+    ):
         CategoricalCrossentropy()(np.ones((2, 1)), np.ones((2, 1)))
-    with pytest.raises(ValueError, match=r"SparseCategoricalCrossentropy: the `ignore_class` argument must be None or an int.*"
-                                         r"Received: ignore_class=0.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"SparseCategoricalCrossentropy: the `ignore_class` argument must be None or an int.*"
+        r"Received: ignore_class=0.5",
+    ):
         SparseCategoricalCrossentropy(ignore_class=0.5)
-    with pytest.raises(ValueError, match=r"SparseCategoricalCrossentropy: expected integer labels of shape \(2,\).*"
-                                         r"Received: y_true.shape=\(2, 3\), y_pred.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"SparseCategoricalCrossentropy: expected integer labels of shape \(2,\).*"
+        r"Received: y_true.shape=\(2, 3\), y_pred.shape=\(2, 3\)",
+    ):
         SparseCategoricalCrossentropy()(np.zeros((2, 3)), np.full((2, 3), 0.3))
-    with pytest.raises(ValueError, match=r"expected integer class labels in \[0, 3\) for y_pred with 3 classes. "
-                                         r"Received: y_true containing \[3.0\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected integer class labels in \[0, 3\) for y_pred with 3 classes. "
+        r"Received: y_true containing \[3.0\]",
+    ):
         SparseCategoricalCrossentropy()([0, 3], np.full((2, 3), 0.3))
-    with pytest.raises(ValueError, match=r"in \[0, 3\) \(or ignore_class=-1\).*Received: y_true containing \[0.5, 7.0\]"):
+    with pytest.raises(
+        ValueError, match=r"in \[0, 3\) \(or ignore_class=-1\).*Received: y_true containing \[0.5, 7.0\]"
+    ):
         SparseCategoricalCrossentropy(ignore_class=-1)([0.5, 7, -1], np.full((3, 3), 0.3))
     with pytest.raises(ValueError, match=r"Received: y_true containing \[-1.0\]"):
         SparseCategoricalCrossentropy()([-1, 0], np.full((2, 3), 0.3))
-    with pytest.raises(ValueError, match=r"softmax_cross_entropy_with_logits: label_smoothing applies to one-hot targets "
-                                         r"\(sparse=False\). Received: sparse=True, label_smoothing=0.1"):
+    with pytest.raises(
+        ValueError,
+        match=r"softmax_cross_entropy_with_logits: label_smoothing applies to one-hot targets "
+        r"\(sparse=False\). Received: sparse=True, label_smoothing=0.1",
+    ):
         softmax_cross_entropy_with_logits([0], [[1.0, 2.0]], True, label_smoothing=0.1)
-    with pytest.raises(ValueError, match=r"ignore_class applies to integer labels \(sparse=True\). Received: sparse=False, ignore_class=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"ignore_class applies to integer labels \(sparse=True\). Received: sparse=False, ignore_class=-1",
+    ):
         softmax_cross_entropy_with_logits([[1.0, 0.0]], [[1.0, 2.0]], False, ignore_class=-1)
-    with pytest.raises(ValueError, match=r"unknown loss class_name. Expected one of \['BinaryCrossentropy', .*\]. "
-                                         r"Received: class_name='Huber'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown loss class_name. Expected one of \['BinaryCrossentropy', .*\]. "
+        r"Received: class_name='Huber'",
+    ):
         losses.get({"class_name": "Huber", "config": {}})
-    with pytest.raises(ValueError, match=r"unknown loss. Expected one of \['bce', 'binary_crossentropy', "
-                                         r"'categorical_crossentropy', 'mae', 'mean_absolute_error', 'mean_squared_error', "
-                                         r"'mse', 'sparse_categorical_crossentropy'\], a Loss or a callable.*Received: 'huber'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown loss. Expected one of \['bce', 'binary_crossentropy', "
+        r"'categorical_crossentropy', 'mae', 'mean_absolute_error', 'mean_squared_error', "
+        r"'mse', 'sparse_categorical_crossentropy'\], a Loss or a callable.*Received: 'huber'",
+    ):
         losses.get("huber")
     with pytest.raises(ValueError, match=r"unknown loss.*Received: 3"):
         losses.get(3)

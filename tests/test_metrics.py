@@ -225,13 +225,20 @@ def test_get_by_name_instance_class_callable_and_config():
     wrapped = metrics.get(my_metric)
     assert isinstance(wrapped, MeanMetricWrapper) and wrapped.name == "my_metric"
     assert wrapped([1.0, 2.0], [2.0, 2.0]) == 0.5
-    for metric in (BinaryAccuracy(threshold=0.3, name="ba"), SparseTopKCategoricalAccuracy(k=2), Mean(name="m"),
-                   MeanSquaredError(), MeanMetricWrapper(metrics.categorical_accuracy)):
+    for metric in (
+        BinaryAccuracy(threshold=0.3, name="ba"),
+        SparseTopKCategoricalAccuracy(k=2),
+        Mean(name="m"),
+        MeanSquaredError(),
+        MeanMetricWrapper(metrics.categorical_accuracy),
+    ):
         config = metrics.serialize(metric)
         again = metrics.get(config)
         assert type(again) is type(metric) and again.get_config() == metric.get_config()
     assert metrics.serialize(BinaryAccuracy(threshold=0.3)) == {
-        "class_name": "BinaryAccuracy", "config": {"name": "binary_accuracy", "dtype": "float32", "threshold": 0.3}}
+        "class_name": "BinaryAccuracy",
+        "config": {"name": "binary_accuracy", "dtype": "float32", "threshold": 0.3},
+    }
     assert metrics.serialize(metrics.accuracy) == "accuracy"
     assert metrics.DIRECTIONS["mse"] == "down" and metrics.DIRECTIONS["acc"] == "up"
 
@@ -251,20 +258,33 @@ def test_errors():
         bare.result()
     with pytest.raises(NotImplementedError, match="Bare: a Metric subclass must implement reset_state"):
         bare.reset_state()
-    with pytest.raises(ValueError, match=r"Mean 'mean': expected sample_weight with one weight per sample, shape \(3,\), "
-                                         r"or the values' shape \(3,\). Received: sample_weight.shape=\(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Mean 'mean': expected sample_weight with one weight per sample, shape \(3,\), "
+        r"or the values' shape \(3,\). Received: sample_weight.shape=\(2,\)",
+    ):
         Mean().update_state([1.0, 2.0, 3.0], sample_weight=[1.0, 2.0])
     with pytest.raises(TypeError, match=r"Mean 'mean' expected a numeric array.*values"):
         Mean().update_state(["a"])
-    with pytest.raises(TypeError, match=r"MeanMetricWrapper: expected a callable fn\(y_true, y_pred\). Received: fn='x'"):
+    with pytest.raises(
+        TypeError, match=r"MeanMetricWrapper: expected a callable fn\(y_true, y_pred\). Received: fn='x'"
+    ):
         MeanMetricWrapper("x")
-    with pytest.raises(ValueError, match=r"MeanMetricWrapper.from_config: expected fn to name one of \['accuracy', .*\]. "
-                                         r"Received: fn='nope'"):
+    with pytest.raises(
+        ValueError,
+        match=r"MeanMetricWrapper.from_config: expected fn to name one of \['accuracy', .*\]. "
+        r"Received: fn='nope'",
+    ):
         MeanMetricWrapper.from_config({"name": "n", "dtype": "float32", "fn": "nope"})
     for cls in (TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy):
-        with pytest.raises(ValueError, match=rf"{cls.__name__}: the `k` argument must be a positive int. Received: k=0"):
+        with pytest.raises(
+            ValueError, match=rf"{cls.__name__}: the `k` argument must be a positive int. Received: k=0"
+        ):
             cls(k=0)
-    with pytest.raises(ValueError, match=r"top_k_categorical_accuracy: the `k` argument must be a positive int. Received: k=1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"top_k_categorical_accuracy: the `k` argument must be a positive int. Received: k=1.5",
+    ):
         metrics.top_k_categorical_accuracy([[1, 0]], [[0.5, 0.5]], k=1.5)
     with pytest.raises(ValueError, match=r"accuracy: expected y_true and y_pred of the same shape. "
                                          r"Received: y_true.shape=\(3,\), y_pred.shape=\(2,\)"):
@@ -272,8 +292,11 @@ def test_errors():
     with pytest.raises(ValueError, match=r"binary_accuracy: expected y_true and y_pred of the same shape. "
                                          r"Received: y_true.shape=\(2, 3\), y_pred.shape=\(2, 2\)"):
         BinaryAccuracy().update_state(np.ones((2, 3)), np.ones((2, 2)))
-    with pytest.raises(ValueError, match=r"categorical_accuracy: expected one-hot y_true with y_pred's shape \(for integer "
-                                         r"labels use the sparse_ metric\). Received: y_true.shape=\(2,\), y_pred.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"categorical_accuracy: expected one-hot y_true with y_pred's shape \(for integer "
+        r"labels use the sparse_ metric\). Received: y_true.shape=\(2,\), y_pred.shape=\(2, 3\)",
+    ):
         CategoricalAccuracy().update_state([0, 1], np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"top_k_categorical_accuracy: expected one-hot"):
         TopKCategoricalAccuracy().update_state([0, 1], np.ones((2, 3)))
@@ -281,15 +304,24 @@ def test_errors():
                                          r"y_pred.shape\[:-1\] = \(2,\) \(or with a trailing 1\). "
                                          r"Received: y_true.shape=\(2, 3\), y_pred.shape=\(2, 3\)"):
         SparseCategoricalAccuracy().update_state(np.ones((2, 3)), np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"sparse_top_k_categorical_accuracy: expected integer class labels in \[0, 3\). "
-                                         r"Received: labels \[3.0\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"sparse_top_k_categorical_accuracy: expected integer class labels in \[0, 3\). "
+        r"Received: labels \[3.0\]",
+    ):
         SparseTopKCategoricalAccuracy(k=1).update_state([0, 3], np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"unknown metric class_name. Expected one of \['Accuracy', .*\]. Received: class_name='AUC'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown metric class_name. Expected one of \['Accuracy', .*\]. Received: class_name='AUC'",
+    ):
         metrics.get({"class_name": "AUC", "config": {}})
-    with pytest.raises(ValueError, match=r"unknown metric. Expected one of \['acc', 'accuracy', 'binary_accuracy', "
-                                         r"'categorical_accuracy', 'mae', 'mean_absolute_error', 'mean_squared_error', 'mse', "
-                                         r"'sparse_categorical_accuracy', 'sparse_top_k_categorical_accuracy', "
-                                         r"'top_k_categorical_accuracy'\], a Metric or a callable.*Received: 'auc'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown metric. Expected one of \['acc', 'accuracy', 'binary_accuracy', "
+        r"'categorical_accuracy', 'mae', 'mean_absolute_error', 'mean_squared_error', 'mse', "
+        r"'sparse_categorical_accuracy', 'sparse_top_k_categorical_accuracy', "
+        r"'top_k_categorical_accuracy'\], a Metric or a callable.*Received: 'auc'",
+    ):
         metrics.get("auc")
     with pytest.raises(ValueError, match=r"unknown metric.*Received: 7"):
         metrics.get(7)

@@ -32,5 +32,5 @@ def test_readme_pictures_exist_and_open():
 
 
 def test_readme_names_the_test_command_ci_runs():
-    line = next(l for l in README.read_text().splitlines() if "# the tests" in l)
+    line = next(item for item in README.read_text().splitlines() if "# the tests" in item)
     assert "python -m pytest" in line

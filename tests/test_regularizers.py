@@ -92,15 +92,43 @@ def test_get_and_serialize():
 @pytest.mark.parametrize(
     "make, exception, message",
     [
-        (lambda: L1(-0.1), ValueError, "L1: the `l1` argument must be a non-negative float. Received: l1=-0.1"),
-        (lambda: L2(float("inf")), ValueError, "L2: the `l2` argument must be a non-negative float. Received: l2=inf"),
-        (lambda: L2("0.1"), TypeError, "L2: the `l2` argument must be a non-negative float. Received: l2='0.1'"),
-        (lambda: L1L2(l1=True), TypeError, "L1L2: the `l1` argument must be a non-negative float. Received: l1=True"),
-        (lambda: L1L2(l2=float("nan")), ValueError, "L1L2: the `l2` argument must be a non-negative float. Received: l2=nan"),
+        (
+            lambda: L1(-0.1),
+            ValueError,
+            "L1: the `l1` argument must be a non-negative float. Received: l1=-0.1",
+        ),
+        (
+            lambda: L2(float("inf")),
+            ValueError,
+            "L2: the `l2` argument must be a non-negative float. Received: l2=inf",
+        ),
+        (
+            lambda: L2("0.1"),
+            TypeError,
+            "L2: the `l2` argument must be a non-negative float. Received: l2='0.1'",
+        ),
+        (
+            lambda: L1L2(l1=True),
+            TypeError,
+            "L1L2: the `l1` argument must be a non-negative float. Received: l1=True",
+        ),
+        (
+            lambda: L1L2(l2=float("nan")),
+            ValueError,
+            "L1L2: the `l2` argument must be a non-negative float. Received: l2=nan",
+        ),
         (lambda: L1L2(l1=[0.1]), TypeError, "Received: l1=[0.1]"),
-        (lambda: L1()("abc"), TypeError, "L1 expected a numeric array (integer or float) for x. Received: x with dtype=<U3"),
+        (
+            lambda: L1()("abc"),
+            TypeError,
+            "L1 expected a numeric array (integer or float) for x. Received: x with dtype=<U3",
+        ),
         (lambda: L2().gradient(None), TypeError, "L2 expected a numeric array (integer or float) for x."),
-        (lambda: Regularizer().get_config(), NotImplementedError, "Regularizer does not implement get_config()"),
+        (
+            lambda: Regularizer().get_config(),
+            NotImplementedError,
+            "Regularizer does not implement get_config()",
+        ),
     ],
 )
 def test_errors(make, exception, message):
@@ -110,8 +138,11 @@ def test_errors(make, exception, message):
 
 @pytest.mark.parametrize("identifier", ["l3", "L1_L2", 3, {"class_name": "Orthogonal", "config": {}}])
 def test_get_errors(identifier):
-    with pytest.raises(ValueError, match=re.escape(
-        "layer: unknown regularizer. Expected one of ['l1', 'l2', 'l1_l2', 'l1l2'], a Regularizer, a callable or a "
-        f"config dict {{'class_name': 'L1' | 'L2' | 'L1L2', 'config': {{...}}}}. Received: {identifier!r}"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "layer: unknown regularizer. Expected one of ['l1', 'l2', 'l1_l2', 'l1l2'], a Regularizer, a callable or a "
+            f"config dict {{'class_name': 'L1' | 'L2' | 'L1L2', 'config': {{...}}}}. Received: {identifier!r}"
+        ),
+    ):
         regularizers.get(identifier, where="layer")

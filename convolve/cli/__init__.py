@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
 
     parser.add_argument("--version", action="version", version=f"convolve {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error (for debugging)")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an error (for debugging)"
+    )
     # the same flag after the subcommand's name; SUPPRESS keeps a subcommand from resetting it
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -20,7 +20,10 @@ GARMENT_CLASS = 9  # Ankle boot: straight edges on every side
 
 def register(sub, parents):
     d = add_command(
-        sub, "demo", run_demo, parents=parents,
+        sub,
+        "demo",
+        run_demo,
+        parents=parents,
         help="the tour: edge filters on a garment, a small CNN trained, pictures of what it learned",
         description=(
             "Applies the four edge filters to a garment from Fashion-MNIST and saves the maps; trains a small "
@@ -29,15 +32,16 @@ def register(sub, parents):
             "training curves, the confusion matrix and the model. About a minute on two CPU cores. Needs "
             'matplotlib, Pillow and safetensors: pip install "convolve[viz,io]".'
         ),
-        examples=[
-            "convolve demo",
-            "convolve demo --out /tmp/demo --epochs 5",
-        ],
+        examples=["convolve demo", "convolve demo --out /tmp/demo --epochs 5"],
     )
-    d.add_argument("--out", default="convolve-demo", metavar="DIR", help="folder for the pictures and the model")
+    d.add_argument(
+        "--out", default="convolve-demo", metavar="DIR", help="folder for the pictures and the model"
+    )
     d.add_argument("--epochs", type=positive_int, default=5, help="passes over the 3,000 training images")
     d.add_argument("--batch-size", type=positive_int, default=32, help="images per training step")
-    d.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same pictures and model")
+    d.add_argument(
+        "--seed", type=int, default=0, help="random seed: the same seed gives the same pictures and model"
+    )
     d.add_argument("--limit", type=positive_int, help=argparse.SUPPRESS)  # first N train/test images (tests)
 
 
@@ -45,8 +49,11 @@ def _check_optional_libraries():
     """Fail before any work when a library the pictures or the model file need is missing."""
     import importlib.util
 
-    missing = [name for module, name in (("matplotlib", "matplotlib"), ("PIL", "Pillow"), ("safetensors", "safetensors"))
-               if importlib.util.find_spec(module) is None]
+    missing = [
+        name
+        for module, name in (("matplotlib", "matplotlib"), ("PIL", "Pillow"), ("safetensors", "safetensors"))
+        if importlib.util.find_spec(module) is None
+    ]
     if missing:
         raise ImportError(
             f"convolve demo needs {', '.join(missing)} for its pictures and model file: "
@@ -85,19 +92,30 @@ def run_demo(args) -> int:
     garment_name = names[int(yt[index])]
 
     # 1. hand-made filters ------------------------------------------------------------------------
-    print(f"1. Hand-made edge filters on one garment: test image {index} ({garment_name}, {garment.shape[1]}x{garment.shape[2]} grey).")
+    print(
+        f"1. Hand-made edge filters on one garment: test image {index} ({garment_name}, {garment.shape[1]}x{garment.shape[2]} grey)."
+    )
     save_image(path("garment.png"), garment[0], normalize=None, scale=8)
     with atomic_open(path("garment.npy")) as file:
         np.save(file, garment[0, :, :, 0])
-    files.append(("garment.png", f"the {garment_name} the filters and the network look at (x8; garment.npy: its 28x28 values)"))
+    files.append(
+        (
+            "garment.png",
+            f"the {garment_name} the filters and the network look at (x8; garment.npy: its 28x28 values)",
+        )
+    )
     maps, strongest = [], {}
     for name in EDGE_FILTERS:
         kernel = filters.get(name)
         out = filter_image(garment, kernel, padding="same")
         maps.append(out)
         strongest[name] = tuple(int(v) for v in np.unravel_index(np.argmax(out[0, :, :, 0]), out.shape[1:3]))
-        print(f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) {strongest[name]}")
-    save_maps(path("edges.png"), np.concatenate(maps, axis=-1), normalize="symmetric", columns=len(maps), scale=8)
+        print(
+            f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) {strongest[name]}"
+        )
+    save_maps(
+        path("edges.png"), np.concatenate(maps, axis=-1), normalize="symmetric", columns=len(maps), scale=8
+    )
     files.append(("edges.png", "the four edge maps, left to right " + ", ".join(EDGE_FILTERS)
                   + " (red: the edge the filter looks for, blue: the opposite one)"))
 
@@ -108,7 +126,9 @@ def run_demo(args) -> int:
     print(f"\n2. Training a small CNN on {title} ({len(x):,} training and {len(xt):,} test images, "
           f"{args.epochs} epochs, seed {args.seed}):")
     model.summary(print_fn=lambda line: print("   " + line))
-    history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_data=(xt, yt), verbose="auto")
+    history = model.fit(
+        x, y, batch_size=args.batch_size, epochs=args.epochs, validation_data=(xt, yt), verbose="auto"
+    )
     loss, accuracy = model.evaluate(xt, yt, batch_size=256, verbose=0)
     probs = model.predict(garment, verbose=0)[0]
     print(f"   Test accuracy: {accuracy:.4f} on {len(xt):,} images (10 classes, chance 0.10). "
@@ -125,7 +145,10 @@ def run_demo(args) -> int:
     ):
         _close(figure)
     files += [
-        ("filters.png", f"the {model.layers[0].filters} learned 3x3 filters of the first layer, {conv_names[0]}"),
+        (
+            "filters.png",
+            f"the {model.layers[0].filters} learned 3x3 filters of the first layer, {conv_names[0]}",
+        ),
         ("feature_maps.png", f"what layers {', '.join(conv_names)} compute for the {garment_name}"),
         ("history.png", "loss and accuracy per epoch, training and test"),
         ("confusion_matrix.png", "which classes the network confuses, on the test images"),
@@ -138,7 +161,9 @@ def run_demo(args) -> int:
         print(f"   {path(name).ljust(width)}  {what}")
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Next:")
     row, col = strongest["top_edge"]
-    print(f"   convolve explain --input {path('garment.npy')} --kernel top_edge --at {row} {col} --padding same")
+    print(
+        f"   convolve explain --input {path('garment.npy')} --kernel top_edge --at {row} {col} --padding same"
+    )
     print(f"   convolve predict {path('model.safetensors')} {path('garment.png')}")
     print(f"   convolve shape {path('model.safetensors')}")
     return 0

@@ -143,10 +143,16 @@ def _model_shapes(path) -> int:
     table = [("Layer (type)", "Output Shape", "Receptive field", "Jump")]
     for r in rows:
         shape = r["output_shape"]
-        shape_text = "multiple" if isinstance(shape, list) else ("?" if shape is None else format_shape(shape))
-        table.append((f"{r['name']} ({r['type']})", shape_text, axes_text(r["receptive_field"]), axes_text(r["jump"])))
+        shape_text = (
+            "multiple" if isinstance(shape, list) else ("?" if shape is None else format_shape(shape))
+        )
+        table.append(
+            (f"{r['name']} ({r['type']})", shape_text, axes_text(r["receptive_field"]), axes_text(r["jump"]))
+        )
     widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
-    print(f'Model "{model.name}": input {format_shape(model.input_shape) if not isinstance(model.input_shape, list) else model.input_shape}')
+    print(
+        f'Model "{model.name}": input {format_shape(model.input_shape) if not isinstance(model.input_shape, list) else model.input_shape}'
+    )
     for i, row in enumerate(table):
         print("".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
         if i == 0:
@@ -155,7 +161,9 @@ def _model_shapes(path) -> int:
         layer, shape = model.get_layer(rows[i - 1]["name"]), rows[i - 1]["input_shape"]
         for step in _layer_arithmetic(layer, shape if isinstance(shape, tuple) else None):
             print(f"    {step}")
-    print("Receptive field: the input pixels one output sees, per axis; jump: input pixels between neighbouring outputs.")
+    print(
+        "Receptive field: the input pixels one output sees, per axis; jump: input pixels between neighbouring outputs."
+    )
     return 0
 
 

@@ -306,7 +306,12 @@ class InputLayer(Layer):
         return POINTWISE
 
     def get_config(self):
-        return {"shape": list(self._input_shape_arg), "batch_size": self.batch_size, "dtype": self.dtype, "name": self.name}
+        return {
+            "shape": list(self._input_shape_arg),
+            "batch_size": self.batch_size,
+            "dtype": self.dtype,
+            "name": self.name,
+        }
 
 
 class SymbolicInput(KerasTensor):

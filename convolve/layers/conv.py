@@ -34,7 +34,9 @@ from .base import Layer
 
 def _positive_int(value, name, where):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{where}: the `{name}` argument must be a positive integer. Received: {name}={value!r}")
+        raise ValueError(
+            f"{where}: the `{name}` argument must be a positive integer. Received: {name}={value!r}"
+        )
     return int(value)
 
 
@@ -191,7 +193,9 @@ class Conv(BaseConv):
 
     def call(self, inputs, training=False):
         y = self._conv(inputs, self.kernel, self.bias, self.groups)
-        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias))
+        return autograd.activation(
+            y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias)
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -255,7 +259,9 @@ class DepthwiseConv(BaseConv):
 
     def _build_weights(self, channels):
         self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer
+            "depthwise_kernel",
+            (*self.kernel_size, channels, self.depth_multiplier),
+            self.depthwise_initializer,
         )
         self.bias = (
             self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer)
@@ -264,12 +270,16 @@ class DepthwiseConv(BaseConv):
 
     def _depthwise(self, x, bias):
         channels = self.depthwise_kernel.shape[-2]  # (*K, C, m) -> grouped layout (*K, 1, C * m)
-        grouped = autograd.view(self.depthwise_kernel, (*self.kernel_size, 1, channels * self.depth_multiplier))
+        grouped = autograd.view(
+            self.depthwise_kernel, (*self.kernel_size, 1, channels * self.depth_multiplier)
+        )
         return self._conv(x, grouped, bias, groups=channels)
 
     def call(self, inputs, training=False):
         y = self._depthwise(inputs, self.bias)
-        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.depthwise_kernel, self.bias))
+        return autograd.activation(
+            y, self.activation, inplace=autograd.is_fresh(y, inputs, self.depthwise_kernel, self.bias)
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -322,7 +332,9 @@ class SeparableConv(DepthwiseConv):
 
     def _build_weights(self, channels):
         self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer
+            "depthwise_kernel",
+            (*self.kernel_size, channels, self.depth_multiplier),
+            self.depthwise_initializer,
         )
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel", (*(1,) * self.rank, channels * self.depth_multiplier, self.filters),
@@ -333,12 +345,24 @@ class SeparableConv(DepthwiseConv):
     def call(self, inputs, training=False):
         depthwise = self._depthwise(inputs, None)
         ones = (1,) * self.rank
-        y = self._conv(depthwise, self.pointwise_kernel, self.bias, groups=1, strides=ones, padding="valid", dilation=ones)
-        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, depthwise, self.pointwise_kernel))
+        y = self._conv(
+            depthwise,
+            self.pointwise_kernel,
+            self.bias,
+            groups=1,
+            strides=ones,
+            padding="valid",
+            dilation=ones,
+        )
+        return autograd.activation(
+            y, self.activation, inplace=autograd.is_fresh(y, inputs, depthwise, self.pointwise_kernel)
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, pointwise_initializer=initializers.serialize(self.pointwise_initializer))
+        config.update(
+            filters=self.filters, pointwise_initializer=initializers.serialize(self.pointwise_initializer)
+        )
         return config
 
 
@@ -381,7 +405,9 @@ class ConvTranspose(BaseConv):
         **kwargs,
     ):
         if "padding_mode" in kwargs:  # Keras has none; the padding is cropped from the output, never filled
-            raise TypeError(f"Unrecognized keyword argument(s) passed to {type(self).__name__}: ['padding_mode']")
+            raise TypeError(
+                f"Unrecognized keyword argument(s) passed to {type(self).__name__}: ['padding_mode']"
+            )
         super().__init__(
             kernel_size=kernel_size, strides=strides, padding="valid", data_format=data_format,
             dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
@@ -391,7 +417,9 @@ class ConvTranspose(BaseConv):
         self.filters = _positive_int(filters, "filters", self.where)
         self.output_padding = None
         if output_padding is not None:
-            self.output_padding = standardize_tuple(output_padding, self.rank, "output_padding", self.where, allow_zero=True)
+            self.output_padding = standardize_tuple(
+                output_padding, self.rank, "output_padding", self.where, allow_zero=True
+            )
             if any(p >= s for p, s in zip(self.output_padding, self.strides)):
                 raise ValueError(
                     f"{self.where}: the `output_padding` argument must be smaller than `strides` on every axis. "
@@ -423,7 +451,9 @@ class ConvTranspose(BaseConv):
             )
         if all(s is not None for s in self._spatial(input_shape)):
             self._output_sizes(self._spatial(input_shape))  # fail before weights exist
-        self.kernel = self.add_weight("kernel", (*self.kernel_size, self.filters, int(channels)), self.kernel_initializer)
+        self.kernel = self.add_weight(
+            "kernel", (*self.kernel_size, self.filters, int(channels)), self.kernel_initializer
+        )
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 
     def call(self, inputs, training=False):
@@ -432,7 +462,9 @@ class ConvTranspose(BaseConv):
             output_padding=self.output_padding, dilation_rate=self.dilation_rate,
             data_format=self.data_format, where=self.where,
         )
-        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias))
+        return autograd.activation(
+            y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias)
+        )
 
     def receptive_field(self):
         """``FieldStep(upsample=strides, widen=widen)``: the jump between neighbouring outputs is

@@ -40,14 +40,20 @@ def _check_number(value, name, where, minimum=None, maximum=None, none_ok=False)
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
         expected = "a number or None" if none_ok else "a number"
         raise TypeError(f"{where}: the `{name}` argument must be {expected}. Received: {name}={value!r}")
-    if not math.isfinite(value) or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    if (
+        not math.isfinite(value)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
         if minimum is not None and maximum is not None:
             bound = f" between {minimum:g} and {maximum:g}"
         elif minimum is not None:
             bound = f" >= {minimum:g}"
         else:
             bound = ""
-        raise ValueError(f"{where}: the `{name}` argument must be a finite number{bound}. Received: {name}={value!r}")
+        raise ValueError(
+            f"{where}: the `{name}` argument must be a finite number{bound}. Received: {name}={value!r}"
+        )
     return float(value)
 
 
@@ -101,7 +107,9 @@ class Dense(Layer):
 
     def call(self, inputs, training=False):
         y = dense(inputs, self.kernel, self.bias if self.use_bias else None, where=self.where)
-        return autograd.activation(y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias))
+        return autograd.activation(
+            y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias)
+        )
 
     def receptive_field(self):
         # on (batch, *spatial, features) Dense is a 1x1 convolution; on (batch, features) it mixes everything
@@ -209,7 +217,9 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         self.rate = _check_number(rate, "rate", self.where, minimum=0.0, maximum=1.0)
         if noise_shape is not None:
-            expected = "None or a tuple of positive ints or None (one per input axis, the batch axis included)"
+            expected = (
+                "None or a tuple of positive ints or None (one per input axis, the batch axis included)"
+            )
             try:
                 items = tuple(noise_shape)
             except TypeError:
@@ -223,7 +233,9 @@ class Dropout(Layer):
             noise_shape = tuple(None if d is None else int(d) for d in items)
         self.noise_shape = noise_shape
         if seed is not None and not (_is_int(seed) and seed >= 0):
-            raise ValueError(f"{self.where}: the `seed` argument must be None or a non-negative int. Received: seed={seed!r}")
+            raise ValueError(
+                f"{self.where}: the `seed` argument must be None or a non-negative int. Received: seed={seed!r}"
+            )
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else generator(self.seed)
 
@@ -257,7 +269,9 @@ class Dropout(Layer):
         # float32 draws: half the random bits and time of float64 ones, ample for a keep/drop coin
         keep = rng.random(self._mask_shape(inputs.shape), dtype=np.float32) >= self.rate  # P(keep) = 1 - rate
         scale = 0.0 if self.rate == 1.0 else 1.0 / (1.0 - self.rate)
-        mask = np.multiply(keep, inputs.dtype.type(scale), dtype=inputs.dtype)  # 0 or 1 / (1 - rate), in one pass
+        mask = np.multiply(
+            keep, inputs.dtype.type(scale), dtype=inputs.dtype
+        )  # 0 or 1 / (1 - rate), in one pass
         return autograd.multiply(inputs, get_array_module(inputs).asarray(mask))
 
     def receptive_field(self):
@@ -266,7 +280,9 @@ class Dropout(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            rate=self.rate, noise_shape=None if self.noise_shape is None else list(self.noise_shape), seed=self.seed
+            rate=self.rate,
+            noise_shape=None if self.noise_shape is None else list(self.noise_shape),
+            seed=self.seed,
         )
         return config
 
@@ -327,12 +343,16 @@ class LeakyReLU(Layer):
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
-            warnings.warn("LeakyReLU: the `alpha` argument is deprecated; use `negative_slope` instead.", stacklevel=2)
+            warnings.warn(
+                "LeakyReLU: the `alpha` argument is deprecated; use `negative_slope` instead.", stacklevel=2
+            )
         super().__init__(**kwargs)
         self.negative_slope = _check_number(negative_slope, "negative_slope", self.where, minimum=0.0)
 
     def call(self, inputs, training=False):
-        return autograd.activation(inputs, activations.leaky_relu, negative_slope=self.negative_slope, where=self.where)
+        return autograd.activation(
+            inputs, activations.leaky_relu, negative_slope=self.negative_slope, where=self.where
+        )
 
     def receptive_field(self):
         return POINTWISE
@@ -353,7 +373,9 @@ class Softmax(Layer):
         try:
             items = tuple(items)
         except TypeError:
-            raise TypeError(f"{self.where}: the `axis` argument must be {expected}. Received: axis={axis!r}") from None
+            raise TypeError(
+                f"{self.where}: the `axis` argument must be {expected}. Received: axis={axis!r}"
+            ) from None
         if not items or not all(_is_int(a) for a in items):
             raise TypeError(f"{self.where}: the `axis` argument must be {expected}. Received: axis={axis!r}")
         self.axis = int(axis) if _is_int(axis) else tuple(int(a) for a in items)
@@ -383,7 +405,9 @@ class Softmax(Layer):
 
     def receptive_field(self):
         # per position when it normalises over the last (channel) axis only; otherwise it mixes positions
-        if self._input_rank is not None and all(a % self._input_rank == self._input_rank - 1 for a in self._axes):
+        if self._input_rank is not None and all(
+            a % self._input_rank == self._input_rank - 1 for a in self._axes
+        ):
             return POINTWISE
         return None
 

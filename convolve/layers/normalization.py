@@ -44,7 +44,9 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         where = self.where
         if not _is_int(axis):
-            raise TypeError(f"{where}: the `axis` argument must be an int (the channel axis). Received: axis={axis!r}")
+            raise TypeError(
+                f"{where}: the `axis` argument must be an int (the channel axis). Received: axis={axis!r}"
+            )
         self.axis = int(axis)
         self.momentum = _check_number(momentum, "momentum", where, minimum=0.0, maximum=1.0)
         self.epsilon = _check_number(epsilon, "epsilon", where, minimum=0.0)
@@ -77,7 +79,9 @@ class BatchNormalization(Layer):
         shape = (int(channels),)
         self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
         self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
-        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.moving_mean = self.add_weight(
+            "moving_mean", shape, self.moving_mean_initializer, trainable=False
+        )
         self.moving_variance = self.add_weight(
             "moving_variance", shape, self.moving_variance_initializer, trainable=False
         )
@@ -109,7 +113,11 @@ class BatchNormalization(Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center, scale=self.scale,
+            axis=self.axis,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            center=self.center,
+            scale=self.scale,
             beta_initializer=initializers.serialize(self.beta_initializer),
             gamma_initializer=initializers.serialize(self.gamma_initializer),
             moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),

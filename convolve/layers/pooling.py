@@ -51,7 +51,9 @@ class BasePooling(Layer):
         if any(s is None for s in spatial):
             out = tuple(None for _ in spatial)
         else:
-            out, _ = conv_output_shape(spatial, self.pool_size, self.strides, self.padding, 1, where=self.where)
+            out, _ = conv_output_shape(
+                spatial, self.pool_size, self.strides, self.padding, 1, where=self.where
+            )
         if self.data_format == "channels_last":
             return (input_shape[0], *out, input_shape[-1])
         return (input_shape[0], input_shape[1], *out)
@@ -170,7 +172,9 @@ class BaseGlobalPooling(Layer):
         self.check_input_shape(input_shape)
         if self.data_format == "channels_last":
             channels = input_shape[-1]
-            return (input_shape[0], *(1,) * self.rank, channels) if self.keepdims else (input_shape[0], channels)
+            return (
+                (input_shape[0], *(1,) * self.rank, channels) if self.keepdims else (input_shape[0], channels)
+            )
         channels = input_shape[1]
         return (input_shape[0], channels, *(1,) * self.rank) if self.keepdims else (input_shape[0], channels)
 

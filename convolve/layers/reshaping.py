@@ -59,7 +59,9 @@ class BaseZeroPadding(_Spatial):
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         self.check_input_shape(input_shape)
-        out = tuple(None if s is None else s + b + a for s, (b, a) in zip(self._spatial(input_shape), self.padding))
+        out = tuple(
+            None if s is None else s + b + a for s, (b, a) in zip(self._spatial(input_shape), self.padding)
+        )
         return self._with_spatial(input_shape, out)
 
     def call(self, inputs, training=False):
@@ -127,7 +129,9 @@ class BaseCropping(_Spatial):
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
         self.check_input_shape(input_shape)
-        out = tuple(None if s is None else s - b - a for s, (b, a) in zip(self._spatial(input_shape), self.cropping))
+        out = tuple(
+            None if s is None else s - b - a for s, (b, a) in zip(self._spatial(input_shape), self.cropping)
+        )
         return self._with_spatial(input_shape, out)
 
     def call(self, inputs, training=False):

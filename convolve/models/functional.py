@@ -101,7 +101,9 @@ class Model(LayerWeightsMixin, TrainingMixin):
                     f"Received: inputs[{i}]={t!r}"
                 )
             if any(t is other for other in self._inputs[:i]):
-                raise ValueError(f"{self.where}: the same Input appears twice in inputs. Received: inputs[{i}]={t!r}")
+                raise ValueError(
+                    f"{self.where}: the same Input appears twice in inputs. Received: inputs[{i}]={t!r}"
+                )
         self._nodes = self._topological_nodes()
 
         # layers: the inputs', then each other layer at its first call
@@ -135,7 +137,11 @@ class Model(LayerWeightsMixin, TrainingMixin):
 
     def _tensors(self, value, what) -> list:
         items = [value] if isinstance(value, KerasTensor) else value
-        if not isinstance(items, (list, tuple)) or not items or not all(isinstance(t, KerasTensor) for t in items):
+        if (
+            not isinstance(items, (list, tuple))
+            or not items
+            or not all(isinstance(t, KerasTensor) for t in items)
+        ):
             raise TypeError(
                 f"{self.where}: {what} must be a symbolic tensor (from Input(shape) or a layer called on one) "
                 f"or a non-empty list of them. Received: {what}={value!r}"
@@ -250,12 +256,18 @@ class Model(LayerWeightsMixin, TrainingMixin):
         elif isinstance(inputs, dict):
             missing = [t.name for t in self._inputs if t.name not in inputs]
             if missing:
-                raise ValueError(f"{where}: no value for the inputs {missing}. Received: a dict with keys {sorted(inputs)}")
+                raise ValueError(
+                    f"{where}: no value for the inputs {missing}. Received: a dict with keys {sorted(inputs)}"
+                )
             items = [inputs[t.name] for t in self._inputs]
         elif isinstance(inputs, (list, tuple)) and len(inputs) == n:
             items = list(inputs)
         else:
-            got = f"a list of {len(inputs)}" if isinstance(inputs, (list, tuple)) else f"one {type(inputs).__name__}"
+            got = (
+                f"a list of {len(inputs)}"
+                if isinstance(inputs, (list, tuple))
+                else f"one {type(inputs).__name__}"
+            )
             raise ValueError(
                 f"{where}: the model has {n} inputs ({', '.join(t.name for t in self._inputs)}); pass a list of "
                 f"{n} arrays (or a dict by input name). Received: {got}"
@@ -266,7 +278,9 @@ class Model(LayerWeightsMixin, TrainingMixin):
             if arrays_only or not isinstance(x, (Tensor, KerasTensor)):
                 x = as_float_array(x, dtype=tensor.dtype, where=where, name=name)
             want, got = tensor.shape, tuple(x.shape)
-            if len(want) != len(got) or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
+            if len(want) != len(got) or any(
+                w is not None and g is not None and w != g for w, g in zip(want, got)
+            ):
                 raise ValueError(
                     f"{where}: input '{tensor.name}' expects shape {format_shape(want)} (None: any size). "
                     f"Received: {name} with shape {format_shape(got)}"
@@ -311,9 +325,15 @@ class Model(LayerWeightsMixin, TrainingMixin):
             raise ValueError(f"{where}: expected a batch of inputs. Received: a scalar")
         lengths = [len(a) for a in xs]
         if len(set(lengths)) > 1:
-            raise ValueError(f"{where}: all inputs must have the same number of samples. Received: lengths {lengths}")
+            raise ValueError(
+                f"{where}: all inputs must have the same number of samples. Received: lengths {lengths}"
+            )
         shapes = self._propagate_shapes([(None, *a.shape[1:]) for a in xs])  # every layer checked first
-        total = math.ceil(lengths[0] / batch_size) if steps is None else min(steps, math.ceil(lengths[0] / batch_size))
+        total = (
+            math.ceil(lengths[0] / batch_size)
+            if steps is None
+            else min(steps, math.ceil(lengths[0] / batch_size))
+        )
         if total == 0:  # no samples: nothing to compute, the outputs' shapes are known
             outputs = [np.empty((0, *shapes[id(t)][1:]), dtype=t.dtype) for t in self._outputs]
             return outputs[0] if self._single_output else outputs
@@ -391,8 +411,15 @@ class Model(LayerWeightsMixin, TrainingMixin):
                 pending.append([layer, list(data.get("inbound_nodes", [])), 0])
 
         def lookup(ref):
-            if not (isinstance(ref, (list, tuple)) and len(ref) >= 2 and isinstance(ref[0], str) and isinstance(ref[1], int)):
-                raise ValueError(f"Model.from_config: a tensor reference must be [layer name, node index, 0]. Received: {ref!r}")
+            if not (
+                isinstance(ref, (list, tuple))
+                and len(ref) >= 2
+                and isinstance(ref[0], str)
+                and isinstance(ref[1], int)
+            ):
+                raise ValueError(
+                    f"Model.from_config: a tensor reference must be [layer name, node index, 0]. Received: {ref!r}"
+                )
             return tensors.get((ref[0], ref[1]))
 
         while any(entry[2] < len(entry[1]) for entry in pending):
@@ -413,9 +440,12 @@ class Model(LayerWeightsMixin, TrainingMixin):
                          if (ref[0], ref[1]) not in made_somewhere]
                 raise ValueError(
                     "Model.from_config: the graph cannot be rebuilt: "
-                    + (f"these calls read tensors that no layer in the config makes. Received: {stuck}" if stuck else
-                       "the remaining calls wait on each other (a cycle). Received: "
-                       + str([(e[0].name, e[1][e[2]]) for e in pending if e[2] < len(e[1])]))
+                    + (
+                        f"these calls read tensors that no layer in the config makes. Received: {stuck}"
+                        if stuck
+                        else "the remaining calls wait on each other (a cycle). Received: "
+                        + str([(e[0].name, e[1][e[2]]) for e in pending if e[2] < len(e[1])])
+                    )
                 )
 
         def resolve(refs):

@@ -38,7 +38,9 @@ class TrainingMixin:
     """compile/fit/evaluate for any model with ``__call__``, ``trainable_weights`` and ``layers``."""
 
     # ---- configuration ---------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None, **kwargs):
+    def compile(
+        self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None, **kwargs
+    ):
         """Choose the optimizer, the loss and the metrics (names or objects, as in Keras)."""
         unknown = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
         if unknown:
@@ -56,7 +58,9 @@ class TrainingMixin:
         return {
             "optimizer": optimizers_module.serialize(self.optimizer),
             "loss": None if self.loss is None else losses_module.serialize(self.loss),
-            "metrics": [m if isinstance(m, str) else metrics_module.serialize(m) for m in self._metric_identifiers],
+            "metrics": [
+                m if isinstance(m, str) else metrics_module.serialize(m) for m in self._metric_identifiers
+            ],
         }
 
     def compile_from_config(self, config) -> None:
@@ -148,19 +152,25 @@ class TrainingMixin:
     def _check_data(self, x, y, sample_weight, what):
         where = f"{self.where}.{what}"
         if x is None or y is None:
-            raise ValueError(f"{where}: expected arrays x and y. Received: x={type(x).__name__}, y={type(y).__name__}")
+            raise ValueError(
+                f"{where}: expected arrays x and y. Received: x={type(x).__name__}, y={type(y).__name__}"
+            )
         x = as_float_array(x, where=where, name="x")
         y = np.asarray(y)
         if y.dtype.kind not in "biuf":
             raise TypeError(f"{where}: expected numeric targets y. Received: y with dtype={y.dtype}")
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"{where}: x and y must be batches of samples. Received: x.shape={x.shape}, y.shape={y.shape}")
+            raise ValueError(
+                f"{where}: x and y must be batches of samples. Received: x.shape={x.shape}, y.shape={y.shape}"
+            )
         if len(x) != len(y):
             raise ValueError(
                 f"{where}: x and y must have the same number of samples. Received: len(x)={len(x)}, len(y)={len(y)}"
             )
         if len(x) == 0:
-            raise ValueError(f"{where}: there is no data: x and y hold 0 samples. Received: x.shape={x.shape}")
+            raise ValueError(
+                f"{where}: there is no data: x and y hold 0 samples. Received: x.shape={x.shape}"
+            )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=x.dtype)
             if sample_weight.shape != (len(x),):
@@ -211,9 +221,14 @@ class TrainingMixin:
         validation_steps = check_int(validation_steps, "validation_steps", where, none_ok=True)
         validation_batch_size = check_int(validation_batch_size, "validation_batch_size", where, none_ok=True)
         validation_freq = check_int(validation_freq, "validation_freq", where)
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating, np.integer)) \
-                or not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"{where}: validation_split must be a number in [0, 1). Received: validation_split={validation_split!r}")
+        if (
+            isinstance(validation_split, bool)
+            or not isinstance(validation_split, (int, float, np.floating, np.integer))
+            or not 0.0 <= validation_split < 1.0
+        ):
+            raise ValueError(
+                f"{where}: validation_split must be a number in [0, 1). Received: validation_split={validation_split!r}"
+            )
         x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
         if validation_data is None and validation_split:
             cut = int(len(x) * (1.0 - validation_split))  # Keras: the last fraction, before shuffling
@@ -277,7 +292,10 @@ class TrainingMixin:
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
-            print(f"\nTraining interrupted during epoch {epoch + 1}; the model keeps its weights so far.", file=sys.stdout)
+            print(
+                f"\nTraining interrupted during epoch {epoch + 1}; the model keeps its weights so far.",
+                file=sys.stdout,
+            )
         cb.on_train_end({})
         return history
 
@@ -291,7 +309,9 @@ class TrainingMixin:
         x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
         self._reset_metrics()
         tracker = metrics_module.Mean(name="loss")
-        total = math.ceil(len(x) / batch_size) if steps is None else min(steps, math.ceil(len(x) / batch_size))
+        total = (
+            math.ceil(len(x) / batch_size) if steps is None else min(steps, math.ceil(len(x) / batch_size))
+        )
         verbose = _resolve_verbose(verbose)
         bar = Progbar(total) if verbose else None
         logs = {}
@@ -336,7 +356,9 @@ def _apply_class_weight(y, sample_weight, class_weight, where):
     """Multiply each sample's weight by its class's weight (labels sparse or one-hot)."""
     if not class_weight:
         return sample_weight
-    labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.asarray(y).reshape(len(y)).astype(int)
+    labels = (
+        np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else np.asarray(y).reshape(len(y)).astype(int)
+    )
     missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
     if missing:
         raise ValueError(

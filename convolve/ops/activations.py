@@ -80,7 +80,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu", 
     max_value = _check_number(max_value, "max_value", where, minimum=0.0, none_ok=True)
     x = as_float_array(x, where=where, name="x")
     xp = get_array_module(x)
-    if out is not None and (negative_slope != 0.0 or threshold != 0.0 or out.shape != x.shape or out.dtype != x.dtype):
+    if out is not None and (
+        negative_slope != 0.0 or threshold != 0.0 or out.shape != x.shape or out.dtype != x.dtype
+    ):
         raise ValueError(
             f"{where}: `out` is for the plain relu (negative_slope=0, threshold=0) into an array of x's shape "
             f"{x.shape} and dtype {x.dtype}. Received: negative_slope={negative_slope}, threshold={threshold}, "
@@ -171,7 +173,9 @@ def gelu(x, approximate=False, *, where="gelu"):
     approximate=True: x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))).
     """
     if not isinstance(approximate, (bool, np.bool_)):
-        raise TypeError(f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}")
+        raise TypeError(
+            f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}"
+        )
     x = as_float_array(x, where=where, name="x")
     xp = get_array_module(x)
     if approximate:
@@ -193,7 +197,9 @@ def gelu_backward(grad_y, x, approximate=False, *, where="gelu_backward"):
     (approximate): beyond, they are below the smallest float64 and would only overflow.
     """
     if not isinstance(approximate, (bool, np.bool_)):
-        raise TypeError(f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}")
+        raise TypeError(
+            f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}"
+        )
     g, x, xp = _grad_and(grad_y, x, "x", where)
     if approximate:
         t = xp.clip(x, -20.0, 20.0)
@@ -442,7 +448,9 @@ def _check_number(value, name, where, minimum=None, none_ok=False):
         raise TypeError(f"{where}: the `{name}` argument must be {expected}. Received: {name}={value!r}")
     if not math.isfinite(value) or (minimum is not None and value < minimum):
         bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise ValueError(f"{where}: the `{name}` argument must be a finite number{bound}. Received: {name}={value!r}")
+        raise ValueError(
+            f"{where}: the `{name}` argument must be a finite number{bound}. Received: {name}={value!r}"
+        )
     return float(value)
 
 
@@ -452,9 +460,13 @@ def _normalize_axes(axis, ndim, where):
     try:
         items = tuple(items)
     except TypeError:
-        raise TypeError(f"{where}: the `axis` argument must be an int or a tuple of ints. Received: axis={axis!r}") from None
+        raise TypeError(
+            f"{where}: the `axis` argument must be an int or a tuple of ints. Received: axis={axis!r}"
+        ) from None
     if not items or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in items):
-        raise TypeError(f"{where}: the `axis` argument must be an int or a tuple of ints. Received: axis={axis!r}")
+        raise TypeError(
+            f"{where}: the `axis` argument must be an int or a tuple of ints. Received: axis={axis!r}"
+        )
     if not all(-ndim <= a < ndim for a in items):
         raise ValueError(
             f"{where}: the `axis` argument must be in [-{ndim}, {ndim}) for input of rank {ndim}. "

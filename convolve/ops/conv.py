@@ -118,7 +118,9 @@ def applicable_formulations(in_channels: int, kernel_size, strides, groups: int)
     return tuple(names)
 
 
-def choose_formulation(in_channels: int, kernel_size, strides, groups: int, filters: int | None = None) -> str:
+def choose_formulation(
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None
+) -> str:
     """Which formulation computes a convolution of this shape fastest (forward pass).
 
     The one place where the choice is made; every formulation gives the same
@@ -187,7 +189,9 @@ def conv(
     """
     spec = _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where)
     if formulation is None:
-        formulation = choose_formulation(spec.channels, spec.kernel_size, spec.strides, groups, spec.kernel.shape[-1])
+        formulation = choose_formulation(
+            spec.channels, spec.kernel_size, spec.strides, groups, spec.kernel.shape[-1]
+        )
     elif formulation not in applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups):
         raise ValueError(
             f"{where}: formulation must be one of "
@@ -195,7 +199,9 @@ def conv(
             f"Received: formulation={formulation!r}"
         )
     xp = pad(spec.x, spec.pads, spec.padding_mode)  # (N, *P, C)
-    y = _forward(xp, spec.kernel, spec.bias, spec.out_sizes, spec.strides, spec.dilations, groups, formulation)
+    y = _forward(
+        xp, spec.kernel, spec.bias, spec.out_sizes, spec.strides, spec.dilations, groups, formulation
+    )
     if spec.data_format == "channels_first":
         y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
     return y
@@ -235,14 +241,18 @@ def _arrays_and_rank(x, kernel, data_format, where, kernel_layout, what):
         )
     data_format = standardize_data_format(data_format, where)
     if x.ndim != n + 2:
-        layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        layout = (
+            "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        )
         raise ValueError(
             f"{where}: expected input of rank {n + 2} {layout} for a {n}-D {what}. Received: inputs.shape={x.shape}"
         )
     return x, kernel, n, data_format
 
 
-def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where) -> _Spec:
+def _check(
+    x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where
+) -> _Spec:
     """Validate every argument of a convolution before any arithmetic; see :func:`conv`."""
     x, kernel, n, data_format = _arrays_and_rank(
         x, kernel, data_format, where, "(*kernel_size, in_channels // groups, filters)", "convolution"
@@ -251,7 +261,9 @@ def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format
     strides = standardize_tuple(strides, n, "strides", where)
     dilations = standardize_tuple(dilation_rate, n, "dilation_rate", where)
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{where}: the `groups` argument must be a positive integer. Received: groups={groups!r}")
+        raise ValueError(
+            f"{where}: the `groups` argument must be a positive integer. Received: groups={groups!r}"
+        )
     input_shape = x.shape  # as given, for messages
     if data_format == "channels_first":
         x = np.moveaxis(x, 1, -1)
@@ -268,7 +280,9 @@ def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format
             f"inputs.shape={input_shape}"
         )
     bias = bias_array(bias, filters, where)
-    out_sizes, pads = conv_output_shape(x.shape[1:-1], kernel.shape[:n], strides, padding, dilations, where=where)
+    out_sizes, pads = conv_output_shape(
+        x.shape[1:-1], kernel.shape[:n], strides, padding, dilations, where=where
+    )
     dtype = np.result_type(x.dtype, kernel.dtype)
     return _Spec(
         x.astype(dtype, copy=False), kernel.astype(dtype, copy=False),
@@ -282,7 +296,9 @@ def _check(x, kernel, bias, strides, padding, dilation_rate, groups, data_format
 
 def _forward(xp, kernel, bias, out_sizes, strides, dilations, groups, formulation):
     """y (N, *O, F), a new array, bias added, by the named formulation on padded ``xp``."""
-    compute = {"pointwise": _pointwise, "taps": _taps, "im2col": _im2col, "direct": _direct, "flat": _flat}[formulation]
+    compute = {"pointwise": _pointwise, "taps": _taps, "im2col": _im2col, "direct": _direct, "flat": _flat}[
+        formulation
+    ]
     return compute(xp, kernel, bias, out_sizes, strides, dilations, groups)
 
 
@@ -388,7 +404,9 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     y2 = y.reshape(-1, filters)  # (N * prod(O), F), a view
     fused = im2col.fuses_last_axis(xp, dilations)
     source = im2col.channels_first(xp) if kernel.shape[-2] <= im2col.TAP_MAJOR_CHANNELS else None
-    views = None if source is not None else im2col.batch_views(xp, ksize, out_sizes, strides, dilations, fused)
+    views = (
+        None if source is not None else im2col.batch_views(xp, ksize, out_sizes, strides, dilations, fused)
+    )
     plan = im2col.blocks(xp.shape[0], out_sizes, width)
     per_row = math.prod(out_sizes[1:])
     size = max(b.nc * b.hc for b in plan) * per_row * (width + ones)
@@ -396,7 +414,9 @@ def _im2col(xp, kernel, bias, out_sizes, strides, dilations, groups):
     def work(blocks):  # one worker thread's share of the blocks
         cols = im2col.workspace("cols", size, xp.dtype)  # reused by each of its blocks, and by later calls
         for b in blocks:
-            mat = im2col.fill_columns(cols, xp, b, ksize, out_sizes, strides, dilations, fused, source, ones, views)
+            mat = im2col.fill_columns(
+                cols, xp, b, ksize, out_sizes, strides, dilations, fused, source, ones, views
+            )
             start = (b.n0 * out_sizes[0] + b.h0) * per_row
             np.matmul(mat, w, out=y2[start : start + mat.shape[0]])  # the block's rows of y, bias included
 
@@ -433,7 +453,8 @@ def _flat(xp, kernel, bias, out_sizes, strides, dilations, groups):
     taps, filters = math.prod(ksize), kernel.shape[-1]
     rowstride = [math.prod(padded[a + 1 :]) for a in range(n_spatial)]
     offsets = [
-        sum(t * d * r for t, d, r in zip(tap, dilations, rowstride)) for tap in product(*(range(k) for k in ksize))
+        sum(t * d * r for t, d, r in zip(tap, dilations, rowstride))
+        for tap in product(*(range(k) for k in ksize))
     ]
     ones = bias is not None
     width = taps * channels + ones
@@ -445,7 +466,9 @@ def _flat(xp, kernel, bias, out_sizes, strides, dilations, groups):
     plane = rowstride[0]  # flat positions per index of the first axis
     tail = sum((o - 1) * r for o, r in zip(out_sizes[1:], rowstride[1:])) + 1  # the last band row's reach
     band = max(1, min(out_sizes[0], FLAT_BLOCK_ELEMENTS // (width * plane)))
-    plan = [(n, h0, min(band, out_sizes[0] - h0)) for n in range(batch) for h0 in range(0, out_sizes[0], band)]
+    plan = [
+        (n, h0, min(band, out_sizes[0] - h0)) for n in range(batch) for h0 in range(0, out_sizes[0], band)
+    ]
     longest = (band - 1) * plane + tail
 
     def work(blocks):
@@ -464,7 +487,9 @@ def _flat(xp, kernel, bias, out_sizes, strides, dilations, groups):
             np.matmul(cols_t.T, w, out=prod_)
             step = prod_.strides[0]
             y[n, h0 : h0 + hc] = as_strided(
-                prod_, (hc, *out_sizes[1:], filters), (plane * step, *(r * step for r in rowstride[1:]), prod_.strides[1])
+                prod_,
+                (hc, *out_sizes[1:], filters),
+                (plane * step, *(r * step for r in rowstride[1:]), prod_.strides[1]),
             )
 
     blas.run_parallel([partial(work, share) for share in im2col.split(plan, blas.workers())])
@@ -561,7 +586,9 @@ def applicable_backward_formulations(in_channels: int, kernel_size, strides, gro
     return tuple(names)
 
 
-def choose_backward_formulation(in_channels: int, kernel_size, strides, groups: int, filters: int | None = None) -> str:
+def choose_backward_formulation(
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None
+) -> str:
     """Which formulation computes conv's gradients fastest; see the module docstring.
 
     ``flipped`` for stride 1, one group, a kernel larger than 1x1 and at least
@@ -643,10 +670,14 @@ def conv_backward(
         g = np.moveaxis(g, 1, -1)
     expected = (spec.x.shape[0], *spec.out_sizes, spec.kernel.shape[-1])
     if g.shape != expected:
-        raise ValueError(f"{where}: grad_y must have the output's shape {expected}. Received: grad_y.shape={g.shape}")
+        raise ValueError(
+            f"{where}: grad_y must have the output's shape {expected}. Received: grad_y.shape={g.shape}"
+        )
     applicable = applicable_backward_formulations(spec.channels, spec.kernel_size, spec.strides, groups)
     if formulation is None:
-        formulation = choose_backward_formulation(spec.channels, spec.kernel_size, spec.strides, groups, expected[-1])
+        formulation = choose_backward_formulation(
+            spec.channels, spec.kernel_size, spec.strides, groups, expected[-1]
+        )
     elif formulation not in applicable:
         raise ValueError(
             f"{where}: the backward formulation must be one of {applicable} for this shape. "
@@ -655,8 +686,17 @@ def conv_backward(
     g = np.ascontiguousarray(g)  # (N, *O, F)
     xp = pad(spec.x, spec.pads, spec.padding_mode)
     grad_kernel, grad_x, grad_bias = _backward(
-        xp, g, spec.kernel, xp.shape[1:-1], spec.strides, spec.dilations, groups, need_input_grad, formulation,
-        crop=(spec.pads, spec.padding_mode, spec.x.shape[1:-1]), bias=use_bias,
+        xp,
+        g,
+        spec.kernel,
+        xp.shape[1:-1],
+        spec.strides,
+        spec.dilations,
+        groups,
+        need_input_grad,
+        formulation,
+        crop=(spec.pads, spec.padding_mode, spec.x.shape[1:-1]),
+        bias=use_bias,
     )
     if need_input_grad:
         if spec.data_format == "channels_first":
@@ -700,12 +740,20 @@ def _backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad
     if formulation == "taps":
         grad_kernel, grad_xp = _taps_backward(xp, g, kernel, padded, dilations, need_input_grad)
     elif formulation == "direct":
-        grad_kernel, grad_xp = _direct_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad)
+        grad_kernel, grad_xp = _direct_backward(
+            xp, g, kernel, padded, strides, dilations, groups, need_input_grad
+        )
     elif groups > 1:
-        grad_kernel, grad_xp = _im2col_grouped_backward(xp, g, kernel, padded, strides, dilations, groups, need_input_grad)
+        grad_kernel, grad_xp = _im2col_grouped_backward(
+            xp, g, kernel, padded, strides, dilations, groups, need_input_grad
+        )
     else:
         flipped = formulation == "flipped"
-        if flipped and xp is not None and choose_formulation(xp.shape[-1], kernel.shape[: g.ndim - 2], strides, 1, 2) == "flat":
+        if (
+            flipped
+            and xp is not None
+            and choose_formulation(xp.shape[-1], kernel.shape[: g.ndim - 2], strides, 1, 2) == "flat"
+        ):
             grad_kernel, grad_xp = _flat_kernel_grad(xp, g, kernel, dilations), None
         else:
             grad_kernel, grad_xp, grad_bias = _im2col_backward(
@@ -733,7 +781,11 @@ def _flipped_input_grad(g, kernel, padded, dilations, crop=None):
     ksize = kernel.shape[:n]
     flipped = np.ascontiguousarray(kernel[(slice(None, None, -1),) * n].swapaxes(-1, -2))  # (*K, F, C)
     reach = [(k - 1) * d for k, d in zip(ksize, dilations)]
-    direct = crop is not None and crop[1] == "zeros" and all(b <= r and a <= r for (b, a), r in zip(crop[0], reach))
+    direct = (
+        crop is not None
+        and crop[1] == "zeros"
+        and all(b <= r and a <= r for (b, a), r in zip(crop[0], reach))
+    )
     if direct:
         pads = tuple((r - b, r - a) for (b, a), r in zip(crop[0], reach))
         out_sizes = crop[2]
@@ -780,13 +832,16 @@ def _flat_kernel_grad(xp, g, kernel, dilations):
     width = taps * channels
     rowstride = [math.prod(padded[a + 1 :]) for a in range(n_spatial)]
     offsets = [
-        sum(t * d * r for t, d, r in zip(tap, dilations, rowstride)) for tap in product(*(range(k) for k in ksize))
+        sum(t * d * r for t, d, r in zip(tap, dilations, rowstride))
+        for tap in product(*(range(k) for k in ksize))
     ]
     source = im2col.channels_first(xp).reshape(batch, channels, -1)  # (N, C, R)
     plane = rowstride[0]
     tail = sum((o - 1) * r for o, r in zip(out_sizes[1:], rowstride[1:])) + 1
     band = max(1, min(out_sizes[0], FLAT_BLOCK_ELEMENTS // (width * plane)))
-    plan = [(n, h0, min(band, out_sizes[0] - h0)) for n in range(batch) for h0 in range(0, out_sizes[0], band)]
+    plan = [
+        (n, h0, min(band, out_sizes[0] - h0)) for n in range(batch) for h0 in range(0, out_sizes[0], band)
+    ]
     longest = (band - 1) * plane + tail
 
     def work(blocks):
@@ -802,7 +857,9 @@ def _flat_kernel_grad(xp, g, kernel, dilations):
             for j, off in enumerate(offsets):
                 by_tap[j] = src[:, base + off : base + off + length]
             grid = as_strided(
-                gflat, (hc, *out_sizes[1:], filters), (plane * step, *(r * step for r in rowstride[1:]), gflat.strides[1])
+                gflat,
+                (hc, *out_sizes[1:], filters),
+                (plane * step, *(r * step for r in rowstride[1:]), gflat.strides[1]),
             )
             grid[...] = g[n, h0 : h0 + hc]
             np.matmul(by_tap.reshape(width, length), gflat[:length], out=part)
@@ -1115,7 +1172,9 @@ def conv_transpose(
         y: (N, *L, F) for channels_last, (N, F, *L) for channels_first, in the common
         float dtype of ``x`` and ``kernel``.
     """
-    spec = _check_transpose(x, kernel, bias, strides, padding, output_padding, dilation_rate, data_format, where)
+    spec = _check_transpose(
+        x, kernel, bias, strides, padding, output_padding, dilation_rate, data_format, where
+    )
     padded = tuple(size + b + a for size, (b, a) in zip(spec.out_sizes, spec.pads))
     # x plays the output gradient of the convolution (*K, F, C): C is that convolution's filters
     _, y = _backward(None, spec.x, spec.kernel, padded, spec.strides, spec.dilations, 1, True)  # (N, *P, F)
@@ -1152,19 +1211,27 @@ def conv_transpose_backward(
     Returns:
         (grad_x or None, grad_kernel, grad_bias or None), each in its argument's layout.
     """
-    spec = _check_transpose(x, kernel, None, strides, padding, output_padding, dilation_rate, data_format, where)
+    spec = _check_transpose(
+        x, kernel, None, strides, padding, output_padding, dilation_rate, data_format, where
+    )
     g = as_float_array(grad_y, where=where, name="grad_y").astype(spec.x.dtype, copy=False)
     if spec.data_format == "channels_first":
         g = np.moveaxis(g, 1, -1)
     expected = (spec.x.shape[0], *spec.out_sizes, spec.kernel.shape[-2])
     if g.shape != expected:
-        raise ValueError(f"{where}: grad_y must have the output's shape {expected}. Received: grad_y.shape={g.shape}")
+        raise ValueError(
+            f"{where}: grad_y must have the output's shape {expected}. Received: grad_y.shape={g.shape}"
+        )
     gp = pad(g, spec.pads)  # (N, *P, F)
-    grad_kernel, _ = _backward(gp, spec.x, spec.kernel, gp.shape[1:-1], spec.strides, spec.dilations, 1, False)
+    grad_kernel, _ = _backward(
+        gp, spec.x, spec.kernel, gp.shape[1:-1], spec.strides, spec.dilations, 1, False
+    )
     grad_bias = g.sum(axis=tuple(range(g.ndim - 1))) if use_bias else None
     grad_x = None
     if need_input_grad:
-        grad_x = conv(g, spec.kernel, strides=spec.strides, padding=spec.pads, dilation_rate=spec.dilations, where=where)
+        grad_x = conv(
+            g, spec.kernel, strides=spec.strides, padding=spec.pads, dilation_rate=spec.dilations, where=where
+        )
         if spec.data_format == "channels_first":
             grad_x = np.ascontiguousarray(np.moveaxis(grad_x, -1, 1))
     return grad_x, grad_kernel, grad_bias

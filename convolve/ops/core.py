@@ -29,9 +29,13 @@ from .args import bias_array
 def _check_dense(x, kernel, where: str) -> tuple:
     """(input_dim, units) after checking that ``kernel`` is (I, U) and ``x`` is (..., I)."""
     if kernel.ndim != 2:
-        raise ValueError(f"{where}: expected a kernel of rank 2 (input_dim, units). Received: kernel.shape={kernel.shape}")
+        raise ValueError(
+            f"{where}: expected a kernel of rank 2 (input_dim, units). Received: kernel.shape={kernel.shape}"
+        )
     if x.ndim == 0:
-        raise ValueError(f"{where}: expected input of rank >= 1 (..., input_dim). Received: inputs.shape={x.shape}")
+        raise ValueError(
+            f"{where}: expected input of rank >= 1 (..., input_dim). Received: inputs.shape={x.shape}"
+        )
     in_features, units = kernel.shape
     if x.shape[-1] != in_features:
         raise ValueError(
@@ -61,7 +65,9 @@ def dense(x, kernel, bias=None, where="dense"):
     arrays = [x, kernel] if bias is None else [x, kernel, bias]
     dtype = np.result_type(*arrays)
     xp = get_array_module(x)
-    rows = x.astype(dtype, copy=False).reshape(math.prod(x.shape[:-1]), in_features)  # (M, I), M = prod(leading axes)
+    rows = x.astype(dtype, copy=False).reshape(
+        math.prod(x.shape[:-1]), in_features
+    )  # (M, I), M = prod(leading axes)
     mm = _product if xp is np else xp.matmul
     y = mm(rows, kernel.astype(dtype, copy=False))  # (M, U), a new array
     if bias is not None:

@@ -108,7 +108,9 @@ def blocks(batch: int, out_sizes: tuple, row_elements: int, limit: int | None = 
         return [Block(n0, min(nb, batch - n0), 0, out_sizes[0]) for n0 in range(0, batch, nb)]
     band = max(1, rows // max(math.prod(out_sizes[1:]), 1))
     return [
-        Block(n0, 1, h0, min(band, out_sizes[0] - h0)) for n0 in range(batch) for h0 in range(0, out_sizes[0], band)
+        Block(n0, 1, h0, min(band, out_sizes[0] - h0))
+        for n0 in range(batch)
+        for h0 in range(0, out_sizes[0], band)
     ]
 
 
@@ -161,11 +163,23 @@ def column_views(xp, block: Block, kernel_size, out_sizes, strides, dilations, f
         starts[0] += first
         sizes = (block.hc, *out_sizes[1:])
         if not fused:
-            yield j, sub[(slice(None), *(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(starts, sizes, strides)))]
+            yield (
+                j,
+                sub[
+                    (
+                        slice(None),
+                        *(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(starts, sizes, strides)),
+                    )
+                ],
+            )
             continue
         corner = sub[(slice(None), *(slice(b, None) for b in starts))]
         shape = (block.nc, *sizes, kernel_size[-1] * channels)
-        steps = (corner.strides[0], *(s * st for s, st in zip(strides, corner.strides[1 : n + 1])), corner.strides[-1])
+        steps = (
+            corner.strides[0],
+            *(s * st for s, st in zip(strides, corner.strides[1 : n + 1])),
+            corner.strides[-1],
+        )
         yield j, as_strided(corner, shape, steps, writeable=False)
 
 
@@ -187,7 +201,16 @@ def tap_windows(src, block: Block, kernel_size, out_sizes, strides, dilations) -
     for j, tap in enumerate(product(*(range(k) for k in kernel_size))):
         starts = [t * d for t, d in zip(tap, dilations)]
         starts[0] += block.h0 * strides[0]
-        yield j, sub[(slice(None), slice(None), *(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(starts, sizes, strides)))]
+        yield (
+            j,
+            sub[
+                (
+                    slice(None),
+                    slice(None),
+                    *(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(starts, sizes, strides)),
+                )
+            ],
+        )
 
 
 def channels_first(xp: np.ndarray) -> np.ndarray:
@@ -238,7 +261,10 @@ def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilati
     # (nc, hc, *O[1:], views, run): mat's first T * C columns (all of them without ``ones``)
     itemsize = mat.strides[1]
     shape = (*sizes, taps * channels // run, run)
-    steps = tuple(width * itemsize * math.prod(sizes[i + 1 :]) for i in range(len(sizes))) + (run * itemsize, itemsize)
+    steps = tuple(width * itemsize * math.prod(sizes[i + 1 :]) for i in range(len(sizes))) + (
+        run * itemsize,
+        itemsize,
+    )
     grid = as_strided(mat, shape, steps)
     if views is None:
         for j, view in column_views(xp, block, kernel_size, out_sizes, strides, dilations, fused):

@@ -67,7 +67,9 @@ def batch_norm(x, mean, variance, gamma=None, beta=None, epsilon=1e-3, axis=-1, 
     return y
 
 
-def batch_norm_backward(grad_y, x, mean, variance, gamma=None, epsilon=1e-3, axis=-1, where="batch_norm_backward"):
+def batch_norm_backward(
+    grad_y, x, mean, variance, gamma=None, epsilon=1e-3, axis=-1, where="batch_norm_backward"
+):
     """Gradients of :func:`batch_norm` (the statistics are constants, as in inference or a
     frozen layer).
 
@@ -182,7 +184,9 @@ def _check_input(x, axis, epsilon, where):
     """x as a float array of rank >= 1, axis as a non-negative int; epsilon checked."""
     x = as_float_array(x, where=where, name="inputs")
     if x.ndim == 0:
-        raise ValueError(f"{where}: expected input of rank >= 1 with a channel axis. Received: inputs.shape={x.shape}")
+        raise ValueError(
+            f"{where}: expected input of rank >= 1 with a channel axis. Received: inputs.shape={x.shape}"
+        )
     if not isinstance(axis, numbers.Integral) or isinstance(axis, (bool, np.bool_)):
         raise TypeError(f"{where}: the `axis` argument must be an int. Received: axis={axis!r}")
     if not -x.ndim <= axis < x.ndim:
@@ -193,7 +197,9 @@ def _check_input(x, axis, epsilon, where):
     if not isinstance(epsilon, numbers.Real) or isinstance(epsilon, (bool, np.bool_)):
         raise TypeError(f"{where}: the `epsilon` argument must be a number. Received: epsilon={epsilon!r}")
     if not (math.isfinite(epsilon) and epsilon >= 0):
-        raise ValueError(f"{where}: the `epsilon` argument must be a finite number >= 0. Received: epsilon={epsilon!r}")
+        raise ValueError(
+            f"{where}: the `epsilon` argument must be a finite number >= 0. Received: epsilon={epsilon!r}"
+        )
     return x, int(axis) % x.ndim
 
 
@@ -204,8 +210,12 @@ def _check_params(x, axis, where, **params):
     for name, value in params.items():
         if value is None:
             if name in _REQUIRED:
-                expected = f"an array of shape {x.shape}" if name == "grad_y" else f"an array of shape ({channels},)"
-                raise TypeError(f"{where}: the `{name}` argument is required ({expected}). Received: {name}=None")
+                expected = (
+                    f"an array of shape {x.shape}" if name == "grad_y" else f"an array of shape ({channels},)"
+                )
+                raise TypeError(
+                    f"{where}: the `{name}` argument is required ({expected}). Received: {name}=None"
+                )
             continue
         value = as_float_array(value, where=where, name=name)
         if name == "grad_y":

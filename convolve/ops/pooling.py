@@ -94,7 +94,13 @@ def _tap_maximum(padded, pool_size, strides, out_sizes):
 
 
 def max_pool_backward(
-    grad_y, x, pool_size, strides=None, padding="valid", data_format="channels_last", where="max_pool_backward",
+    grad_y,
+    x,
+    pool_size,
+    strides=None,
+    padding="valid",
+    data_format="channels_last",
+    where="max_pool_backward",
     y=None,
 ):
     """Gradient of :func:`max_pool` with respect to ``x``: each window's grad_y goes to the
@@ -132,7 +138,9 @@ def max_pool_backward(
     if all(s >= k for s, k in zip(strides, pool_size)):
         if y is not None:
             y = _prepare_grad(y, x.shape, out_sizes, data_format, where).astype(x.dtype, copy=False)
-        return _max_pool_backward_disjoint(g.astype(dtype, copy=False), padded, y, pool_size, strides, out_sizes, pads, data_format)
+        return _max_pool_backward_disjoint(
+            g.astype(dtype, copy=False), padded, y, pool_size, strides, out_sizes, pads, data_format
+        )
     has_nan = bool(xp.isnan(x).any())
     best = None  # (N, *O, C): the running maximum
     chosen = xp.zeros(g.shape, dtype=np.min_scalar_type(len(taps) - 1))  # (N, *O, C): index of its tap
@@ -180,7 +188,9 @@ def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pad
         for axis, (o, k, s) in enumerate(zip(out_sizes, pool_size, strides)):
             shape += [o, k]
             steps += [a.strides[axis + 1] * s, a.strides[axis + 1]]
-        return xp.lib.stride_tricks.as_strided(a, (*shape, a.shape[-1]), (*steps, a.strides[-1]), writeable=a is not padded)
+        return xp.lib.stride_tricks.as_strided(
+            a, (*shape, a.shape[-1]), (*steps, a.strides[-1]), writeable=a is not padded
+        )
 
     def per_window(a):
         """(N, *O, C) -> (N, O1, 1, O2, 1, ..., C), to broadcast against the blocks."""
@@ -199,7 +209,9 @@ def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pad
         else:
             tap_hit &= ~claimed
             claimed |= tap_hit
-    covered = all(s == k and p == o * k for p, o, s, k in zip(padded.shape[1:-1], out_sizes, strides, pool_size))
+    covered = all(
+        s == k and p == o * k for p, o, s, k in zip(padded.shape[1:-1], out_sizes, strides, pool_size)
+    )
     grad_padded = (xp.empty if covered else xp.zeros)(padded.shape, dtype=g.dtype)  # (N, *P, C)
     g_b = per_window(g)
     if bool(xp.isfinite(g).all()):
@@ -209,7 +221,9 @@ def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pad
     return _unpad_and_restore(grad_padded, pads, data_format)
 
 
-def average_pool(x, pool_size, strides=None, padding="valid", data_format="channels_last", where="average_pool"):
+def average_pool(
+    x, pool_size, strides=None, padding="valid", data_format="channels_last", where="average_pool"
+):
     """Mean over each window of 1, 2 or 3 spatial axes (the input's rank decides).
 
     Arguments as :func:`max_pool`. With padding='same', each window's sum is divided by
@@ -235,7 +249,13 @@ def average_pool(x, pool_size, strides=None, padding="valid", data_format="chann
 
 
 def average_pool_backward(
-    grad_y, x_shape, pool_size, strides=None, padding="valid", data_format="channels_last", where="average_pool_backward"
+    grad_y,
+    x_shape,
+    pool_size,
+    strides=None,
+    padding="valid",
+    data_format="channels_last",
+    where="average_pool_backward",
 ):
     """Gradient of :func:`average_pool` with respect to its input: each window's grad_y,
     divided by the window's count |W(o)| (the real cells only, with 'same' padding, as in
@@ -255,7 +275,9 @@ def average_pool_backward(
     )
     g = _prepare_grad(grad_y, last_shape, out_sizes, data_format, where)  # (N, *O, C)
     xp = get_array_module(g)
-    share = g / _window_counts(last_shape[1:-1], pool_size, strides, pads, out_sizes, g.dtype, xp)  # a new array
+    share = g / _window_counts(
+        last_shape[1:-1], pool_size, strides, pads, out_sizes, g.dtype, xp
+    )  # a new array
     padded_shape = (last_shape[0], *(s + b + a for s, (b, a) in zip(last_shape[1:-1], pads)), last_shape[-1])
     grad_padded = xp.zeros(padded_shape, dtype=g.dtype)  # (N, *P, C)
     for tap in product(*(range(k) for k in pool_size)):
@@ -278,7 +300,9 @@ def global_max_pool(x, data_format="channels_last", keepdims=False, where="globa
     return get_array_module(x).max(x, axis=axes, keepdims=keepdims)
 
 
-def global_max_pool_backward(grad_y, x, data_format="channels_last", keepdims=False, where="global_max_pool_backward"):
+def global_max_pool_backward(
+    grad_y, x, data_format="channels_last", keepdims=False, where="global_max_pool_backward"
+):
     """Gradient of :func:`global_max_pool` with respect to ``x``: grad_y[n, c] goes to the cell
     holding the maximum of channel c of sample n (ties: the first maximum in row-major order
     over the spatial axes; a NaN counts as the maximum).
@@ -340,7 +364,9 @@ def global_average_pool_backward(
 def _prepare(x, pool_size, strides, padding, data_format, where):
     """Validate everything, move channels last; return what the pooling loops need."""
     x = as_float_array(x, where=where, name="inputs")
-    pool_size, strides, out_sizes, pads, data_format, _ = _geometry(x.shape, pool_size, strides, padding, data_format, where)
+    pool_size, strides, out_sizes, pads, data_format, _ = _geometry(
+        x.shape, pool_size, strides, padding, data_format, where
+    )
     if data_format == "channels_first":
         x = get_array_module(x).moveaxis(x, 1, -1)  # a view: (N, *S, C)
     return x, pool_size, strides, out_sizes, pads, data_format
@@ -369,7 +395,9 @@ def _prepare_grad(grad_y, last_shape, out_sizes, data_format, where):
     """grad_y as a float array of the forward's output shape, moved to channels_last (N, *O, C)."""
     g = as_float_array(grad_y, where=where, name="grad_y")
     batch, channels = last_shape[0], last_shape[-1]
-    expected = (batch, *out_sizes, channels) if data_format == "channels_last" else (batch, channels, *out_sizes)
+    expected = (
+        (batch, *out_sizes, channels) if data_format == "channels_last" else (batch, channels, *out_sizes)
+    )
     if g.shape != expected:
         raise ValueError(
             f"{where}: expected grad_y of shape {expected}, the shape of the forward's output. "
@@ -399,7 +427,9 @@ def _global_axes(shape, data_format, keepdims, where, name="inputs.shape"):
     data_format = standardize_data_format(data_format, where)
     n = _spatial_rank(shape, data_format, where, name)
     if not isinstance(keepdims, (bool, np.bool_)):
-        raise TypeError(f"{where}: the `keepdims` argument must be True or False. Received: keepdims={keepdims!r}")
+        raise TypeError(
+            f"{where}: the `keepdims` argument must be True or False. Received: keepdims={keepdims!r}"
+        )
     axes = tuple(range(1, n + 1)) if data_format == "channels_last" else tuple(range(2, n + 2))
     if any(shape[a] == 0 for a in axes):
         raise ValueError(
@@ -428,7 +458,9 @@ def _prepare_global_grad(grad_y, shape, axes, keepdims, where):
 def _spatial_rank(shape, data_format, where, name="inputs.shape") -> int:
     n = len(shape) - 2
     if n not in (1, 2, 3):
-        layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        layout = (
+            "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        )
         raise ValueError(
             f"{where}: expected input of rank 3, 4 or 5 {layout} for 1-, 2- or 3-D pooling. "
             f"Received: {name}={tuple(shape)}"

@@ -195,7 +195,9 @@ def upsample_nearest_backward(grad_y, size, data_format="channels_last", where="
     size = standardize_tuple(size, n, "size", where)
     first = 1 if data_format == "channels_last" else 2
     sizes = g.shape[first:first + n]
-    problems = [f"{name}: {s} is not a multiple of {r}" for name, s, r in zip(axis_names(n), sizes, size) if s % r]
+    problems = [
+        f"{name}: {s} is not a multiple of {r}" for name, s, r in zip(axis_names(n), sizes, size) if s % r
+    ]
     if problems:
         raise ValueError(
             f"{where}: each spatial size of grad_y must be a multiple of `size`: {'; '.join(problems)}. "
@@ -218,7 +220,9 @@ def flatten(x, data_format="channels_last", where="flatten"):
     x = as_float_array(x, where=where, name="inputs")
     data_format = standardize_data_format(data_format, where)
     if x.ndim == 0:
-        raise ValueError(f"{where}: expected input with a batch axis (rank >= 1). Received: inputs.shape={x.shape}")
+        raise ValueError(
+            f"{where}: expected input with a batch axis (rank >= 1). Received: inputs.shape={x.shape}"
+        )
     if x.ndim == 1:
         return x.reshape(x.shape[0], 1)
     if data_format == "channels_first" and x.ndim > 2:
@@ -238,7 +242,9 @@ def flatten_backward(grad_y, x_shape, data_format="channels_last", where="flatte
     g = as_float_array(grad_y, where=where, name="grad_y")
     data_format = standardize_data_format(data_format, where)
     if not x_shape:
-        raise ValueError(f"{where}: expected x_shape with a batch axis (rank >= 1). Received: x_shape={x_shape}")
+        raise ValueError(
+            f"{where}: expected x_shape with a batch axis (rank >= 1). Received: x_shape={x_shape}"
+        )
     expected = (x_shape[0], math.prod(x_shape[1:]))
     if g.shape != expected:
         raise ValueError(
@@ -262,14 +268,20 @@ def reshape(x, target_shape, where="reshape"):
     """
     x = as_float_array(x, where=where, name="inputs")
     if x.ndim == 0:
-        raise ValueError(f"{where}: expected input with a batch axis (rank >= 1). Received: inputs.shape={x.shape}")
+        raise ValueError(
+            f"{where}: expected input with a batch axis (rank >= 1). Received: inputs.shape={x.shape}"
+        )
     expected = "a tuple of positive ints (the batch axis excluded), with at most one -1"
     try:
         target = tuple(target_shape)
     except TypeError:
-        raise TypeError(f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}") from None
+        raise TypeError(
+            f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}"
+        ) from None
     if not all(_is_int(d) and (d >= 1 or d == -1) for d in target) or sum(d == -1 for d in target) > 1:
-        raise ValueError(f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}")
+        raise ValueError(
+            f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}"
+        )
     target = tuple(int(d) for d in target)
     target = resolve_target_shape(
         math.prod(x.shape[1:]), target, where, f" (inputs.shape={x.shape})", f"target_shape={target_shape!r}"
@@ -277,7 +289,9 @@ def reshape(x, target_shape, where="reshape"):
     return x.reshape((x.shape[0], *target))
 
 
-def resolve_target_shape(per_sample: int, target: tuple, where: str, described: str = "", received: str = "") -> tuple:
+def resolve_target_shape(
+    per_sample: int, target: tuple, where: str, described: str = "", received: str = ""
+) -> tuple:
     """``target`` with its -1 (if any) worked out from ``per_sample`` values per sample.
 
     Raises ValueError when the sizes cannot agree; ``described`` follows the count in the
@@ -341,7 +355,9 @@ def _prepare_spatial(x, data_format, where, name="inputs"):
 def _spatial_rank(shape, data_format, where, name):
     n = len(shape) - 2
     if n not in (1, 2, 3):
-        layout = "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        layout = (
+            "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
+        )
         raise ValueError(
             f"{where}: expected input of rank 3, 4 or 5 {layout} with 1, 2 or 3 spatial axes. "
             f"Received: {name}={tuple(shape)}"
@@ -352,7 +368,11 @@ def _spatial_rank(shape, data_format, where, name):
 def _spatial_index(sizes, pairs, data_format):
     """The index that keeps [before, size - after) of each spatial axis, all of the others."""
     spatial = tuple(slice(before, size - after) for size, (before, after) in zip(sizes, pairs))
-    return (slice(None), *spatial, slice(None)) if data_format == "channels_last" else (slice(None), slice(None), *spatial)
+    return (
+        (slice(None), *spatial, slice(None))
+        if data_format == "channels_last"
+        else (slice(None), slice(None), *spatial)
+    )
 
 
 def _standardize_pairs(value, n, name, where):
@@ -364,7 +384,9 @@ def _standardize_pairs(value, n, name, where):
     n pairs                as given
     """
     if n == 1:
-        expected = "a non-negative int, a tuple of 2 non-negative ints (before, after), or a tuple of 1 such pair"
+        expected = (
+            "a non-negative int, a tuple of 2 non-negative ints (before, after), or a tuple of 1 such pair"
+        )
     else:
         expected = (
             f"a non-negative int, a tuple of {n} non-negative ints (one per spatial axis), "

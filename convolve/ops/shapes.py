@@ -41,7 +41,12 @@ SPATIAL_AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "
 
 def format_shape(shape) -> str:
     """A shape as messages and summaries write it: ``(None, 28, 28, 1)``, ``(5,)``."""
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if s is None else str(s) for s in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def axis_names(n: int) -> tuple:
@@ -248,7 +253,9 @@ def conv_transpose_output_shape(
                 f"Received: output_padding={output_padding!r}, strides={strides}"
             )
     if any(size < 1 for size in input_sizes):
-        raise ValueError(f"{prefix}every spatial size of the input must be at least 1. Received: input sizes={input_sizes}")
+        raise ValueError(
+            f"{prefix}every spatial size of the input must be at least 1. Received: input sizes={input_sizes}"
+        )
     outs, pads, arithmetic = [], [], []
     for name, size, k, s, d, p in zip(axis_names(n), input_sizes, kernel_sizes, strides, dilations, out_pads):
         ke = d * (k - 1) + 1

@@ -60,5 +60,7 @@ def check_name(value, default: str, where: str) -> str:
     if value is None:
         return default
     if not isinstance(value, str) or not value:
-        raise TypeError(f"{where}: the `name` argument must be a non-empty string or None. Received: name={value!r}")
+        raise TypeError(
+            f"{where}: the `name` argument must be a non-empty string or None. Received: name={value!r}"
+        )
     return value

@@ -64,7 +64,9 @@ class Adam(Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad})
+        config.update(
+            {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        )
         return config
 
 
@@ -77,10 +79,19 @@ class AdamW(Adam):
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
         if weight_decay is None:  # Keras raises ValueError here too
-            raise ValueError("AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=None")
+            raise ValueError(
+                "AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=None"
+            )
         weight_decay = check_float(weight_decay, "weight_decay", "AdamW", low=0)
         super().__init__(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
-            weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+            learning_rate=learning_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            amsgrad=amsgrad,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
             name=name,
         )

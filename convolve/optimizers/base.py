@@ -104,7 +104,9 @@ class Optimizer:
     @iterations.setter
     def iterations(self, value):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{self.where}: `iterations` must be a non-negative integer. Received: iterations={value!r}")
+            raise ValueError(
+                f"{self.where}: `iterations` must be a non-negative integer. Received: iterations={value!r}"
+            )
         self._iterations = int(value)
 
     @property
@@ -142,7 +144,11 @@ class Optimizer:
 
     def _value_of(self, variable, index, argument):
         value = getattr(variable, "value", None)
-        if not isinstance(getattr(variable, "path", None), str) or not hasattr(value, "dtype") or not hasattr(value, "shape"):
+        if (
+            not isinstance(getattr(variable, "path", None), str)
+            or not hasattr(value, "dtype")
+            or not hasattr(value, "shape")
+        ):
             raise TypeError(
                 f"{self.where}: expected convolve Variables (with an array `.value` and a `.path`). "
                 f"Received: {argument}[{index}]={variable!r}"
@@ -247,7 +253,7 @@ class Optimizer:
 
         lr = self.learning_rate
         scale = self._global_scale([g for g, _, _ in todo]) if self.global_clipnorm is not None else None
-        for (grad, variable, value), var_slots in zip(todo, slots):
+        for (grad, _, value), var_slots in zip(todo, slots):
             xp = get_array_module(value)
             g_buf, t0, t1 = self._workspace(value)
             grad = self._clip(grad, value, g_buf, scale, xp)
@@ -283,7 +289,9 @@ class Optimizer:
     @staticmethod
     def _sum_of_squares(grad) -> float:
         flat = grad.reshape(-1)
-        return float(flat @ flat) if grad.dtype.kind == "f" else float(np.sum(np.square(flat, dtype=np.float64)))
+        return (
+            float(flat @ flat) if grad.dtype.kind == "f" else float(np.sum(np.square(flat, dtype=np.float64)))
+        )
 
     def _global_scale(self, grads) -> float:
         """Keras' clip_by_global_norm factor: clip * min(1 / norm, 1 / clip), NaN for a non-finite norm."""
@@ -371,7 +379,9 @@ class Optimizer:
         built (an optimizer that has not run yet takes the slots as they come)."""
         where = f"{self.where}.set_state"
         if not isinstance(state, Mapping):
-            raise TypeError(f"{where}: expected a dict of name -> array, as state() returns. Received: {type(state).__name__}")
+            raise TypeError(
+                f"{where}: expected a dict of name -> array, as state() returns. Received: {type(state).__name__}"
+            )
         has_schedule = isinstance(self._learning_rate, schedules.LearningRateSchedule)
         fixed = [ITERATIONS] if has_schedule else [ITERATIONS, LEARNING_RATE]
         missing = [key for key in fixed if key not in state]
@@ -420,7 +430,9 @@ class Optimizer:
             expected = {f"{p}/{n}" for p in given for n in slot_names}
         present = {f"{p}/{n}" for p, slots in given.items() for n in slots}
         if expected - present:
-            raise ValueError(f"{where}: missing entries {sorted(expected - present)}. Received: entries {sorted(state)}")
+            raise ValueError(
+                f"{where}: missing entries {sorted(expected - present)}. Received: entries {sorted(state)}"
+            )
         if present - expected:
             raise ValueError(
                 f"{where}: unexpected entries {sorted(present - expected)}: the optimizer has no such variables. "
@@ -434,7 +446,9 @@ class Optimizer:
                 xp = get_array_module(current) if current is not None else get_array_module(array)
                 array = array if isinstance(array, xp.ndarray) else xp.asarray(array)
                 if array.dtype.kind not in "iuf":
-                    raise TypeError(f"{where}: entry '{key}' must be a numeric array. Received: dtype={array.dtype}")
+                    raise TypeError(
+                        f"{where}: entry '{key}' must be a numeric array. Received: dtype={array.dtype}"
+                    )
                 if current is not None and array.shape != current.shape:
                     raise ValueError(
                         f"{where}: entry '{key}' must have shape {current.shape}. Received: an array of shape {array.shape}"
@@ -457,4 +471,6 @@ class Optimizer:
 
     def __repr__(self) -> str:
         lr = self._learning_rate
-        return f"<{type(self).__name__} name={self.name!r} learning_rate={lr!r} iterations={self._iterations}>"
+        return (
+            f"<{type(self).__name__} name={self.name!r} learning_rate={lr!r} iterations={self._iterations}>"
+        )

@@ -72,5 +72,7 @@ class RMSprop(Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered})
+        config.update(
+            {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered}
+        )
         return config

@@ -34,7 +34,9 @@ class LearningRateSchedule:
     """
 
     def __call__(self, step) -> float:
-        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `__call__(self, step)`.")
+        raise NotImplementedError(
+            f"Learning rate schedule '{type(self).__name__}' must override `__call__(self, step)`."
+        )
 
     def get_config(self) -> dict:
         raise NotImplementedError(
@@ -57,7 +59,9 @@ class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase``
     the exponent is ``floor(step / decay_steps)``."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(
+        self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"
+    ):
         where = "ExponentialDecay"
         self.initial_learning_rate = check_float(initial_learning_rate, "initial_learning_rate", where, low=0)
         self.decay_steps = check_float(decay_steps, "decay_steps", where, low=0, low_open=True, keep_int=True)
@@ -152,7 +156,9 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             check_float(b, f"boundaries[{i}]", where, keep_int=True) for i, b in enumerate(boundaries)
         ]
         if any(b >= c for b, c in zip(self.boundaries, self.boundaries[1:])):
-            raise ValueError(f"{where}: `boundaries` must be strictly increasing. Received: boundaries={boundaries}")
+            raise ValueError(
+                f"{where}: `boundaries` must be strictly increasing. Received: boundaries={boundaries}"
+            )
         self.values = [check_float(v, f"values[{i}]", where, low=0) for i, v in enumerate(values)]
         self.name = check_name(name, "PiecewiseConstant", where)
 

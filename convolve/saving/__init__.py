@@ -31,9 +31,13 @@ def _checked_target(filepath, overwrite: bool, where: str) -> str:
     try:
         path = os.fspath(filepath)
     except TypeError:
-        raise TypeError(f"{where}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}") from None
+        raise TypeError(
+            f"{where}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}"
+        ) from None
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{where}: the path names a directory; give a file name. Received: filepath={path!r}")
+        raise IsADirectoryError(
+            f"{where}: the path names a directory; give a file name. Received: filepath={path!r}"
+        )
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{where}: the file exists and overwrite=False. Received: filepath={path!r}")
     return path

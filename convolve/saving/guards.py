@@ -32,7 +32,9 @@ def checked_path(filepath, where: str) -> str:
     try:
         path = os.fspath(filepath)
     except TypeError:
-        raise TypeError(f"{where}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}") from None
+        raise TypeError(
+            f"{where}: the file path must be a str or os.PathLike. Received: filepath={filepath!r}"
+        ) from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"{where}: no such file: '{path}'")
     if os.path.isdir(path):
@@ -73,7 +75,9 @@ def read_exactly(file, n: int, path, what: str) -> bytes:
     """``n`` bytes from ``file``; a ValueError naming ``what`` if the file ends first."""
     data = file.read(n)
     if len(data) != n:
-        raise fail(path, f"the file ended while reading {what}: expected {n} bytes. Received: {len(data)} bytes")
+        raise fail(
+            path, f"the file ended while reading {what}: expected {n} bytes. Received: {len(data)} bytes"
+        )
     return data
 
 
@@ -101,5 +105,7 @@ def loads(text, path, what: str, invalid: str | None = None):
         raise fail(path, message) from None
     depth = json_depth(value)
     if depth > MAX_JSON_DEPTH:
-        raise fail(path, f"its {what} nests JSON more than {MAX_JSON_DEPTH} levels deep. Received: {depth} levels")
+        raise fail(
+            path, f"its {what} nests JSON more than {MAX_JSON_DEPTH} levels deep. Received: {depth} levels"
+        )
     return value

@@ -144,7 +144,8 @@ def _rng_states(model) -> dict:
 
 def _weight_tensors(model) -> dict:
     return {
-        f"{_WEIGHTS}{i:03d}/{var.path}": np.asarray(var.value, order="C") for i, var in enumerate(model.weights)
+        f"{_WEIGHTS}{i:03d}/{var.path}": np.asarray(var.value, order="C")
+        for i, var in enumerate(model.weights)
     }
 
 
@@ -193,7 +194,9 @@ def _read(path):
     file, size = guards.open_regular_file(path)
     with file:
         if size < 8:
-            raise _fail(path, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated?)")
+            raise _fail(
+                path, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated?)"
+            )
         (header_size,) = struct.unpack("<Q", guards.read_exactly(file, 8, path, "the header size"))
         if header_size > guards.MAX_HEADER_BYTES:
             raise _fail(
@@ -214,7 +217,9 @@ def _read(path):
         text = data[8 : 8 + header_size].decode("utf-8")
     except UnicodeDecodeError:
         raise _fail(path, "it is not a safetensors file (its header is not UTF-8 text)") from None
-    header = guards.loads(text, path, "header", invalid="it is not a safetensors file (its header is not JSON)")
+    header = guards.loads(
+        text, path, "header", invalid="it is not a safetensors file (its header is not JSON)"
+    )
     if not isinstance(header, dict):
         raise _fail(path, "it is not a safetensors file (its header is not a JSON object)")
     metadata = header.get("__metadata__")
@@ -231,7 +236,9 @@ def _read(path):
     try:
         version = int(metadata.get("format_version"))
     except (TypeError, ValueError):
-        raise _fail(path, f"its format_version is not an integer. Received: {metadata.get('format_version')!r}") from None
+        raise _fail(
+            path, f"its format_version is not an integer. Received: {metadata.get('format_version')!r}"
+        ) from None
     if version > FORMAT_VERSION:
         raise _fail(
             path,
@@ -244,7 +251,10 @@ def _read(path):
     if missing:
         raise _fail(path, f"its metadata lacks the entries {missing}")
     if _metadata_digest(metadata) != metadata["metadata_sha256"]:
-        raise _fail(path, "its metadata does not match its checksum (metadata_sha256): the file was edited or corrupted")
+        raise _fail(
+            path,
+            "its metadata does not match its checksum (metadata_sha256): the file was edited or corrupted",
+        )
 
     # tensor data: the header's offsets must fit the bytes that follow it
     ends = [
@@ -266,10 +276,17 @@ def _read(path):
         raise _fail(path, f"safetensors could not read the tensors ({error})") from None
     del data
     if _tensors_digest(tensors) != metadata["tensors_sha256"]:
-        raise _fail(path, "its tensor data does not match its checksum (tensors_sha256): the file was modified or corrupted")
+        raise _fail(
+            path,
+            "its tensor data does not match its checksum (tensors_sha256): the file was modified or corrupted",
+        )
 
     decoded = {
-        key: (metadata[key] if key in _PLAIN_KEYS else guards.loads(metadata[key], path, f"metadata entry {key!r}"))
+        key: (
+            metadata[key]
+            if key in _PLAIN_KEYS
+            else guards.loads(metadata[key], path, f"metadata entry {key!r}")
+        )
         for key in REQUIRED_KEYS
     }
     decoded["format_version"] = version
@@ -286,7 +303,9 @@ def _stored_weights(path, tensors) -> list:
             continue
         match = _WEIGHT_NAME.match(name)
         if match is None:
-            raise _fail(path, f"unexpected tensor {name!r} (expected 'weights/<index>/<path>' or 'optimizer/<key>')")
+            raise _fail(
+                path, f"unexpected tensor {name!r} (expected 'weights/<index>/<path>' or 'optimizer/<key>')"
+            )
         index = int(match.group(1))
         if index in indexed:
             raise _fail(path, f"two tensors have the weight index {index}")
@@ -372,7 +391,10 @@ def _restore_rng_states(model, path, states) -> None:
     for name, state in states.items():
         rng = getattr(layers.get(name), "_rng", None)
         if not isinstance(rng, np.random.Generator):
-            raise _fail(path, f"it holds a random generator state for layer {name!r}, which has no generator of its own")
+            raise _fail(
+                path,
+                f"it holds a random generator state for layer {name!r}, which has no generator of its own",
+            )
         try:
             rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError) as error:
@@ -384,11 +406,16 @@ def load_model(path: str, compile=True):
     compile settings and optimizer state."""
     meta, tensors, size = _read(path)
     if meta["contents"] != "model":
-        raise _fail(path, "it holds only weights (written by save_weights); build the model and call model.load_weights")
+        raise _fail(
+            path,
+            "it holds only weights (written by save_weights); build the model and call model.load_weights",
+        )
     classes = model_classes()
     cls = classes.get(meta["model_class"]) if isinstance(meta["model_class"], str) else None
     if cls is None:
-        raise _fail(path, f"unknown model class. Expected one of {sorted(classes)}. Received: {meta['model_class']!r}")
+        raise _fail(
+            path, f"unknown model class. Expected one of {sorted(classes)}. Received: {meta['model_class']!r}"
+        )
     model = _rebuild(cls, meta["model_config"], path, _stored_weights(path, tensors), size)
     _restore_rng_states(model, path, meta["rng_states"])
 
@@ -439,8 +466,11 @@ def _build_for(model, path, input_shape, stored, size) -> None:
         copy.build(input_shape)
         return copy
 
-    _check_weights(_declared_model(probe, path, size, f"the model, for the file's input shape {input_shape},"),
-                   path, stored)
+    _check_weights(
+        _declared_model(probe, path, size, f"the model, for the file's input shape {input_shape},"),
+        path,
+        stored,
+    )
     with _GlobalRandomStateKept():  # the initial weights drawn now are replaced at once
         model.build(input_shape)
 

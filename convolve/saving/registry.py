@@ -33,7 +33,9 @@ def model_class_name(model, where: str) -> str:
     for cls in type(model).__mro__:
         if _MODEL_CLASSES.get(cls.__name__) is cls:
             return cls.__name__
-    raise TypeError(f"{where}: convolve can save {sorted(_MODEL_CLASSES)} models. Received: a {type(model).__name__}")
+    raise TypeError(
+        f"{where}: convolve can save {sorted(_MODEL_CLASSES)} models. Received: a {type(model).__name__}"
+    )
 
 
 class FileFormat(NamedTuple):

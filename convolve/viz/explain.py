@@ -135,16 +135,22 @@ def explain(
         mismatched channels, or shapes that are not one of the above.
     """
     if at is None:
-        raise TypeError(f"{WHERE}: the `at` argument is required: the output position, (row, col) for 2-D. Received: at=None")
+        raise TypeError(
+            f"{WHERE}: the `at` argument is required: the output position, (row, col) for 2-D. Received: at=None"
+        )
     if isinstance(at, (int, np.integer)) and not isinstance(at, bool):
         at = (int(at),)
     try:
         at = tuple(at)
     except TypeError:
-        raise TypeError(f"{WHERE}: the `at` argument must be (row, col) for 2-D or (i,) for 1-D. Received: at={at!r}") from None
+        raise TypeError(
+            f"{WHERE}: the `at` argument must be (row, col) for 2-D or (i,) for 1-D. Received: at={at!r}"
+        ) from None
     n = len(at)
     if n not in (1, 2) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in at):
-        raise ValueError(f"{WHERE}: the `at` argument must be (row, col) for 2-D or (i,) for 1-D, of ints. Received: at={at!r}")
+        raise ValueError(
+            f"{WHERE}: the `at` argument must be (row, col) for 2-D or (i,) for 1-D, of ints. Received: at={at!r}"
+        )
     at = tuple(int(v) for v in at)
 
     if isinstance(kernel, str):
@@ -241,7 +247,9 @@ def _one_filter(kernel, n, filter):
             )
         return kernel[..., filter]
     layouts = {1: "(k,), (k, C) or (k, C, F)", 2: "(kh, kw), (kh, kw, C) or (kh, kw, C, F)"}[n]
-    raise ValueError(f"{WHERE}: for a {n}-D position `at`, the kernel must be {layouts}. Received: kernel.shape={kernel.shape}")
+    raise ValueError(
+        f"{WHERE}: for a {n}-D position `at`, the kernel must be {layouts}. Received: kernel.shape={kernel.shape}"
+    )
 
 
 def _pick_channel(x, kernel, channel):
@@ -264,13 +272,17 @@ def _pick_channel(x, kernel, channel):
             f"{WHERE}: the kernel's channel axis must be 1 or the input's channels, {c}. "
             f"Received: kernel channels={ck}, input channels={c}"
         )
-    return x[..., channel : channel + 1], kernel[..., (channel if ck == c else 0) : (channel if ck == c else 0) + 1]
+    return x[..., channel : channel + 1], kernel[
+        ..., (channel if ck == c else 0) : (channel if ck == c else 0) + 1
+    ]
 
 
 def _pick_bias(bias, filter):
     b = np.asarray(bias)
     if b.dtype.kind not in "biuf":
-        raise TypeError(f"{WHERE}: the `bias` argument must be a number or a (filters,) array. Received: bias={bias!r}")
+        raise TypeError(
+            f"{WHERE}: the `bias` argument must be a number or a (filters,) array. Received: bias={bias!r}"
+        )
     if b.ndim == 0:
         return float(b)
     if b.ndim == 1 and 0 <= filter < b.shape[0]:
@@ -365,7 +377,11 @@ def _trace(e: Explanation) -> str:
             lines.append(f"input channel {e.channel} alone:")
         elif channels > 1:
             lines.append(f"channel {c}:")
-        blocks = [_matrix_lines(e.patch[..., c]), _matrix_lines(e.kernel[..., c]), _matrix_lines(e.products[..., c])]
+        blocks = [
+            _matrix_lines(e.patch[..., c]),
+            _matrix_lines(e.kernel[..., c]),
+            _matrix_lines(e.products[..., c]),
+        ]
         lines += _side_by_side(blocks, ["*", "="], ["patch", "filter", "products"])
     lines.append("")
     if channels == 1:
@@ -380,6 +396,8 @@ def _trace(e: Explanation) -> str:
     lines.append("output size: " + " x ".join(str(o) for o in e.output_shape))
     width = max(len(a.axis) for a in e.arithmetic) + 1
     for a in e.arithmetic:
-        extra = f"  (padding {a.padding!r}: {a.before} before, {a.after} after)" if a.padding != "valid" else ""
+        extra = (
+            f"  (padding {a.padding!r}: {a.before} before, {a.after} after)" if a.padding != "valid" else ""
+        )
         lines.append(f"  {(a.axis + ':').ljust(width)} {_axis_formula(a)}{extra}")
     return "\n".join(lines)

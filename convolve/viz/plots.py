@@ -57,10 +57,14 @@ def _check_path(path, where):
     try:
         path = os.fspath(path)
     except TypeError:
-        raise TypeError(f"{where}: path must be a file name (str or os.PathLike) or None. Received: path={path!r}") from None
+        raise TypeError(
+            f"{where}: path must be a file name (str or os.PathLike) or None. Received: path={path!r}"
+        ) from None
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{where}: the folder to save the PNG in does not exist. Received: path={path!r}")
+        raise FileNotFoundError(
+            f"{where}: the folder to save the PNG in does not exist. Received: path={path!r}"
+        )
     return path
 
 
@@ -95,8 +99,12 @@ def _grid(n, columns, default_max=8, square=True):
 
 
 def _check_columns(columns, where):
-    if columns is not None and (not isinstance(columns, (int, np.integer)) or isinstance(columns, bool) or columns < 1):
-        raise ValueError(f"{where}: columns must be a positive integer or None. Received: columns={columns!r}")
+    if columns is not None and (
+        not isinstance(columns, (int, np.integer)) or isinstance(columns, bool) or columns < 1
+    ):
+        raise ValueError(
+            f"{where}: columns must be a positive integer or None. Received: columns={columns!r}"
+        )
     return None if columns is None else int(columns)
 
 
@@ -178,13 +186,19 @@ def plot_filters(layer_or_kernel, channel=None, normalize="per_filter", columns=
     """
     where = "plot_filters"
     if normalize not in ("per_filter", "global"):
-        raise ValueError(f"{where}: normalize must be 'per_filter' or 'global'. Received: normalize={normalize!r}")
+        raise ValueError(
+            f"{where}: normalize must be 'per_filter' or 'global'. Received: normalize={normalize!r}"
+        )
     columns = _check_columns(columns, where)
     path = _check_path(path, where)
     kernel, label, one_d = _kernel_of(layer_or_kernel, where)
     kh, kw, cin, nf = kernel.shape
     if channel is not None:
-        if not isinstance(channel, (int, np.integer)) or isinstance(channel, bool) or not -cin <= channel < cin:
+        if (
+            not isinstance(channel, (int, np.integer))
+            or isinstance(channel, bool)
+            or not -cin <= channel < cin
+        ):
             raise ValueError(
                 f"{where}: channel must be None or an input channel index in [0, {cin}). Received: channel={channel!r}"
             )
@@ -228,7 +242,11 @@ def plot_filters(layer_or_kernel, channel=None, normalize="per_filter", columns=
                 ax.set_ylabel(f"in {c}", fontsize=8)
     what = f"{label}: " if label else ""
     size = f"{kw}-tap" if one_d else f"{kh}x{kw}"
-    drawn = "RGB" if rgb else (f"input channel {int(channel) % cin}" if channel is not None else f"{cin} input channel(s)")
+    drawn = (
+        "RGB"
+        if rgb
+        else (f"input channel {int(channel) % cin}" if channel is not None else f"{cin} input channel(s)")
+    )
     fig.suptitle(f"{what}{nf} filters {size}, {drawn}, {normalize.replace('_', '-')} scaling", fontsize=9)
     _save(fig, path)
     return fig
@@ -285,7 +303,9 @@ def _resolve_layers(model, layers, where):
         return chosen
     items = list(layers) if isinstance(layers, (list, tuple)) else [layers]
     if not items:
-        raise ValueError(f"{where}: layers must name at least one layer (its layers: {names}). Received: layers={layers!r}")
+        raise ValueError(
+            f"{where}: layers must name at least one layer (its layers: {names}). Received: layers={layers!r}"
+        )
     chosen = []
     for item in items:
         if isinstance(item, str):
@@ -375,7 +395,9 @@ def feature_maps(model, x, layers=None):
     """
     where = "feature_maps"
     if not hasattr(model, "layers") or not hasattr(model, "predict"):
-        raise TypeError(f"{where}: expected a Sequential or a functional Model. Received: {type(model).__name__}")
+        raise TypeError(
+            f"{where}: expected a Sequential or a functional Model. Received: {type(model).__name__}"
+        )
     wanted = _resolve_layers(model, layers, where)
     xs = _as_batch(model, x, where)
     model._build_for(xs, where)  # a Sequential not built yet builds for x; every model is a graph then
@@ -403,8 +425,9 @@ def _maps_hwc(output, layer):
     )
 
 
-def plot_feature_maps(model, x, layers=None, index=0, normalize="minmax", max_maps=64, columns=None, path=None,
-                      cmap=None):
+def plot_feature_maps(
+    model, x, layers=None, index=0, normalize="minmax", max_maps=64, columns=None, path=None, cmap=None
+):
     """Every chosen layer's output for one sample, one block of maps per layer.
 
     Args:
@@ -426,7 +449,9 @@ def plot_feature_maps(model, x, layers=None, index=0, normalize="minmax", max_ma
     """
     where = "plot_feature_maps"
     if normalize not in ("minmax", "symmetric"):
-        raise ValueError(f"{where}: normalize must be 'minmax' or 'symmetric'. Received: normalize={normalize!r}")
+        raise ValueError(
+            f"{where}: normalize must be 'minmax' or 'symmetric'. Received: normalize={normalize!r}"
+        )
     if not isinstance(max_maps, (int, np.integer)) or isinstance(max_maps, bool) or max_maps < 1:
         raise ValueError(f"{where}: max_maps must be a positive integer. Received: max_maps={max_maps!r}")
     if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
@@ -434,7 +459,9 @@ def plot_feature_maps(model, x, layers=None, index=0, normalize="minmax", max_ma
     columns = _check_columns(columns, where)
     path = _check_path(path, where)
     if not hasattr(model, "layers") or not hasattr(model, "predict"):
-        raise TypeError(f"{where}: expected a Sequential or a functional Model. Received: {type(model).__name__}")
+        raise TypeError(
+            f"{where}: expected a Sequential or a functional Model. Received: {type(model).__name__}"
+        )
     wanted = _resolve_layers(model, layers, where)
     xs = _as_batch(model, x, where)
     batch = xs if isinstance(xs, list) else [xs]
@@ -514,9 +541,13 @@ def plot_history(history, metrics=None, path=None):
         try:
             arr = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: every entry must be a list of numbers. Received: {key!r}={values!r}") from None
+            raise ValueError(
+                f"{where}: every entry must be a list of numbers. Received: {key!r}={values!r}"
+            ) from None
         if arr.ndim != 1:
-            raise ValueError(f"{where}: every entry must be a list of per-epoch numbers. Received: {key!r} with shape {arr.shape}")
+            raise ValueError(
+                f"{where}: every entry must be a list of per-epoch numbers. Received: {key!r} with shape {arr.shape}"
+            )
         series[str(key)] = arr
     if not series or all(len(v) == 0 for v in series.values()):
         raise ValueError(f"{where}: the history is empty (was fit run?). Received: {logs!r}")
@@ -540,7 +571,9 @@ def plot_history(history, metrics=None, path=None):
             if base not in chosen:
                 chosen.append(base)
         if not chosen:
-            raise ValueError(f"{where}: metrics must name at least one metric ({list(series)}). Received: metrics={metrics!r}")
+            raise ValueError(
+                f"{where}: metrics must name at least one metric ({list(series)}). Received: metrics={metrics!r}"
+            )
     path = _check_path(path, where)
     Figure = _figure_class(where)
     from matplotlib.ticker import MaxNLocator
@@ -574,12 +607,18 @@ def _labels(y, name, where):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ValueError(f"{where}: {name} must be integer labels (N,) or one-hot rows (N, K). Received: {name} with shape {y.shape}")
+        raise ValueError(
+            f"{where}: {name} must be integer labels (N,) or one-hot rows (N, K). Received: {name} with shape {y.shape}"
+        )
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError(f"{where}: {name} must hold whole numbers (class indices). Received: {name} with non-integer values")
+            raise ValueError(
+                f"{where}: {name} must hold whole numbers (class indices). Received: {name} with non-integer values"
+            )
     elif y.dtype.kind not in "iub":
-        raise TypeError(f"{where}: {name} must be numeric class labels. Received: {name} with dtype={y.dtype}")
+        raise TypeError(
+            f"{where}: {name} must be numeric class labels. Received: {name} with dtype={y.dtype}"
+        )
     return y.astype(np.int64)
 
 
@@ -608,7 +647,9 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
         num_classes = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
         num_classes = max(num_classes, 1)
     elif not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"{where}: num_classes must be a positive integer or None. Received: num_classes={num_classes!r}")
+        raise ValueError(
+            f"{where}: num_classes must be a positive integer or None. Received: num_classes={num_classes!r}"
+        )
     for name, labels in (("y_true", t), ("y_pred", p)):
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(
@@ -619,7 +660,9 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
     return np.bincount(k * t + p, minlength=k * k).reshape(k, k).astype(np.int64)
 
 
-def plot_confusion_matrix(model, x, y, class_names=None, normalize=None, path=None, batch_size=32, cmap="Blues"):
+def plot_confusion_matrix(
+    model, x, y, class_names=None, normalize=None, path=None, batch_size=32, cmap="Blues"
+):
     """The confusion matrix of ``model``'s predictions on ``x`` against labels ``y``.
 
     Args:
@@ -640,14 +683,18 @@ def plot_confusion_matrix(model, x, y, class_names=None, normalize=None, path=No
     """
     where = "plot_confusion_matrix"
     if normalize not in (None, "true", "pred", "all"):
-        raise ValueError(f"{where}: normalize must be None, 'true', 'pred' or 'all'. Received: normalize={normalize!r}")
+        raise ValueError(
+            f"{where}: normalize must be None, 'true', 'pred' or 'all'. Received: normalize={normalize!r}"
+        )
     path = _check_path(path, where)
     if not hasattr(model, "predict"):
         raise TypeError(f"{where}: expected a model with predict(). Received: {type(model).__name__}")
     y_true = _labels(y, "y", where)
     n = len(x[0]) if isinstance(x, (list, tuple)) else len(x)  # a list: one array per model input
     if len(y_true) != n:
-        raise ValueError(f"{where}: x and y must have the same number of samples. Received: {n} inputs and {len(y_true)} labels")
+        raise ValueError(
+            f"{where}: x and y must have the same number of samples. Received: {n} inputs and {len(y_true)} labels"
+        )
     Figure = _figure_class(where)
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     if scores.ndim == 2 and scores.shape[1] == 1:
@@ -655,15 +702,21 @@ def plot_confusion_matrix(model, x, y, class_names=None, normalize=None, path=No
     elif scores.ndim == 2:
         y_pred, k = np.argmax(scores, axis=1), scores.shape[1]
     else:
-        raise ValueError(f"{where}: the model must output class scores (N, K). Received: predictions of shape {scores.shape}")
+        raise ValueError(
+            f"{where}: the model must output class scores (N, K). Received: predictions of shape {scores.shape}"
+        )
     if y_true.size and y_true.max() >= k:
-        raise ValueError(f"{where}: y holds class {y_true.max()} but the model scores {k} classes. Received: y with values up to {y_true.max()}")
+        raise ValueError(
+            f"{where}: y holds class {y_true.max()} but the model scores {k} classes. Received: y with values up to {y_true.max()}"
+        )
     if class_names is None:
         class_names = [str(i) for i in range(k)]
     else:
         class_names = [str(name) for name in class_names]
         if len(class_names) != k:
-            raise ValueError(f"{where}: class_names must name the model's {k} classes. Received: {len(class_names)} names")
+            raise ValueError(
+                f"{where}: class_names must name the model's {k} classes. Received: {len(class_names)} names"
+            )
     counts = confusion_matrix(y_true, y_pred, k)
     if normalize is None:
         values = counts

@@ -20,9 +20,14 @@ def test_input_declares_shape_without_batch():
 
 
 def test_input_errors():
-    with pytest.raises(ValueError, match=r"InputLayer: the `shape` argument is required. Received: shape=None"):
+    with pytest.raises(
+        ValueError, match=r"InputLayer: the `shape` argument is required. Received: shape=None"
+    ):
         InputLayer()
-    with pytest.raises(TypeError, match=r"input_shape must be a tuple of ints \(without the batch axis\). Received: input_shape=5"):
+    with pytest.raises(
+        TypeError,
+        match=r"input_shape must be a tuple of ints \(without the batch axis\). Received: input_shape=5",
+    ):
         Conv2D(1, 3, input_shape=5)
 
 

@@ -99,7 +99,9 @@ def test_conv2d_layer_matches_loop_reference(dtype):
     y = layer(x)
     assert y.dtype == dtype
     kernel, bias = layer.get_weights()
-    expected = loop_conv(x.astype(dtype).astype(np.float64), kernel.astype(np.float64), (2, 1), (1, 2), 2) + bias
+    expected = (
+        loop_conv(x.astype(dtype).astype(np.float64), kernel.astype(np.float64), (2, 1), (1, 2), 2) + bias
+    )
     assert_close(y, expected, dtype)
 
 
@@ -129,13 +131,21 @@ def test_separable_is_depthwise_then_pointwise(layer_cls, rank):
     depth = np.zeros((2, *(3,) * rank, 6))
     for c in range(3):
         for j in range(2):
-            depth[..., c * 2 + j] = loop_conv(x[..., c : c + 1], dk[..., c : c + 1, j : j + 1], (2,) * rank, (1,) * rank)[..., 0]
+            depth[..., c * 2 + j] = loop_conv(
+                x[..., c : c + 1], dk[..., c : c + 1, j : j + 1], (2,) * rank, (1,) * rank
+            )[..., 0]
     expected = depth @ pk.reshape(6, 4) + bias
     assert_close(y, expected)
 
 
 def test_activation_is_applied():
-    layer = Conv1D(2, 1, activation="relu", kernel_initializer="ones", bias_initializer=lambda s, dtype: np.array([-1.0, 1.0], dtype))
+    layer = Conv1D(
+        2,
+        1,
+        activation="relu",
+        kernel_initializer="ones",
+        bias_initializer=lambda s, dtype: np.array([-1.0, 1.0], dtype),
+    )
     y = layer(np.array([[[0.5], [2.0]]]))
     np.testing.assert_allclose(y, [[[0.0, 1.5], [1.0, 3.0]]])
 
@@ -197,14 +207,19 @@ def test_compute_output_shape_matches_call(rank, size, k, s, d, padding, channel
 
 
 def test_wrong_rank():
-    with pytest.raises(ValueError, match=r"Conv2D 'conv2d' is incompatible with the layer: expected ndim=4, found ndim=3"):
+    with pytest.raises(
+        ValueError, match=r"Conv2D 'conv2d' is incompatible with the layer: expected ndim=4, found ndim=3"
+    ):
         Conv2D(1, 3)(np.zeros((8, 8, 1)))
 
 
 def test_channel_count_differs_from_built_layer():
     layer = Conv2D(1, 3)
     layer(np.zeros((1, 8, 8, 1)))
-    with pytest.raises(ValueError, match=r"expected axis 3 of input shape to have value 1, but received input with shape \(1, 8, 8, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected axis 3 of input shape to have value 1, but received input with shape \(1, 8, 8, 3\)",
+    ):
         layer(np.zeros((1, 8, 8, 3)))
 
 
@@ -223,15 +238,30 @@ def test_output_below_one_shows_arithmetic():
         ({"strides": 0}, r"`strides` argument must contain only positive integers. Received: strides=0"),
         ({"strides": 1.5}, r"`strides` argument must be an int or a tuple of 2 ints. Received: strides=1.5"),
         ({"strides": (1, 2, 3)}, r"tuple of 2 ints. Received: strides=\(1, 2, 3\)"),
-        ({"dilation_rate": -1}, r"`dilation_rate` argument must contain only positive integers. Received: dilation_rate=-1"),
-        ({"kernel_size": 0}, r"`kernel_size` argument must contain only positive integers. Received: kernel_size=0"),
+        (
+            {"dilation_rate": -1},
+            r"`dilation_rate` argument must contain only positive integers. Received: dilation_rate=-1",
+        ),
+        (
+            {"kernel_size": 0},
+            r"`kernel_size` argument must contain only positive integers. Received: kernel_size=0",
+        ),
         ({"kernel_size": (2.0, 2)}, r"Received: kernel_size=\(2.0, 2\)"),
-        ({"padding": "sam"}, r"`padding` argument must be one of \{'valid', 'same', 'causal', 'full'\}. Received: padding='sam'"),
+        (
+            {"padding": "sam"},
+            r"`padding` argument must be one of \{'valid', 'same', 'causal', 'full'\}. Received: padding='sam'",
+        ),
         ({"padding": "causal"}, r"padding='causal' is only for 1-D convolutions"),
-        ({"padding_mode": "mirror"}, r"`padding_mode` argument must be one of \{'zeros', 'reflect', 'replicate', 'circular'\}. Received: padding_mode='mirror'"),
+        (
+            {"padding_mode": "mirror"},
+            r"`padding_mode` argument must be one of \{'zeros', 'reflect', 'replicate', 'circular'\}. Received: padding_mode='mirror'",
+        ),
         ({"data_format": "NHWC"}, r"`data_format` argument must be one of"),
         ({"filters": 0}, r"`filters` argument must be a positive integer. Received: filters=0"),
-        ({"groups": 3}, r"number of filters must be divisible by the number of groups. Received: filters=4, groups=3"),
+        (
+            {"groups": 3},
+            r"number of filters must be divisible by the number of groups. Received: filters=4, groups=3",
+        ),
         ({"activation": "swishy"}, r"swishy"),
         ({"kernel_initializer": "glorot"}, r"unknown initializer"),
         ({"foo": 1}, r"Unrecognized keyword argument\(s\) passed to Conv2D: \['foo'\]"),
@@ -244,12 +274,17 @@ def test_bad_arguments_raise_at_construction(kwargs, match):
 
 
 def test_input_channels_not_divisible_by_groups():
-    with pytest.raises(ValueError, match=r"input channels must be divisible by the number of groups. Received: input channels=3, groups=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"input channels must be divisible by the number of groups. Received: input channels=3, groups=2",
+    ):
         Conv2D(4, 3, groups=2)(np.zeros((1, 5, 5, 3)))
 
 
 def test_non_numeric_input():
-    with pytest.raises(TypeError, match=r"Layer Conv1D 'conv1d' expected a numeric array .* Received: inputs with dtype=<U1"):
+    with pytest.raises(
+        TypeError, match=r"Layer Conv1D 'conv1d' expected a numeric array .* Received: inputs with dtype=<U1"
+    ):
         Conv1D(1, 3)(np.array([[["a"]] * 5]))
     with pytest.raises(TypeError, match="numeric array"):
         Conv1D(1, 3)([[[None]] * 5])
@@ -258,9 +293,14 @@ def test_non_numeric_input():
 def test_set_weights_errors_name_both_shapes():
     layer = Conv1D(1, 3, input_shape=(8, 1))
     layer(np.zeros((1, 8, 1)))
-    with pytest.raises(ValueError, match=r"weight 'kernel' has shape \(3, 1, 1\). Received: an array of shape \(3, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"weight 'kernel' has shape \(3, 1, 1\). Received: an array of shape \(3, 1\)"
+    ):
         layer.set_weights([np.zeros((3, 1)), np.zeros(1)])
-    with pytest.raises(ValueError, match=r"set_weights expected a list of 2 arrays \(kernel, bias\). Received: a list of 1 arrays"):
+    with pytest.raises(
+        ValueError,
+        match=r"set_weights expected a list of 2 arrays \(kernel, bias\). Received: a list of 1 arrays",
+    ):
         layer.set_weights([np.zeros((3, 1, 1))])
     kernel_before = layer.get_weights()[0]
     with pytest.raises(ValueError):
@@ -286,9 +326,19 @@ def test_against_torch(groups, multiplier):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 10, 11, 6))
     if multiplier:
-        layer = DepthwiseConv2D(3, strides=2, depth_multiplier=multiplier, dtype="float64", bias_initializer="random_normal")
+        layer = DepthwiseConv2D(
+            3, strides=2, depth_multiplier=multiplier, dtype="float64", bias_initializer="random_normal"
+        )
     else:
-        layer = Conv2D(6, 3, strides=(1, 2), dilation_rate=(2, 1), groups=groups, dtype="float64", bias_initializer="random_normal")
+        layer = Conv2D(
+            6,
+            3,
+            strides=(1, 2),
+            dilation_rate=(2, 1),
+            groups=groups,
+            dtype="float64",
+            bias_initializer="random_normal",
+        )
     y = layer(x)
     kernel, bias = layer.get_weights()
     if multiplier:
@@ -334,8 +384,16 @@ def test_transpose_keras_defaults_names_and_weights():
     [
         (lambda: Conv2DTranspose(1, 3, strides=2), (1, 4, 4, 1), (1, 9, 9, 1)),
         (lambda: Conv2DTranspose(1, 3, strides=2, padding="same"), (1, 4, 4, 1), (1, 8, 8, 1)),
-        (lambda: Conv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2)), (1, 4, 5, 1), (1, 10, 16, 2)),
-        (lambda: Conv2DTranspose(1, 4, strides=2, padding="same", output_padding=1), (1, 4, 4, 1), (1, 7, 7, 1)),
+        (
+            lambda: Conv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2)),
+            (1, 4, 5, 1),
+            (1, 10, 16, 2),
+        ),
+        (
+            lambda: Conv2DTranspose(1, 4, strides=2, padding="same", output_padding=1),
+            (1, 4, 4, 1),
+            (1, 7, 7, 1),
+        ),
         (lambda: Conv1DTranspose(3, 5, dilation_rate=2), (2, 6, 1), (2, 14, 3)),
         (lambda: Conv3DTranspose(1, 2, strides=2, padding="same"), (1, 2, 3, 4, 1), (1, 4, 6, 8, 1)),
         (lambda: Conv2DTranspose(5, 3, strides=2, data_format="channels_first"), (1, 2, 4, 4), (1, 5, 9, 9)),
@@ -363,7 +421,9 @@ def test_transpose_compute_output_shape_matches_call(rank, size, k, s, d, paddin
     cls = TRANSPOSED[rank - 1]
     fmt = "channels_first" if channels_first else "channels_last"
     output_padding = None if p < 0 else min(p, s - 1)
-    layer = cls(2, k, strides=s, dilation_rate=d, padding=padding, output_padding=output_padding, data_format=fmt)
+    layer = cls(
+        2, k, strides=s, dilation_rate=d, padding=padding, output_padding=output_padding, data_format=fmt
+    )
     shape = (2, 3, *(size,) * rank) if channels_first else (2, *(size,) * rank, 3)
     try:
         expected = layer.compute_output_shape(shape)
@@ -379,19 +439,31 @@ def test_transpose_compute_output_shape_matches_call(rank, size, k, s, d, paddin
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_conv2d_transpose_matches_loop_reference(dtype):
     rng = np.random.default_rng(6)
-    layer = Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same", output_padding=(1, 2), dilation_rate=(1, 1),
-                            bias_initializer="random_normal", dtype=dtype.__name__)
+    layer = Conv2DTranspose(
+        3,
+        (3, 2),
+        strides=(2, 3),
+        padding="same",
+        output_padding=(1, 2),
+        dilation_rate=(1, 1),
+        bias_initializer="random_normal",
+        dtype=dtype.__name__,
+    )
     x = rng.standard_normal((2, 4, 3, 5))
     y = layer(x)
     assert y.dtype == dtype
     kernel, bias = layer.get_weights()
-    expected = loop_conv_transpose(x.astype(dtype).astype(np.float64), kernel.astype(np.float64), (2, 3), (1, 1), "same", (1, 2))
+    expected = loop_conv_transpose(
+        x.astype(dtype).astype(np.float64), kernel.astype(np.float64), (2, 3), (1, 1), "same", (1, 2)
+    )
     assert_close(y, expected + bias, dtype)
 
 
 def test_transpose_strides_with_dilation_are_allowed():
     rng = np.random.default_rng(7)
-    layer = Conv1DTranspose(2, 3, strides=2, dilation_rate=2, dtype="float64")  # Keras refuses this pair; we do not
+    layer = Conv1DTranspose(
+        2, 3, strides=2, dilation_rate=2, dtype="float64"
+    )  # Keras refuses this pair; we do not
     x = rng.standard_normal((1, 4, 3))
     y = layer(x)
     assert_close(y, loop_conv_transpose(x, layer.get_weights()[0], (2,), (2,), "valid"))
@@ -400,8 +472,12 @@ def test_transpose_strides_with_dilation_are_allowed():
 def test_transpose_channels_first_equals_channels_last_and_activation():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 5, 4, 3))
-    last = Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", dtype="float64", bias_initializer="random_normal")
-    first = Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", dtype="float64", data_format="channels_first")
+    last = Conv2DTranspose(
+        4, 3, strides=2, padding="same", activation="relu", dtype="float64", bias_initializer="random_normal"
+    )
+    first = Conv2DTranspose(
+        4, 3, strides=2, padding="same", activation="relu", dtype="float64", data_format="channels_first"
+    )
     y_last = last(x)
     assert y_last.min() == 0.0
     first(np.moveaxis(x, -1, 1))
@@ -411,7 +487,9 @@ def test_transpose_channels_first_equals_channels_last_and_activation():
 
 def test_transpose_gradients_through_the_tape():
     rng = np.random.default_rng(9)
-    layer = Conv2DTranspose(2, 3, strides=2, padding="same", dtype="float64", bias_initializer="random_normal")
+    layer = Conv2DTranspose(
+        2, 3, strides=2, padding="same", dtype="float64", bias_initializer="random_normal"
+    )
     x = rng.standard_normal((2, 3, 4, 3))
     gy = rng.standard_normal(layer.compute_output_shape(x.shape))
     with GradientTape() as tape:
@@ -424,8 +502,17 @@ def test_transpose_gradients_through_the_tape():
 
 
 def test_transpose_config_round_trip_and_receptive_field():
-    layer = Conv2DTranspose(3, (3, 2), strides=(2, 1), padding="same", output_padding=(1, 0), dilation_rate=(1, 2),
-                            activation="relu", use_bias=False, kernel_initializer="he_normal")
+    layer = Conv2DTranspose(
+        3,
+        (3, 2),
+        strides=(2, 1),
+        padding="same",
+        output_padding=(1, 0),
+        dilation_rate=(1, 2),
+        activation="relu",
+        use_bias=False,
+        kernel_initializer="he_normal",
+    )
     config = layer.get_config()
     assert config["output_padding"] == [1, 0] and config["filters"] == 3 and "padding_mode" not in config
     clone = Conv2DTranspose.from_config(config)
@@ -433,7 +520,9 @@ def test_transpose_config_round_trip_and_receptive_field():
     assert Conv1DTranspose.from_config(Conv1DTranspose(2, 3).get_config()).output_padding is None
     # jump divided by the strides; a 3-tap kernel at stride 2 reaches 1 more input (2 at stride 1)
     assert layer.receptive_field() == FieldStep(upsample=(2, 1), widen=(1, 2))
-    assert Conv1DTranspose(1, 5, strides=2, dilation_rate=2).receptive_field() == FieldStep(upsample=(2,), widen=(4,))  # d = s
+    assert Conv1DTranspose(1, 5, strides=2, dilation_rate=2).receptive_field() == FieldStep(
+        upsample=(2,), widen=(4,)
+    )  # d = s
     assert Conv1DTranspose(1, 4, strides=2).receptive_field() == FieldStep(upsample=(2,), widen=(1,))
 
 
@@ -442,7 +531,9 @@ def test_transpose_against_torch():
     t = torch()
     rng = np.random.default_rng(10)
     x = rng.standard_normal((2, 5, 6, 3))
-    layer = Conv2DTranspose(4, 3, strides=(2, 3), output_padding=(1, 2), dtype="float64", bias_initializer="random_normal")
+    layer = Conv2DTranspose(
+        4, 3, strides=(2, 3), output_padding=(1, 2), dtype="float64", bias_initializer="random_normal"
+    )
     y = layer(x)
     kernel, bias = layer.get_weights()
     ref = t.nn.functional.conv_transpose2d(
@@ -455,14 +546,26 @@ def test_transpose_against_torch():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"output_padding": 2, "strides": 2}, r"Conv2DTranspose 'conv2d_transpose': the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)"),
+        (
+            {"output_padding": 2, "strides": 2},
+            r"Conv2DTranspose 'conv2d_transpose': the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)",
+        ),
         ({"output_padding": 1}, r"Received: output_padding=1, strides=\(1, 1\)"),
-        ({"output_padding": (1, -1), "strides": 2}, r"`output_padding` argument must contain only non-negative integers"),
-        ({"padding": "full"}, r"`padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'"),
+        (
+            {"output_padding": (1, -1), "strides": 2},
+            r"`output_padding` argument must contain only non-negative integers",
+        ),
+        (
+            {"padding": "full"},
+            r"`padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'",
+        ),
         ({"padding": 1}, r"Received: padding=1"),
         ({"filters": 0}, r"`filters` argument must be a positive integer. Received: filters=0"),
         ({"strides": 0}, r"Received: strides=0"),
-        ({"padding_mode": "reflect"}, r"Unrecognized keyword argument\(s\) passed to Conv2DTranspose: \['padding_mode'\]"),
+        (
+            {"padding_mode": "reflect"},
+            r"Unrecognized keyword argument\(s\) passed to Conv2DTranspose: \['padding_mode'\]",
+        ),
     ],
 )
 def test_transpose_bad_arguments_raise_at_construction(kwargs, match):
@@ -476,7 +579,10 @@ def test_transpose_input_errors():
         Conv2DTranspose(1, 3)(np.zeros((8, 8, 1)))
     layer = Conv2DTranspose(1, 3)
     layer(np.zeros((1, 4, 4, 2)))
-    with pytest.raises(ValueError, match=r"expected axis 3 of input shape to have value 2, but received input with shape \(1, 4, 4, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected axis 3 of input shape to have value 2, but received input with shape \(1, 4, 4, 3\)",
+    ):
         layer(np.zeros((1, 4, 4, 3)))
     with pytest.raises(ValueError, match=r"the channel dimension of the inputs must be known"):
         Conv2DTranspose(1, 3).build((None, 4, 4, None))

@@ -114,9 +114,15 @@ def test_dense_weights_order_shapes_and_errors():
     no_bias = Dense(4, use_bias=False)
     no_bias.build((None, 3))
     assert [w.name for w in no_bias.weights] == ["kernel"]
-    with pytest.raises(ValueError, match=r"Dense 'dense': set_weights expected a list of 2 arrays \(kernel, bias\)\. Received: a list of 1 arrays"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dense 'dense': set_weights expected a list of 2 arrays \(kernel, bias\)\. Received: a list of 1 arrays",
+    ):
         layer.set_weights([np.zeros((3, 4))])
-    with pytest.raises(ValueError, match=r"Dense 'dense': weight 'kernel' has shape \(3, 4\)\. Received: an array of shape \(4, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dense 'dense': weight 'kernel' has shape \(3, 4\)\. Received: an array of shape \(4, 3\)",
+    ):
         layer.set_weights([np.zeros((4, 3)), np.zeros(4)])
     np.testing.assert_array_equal(layer.get_weights()[0], kernel)  # nothing assigned on error
 
@@ -124,19 +130,32 @@ def test_dense_weights_order_shapes_and_errors():
 def test_dense_input_checks():
     layer = Dense(2)
     layer(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"Input of layer Dense 'dense' is incompatible with the layer: expected axis -1 of input shape to have value 3, but received input with shape \(1, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input of layer Dense 'dense' is incompatible with the layer: expected axis -1 of input shape to have value 3, but received input with shape \(1, 4\)",
+    ):
         layer(np.zeros((1, 4)))
     assert layer(np.zeros((2, 5, 3))).shape == (2, 5, 2)  # any rank >= 2, as Keras
-    with pytest.raises(ValueError, match=r"Dense 'dense_1' is incompatible with the layer: expected min_ndim=2, found ndim=1"):
+    with pytest.raises(
+        ValueError, match=r"Dense 'dense_1' is incompatible with the layer: expected min_ndim=2, found ndim=1"
+    ):
         Dense(2)(np.zeros(3))
-    with pytest.raises(ValueError, match=r"Dense 'dense_2': the last axis of the inputs \(the features\) must have a known size\. Received: input_shape=\(None, None\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dense 'dense_2': the last axis of the inputs \(the features\) must have a known size\. Received: input_shape=\(None, None\)",
+    ):
         Sequential([Input((None,)), Dense(2)])
 
 
 def test_dense_argument_errors():
-    with pytest.raises(ValueError, match=r"Dense 'dense': the `units` argument must be a positive integer\. Received: units=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dense 'dense': the `units` argument must be a positive integer\. Received: units=0",
+    ):
         Dense(0)
-    with pytest.raises(ValueError, match=r"Dense .*the `units` argument must be a positive integer\. Received: units=2\.5"):
+    with pytest.raises(
+        ValueError, match=r"Dense .*the `units` argument must be a positive integer\. Received: units=2\.5"
+    ):
         Dense(2.5)
     with pytest.raises(ValueError, match=r"Dense .*unknown activation.*Received: activation='nope'"):
         Dense(2, activation="nope")
@@ -154,7 +173,11 @@ def test_dense_receptive_field_and_shapes():
 
 
 @settings(max_examples=30)
-@given(lead=st.lists(st.integers(1, 3), min_size=1, max_size=3), features=st.integers(1, 4), units=st.integers(1, 4))
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    features=st.integers(1, 4),
+    units=st.integers(1, 4),
+)
 def test_dense_output_shape_property(lead, features, units):
     layer = Dense(units, dtype="float64")
     x = np.ones((*lead, features))
@@ -182,8 +205,12 @@ def test_flatten_orders_like_channels_last(dtype):
     x = np.arange(2 * 3 * 2 * 2, dtype=dtype).reshape(2, 3, 2, 2)  # (N, C, H, W)
     y_last = Flatten(dtype=dtype)(x)
     y_first = Flatten(data_format="channels_first", dtype=dtype)(x)
-    expected_last = np.array([[x[n, c, h, w] for c in range(3) for h in range(2) for w in range(2)] for n in range(2)])
-    expected_first = np.array([[x[n, c, h, w] for h in range(2) for w in range(2) for c in range(3)] for n in range(2)])
+    expected_last = np.array(
+        [[x[n, c, h, w] for c in range(3) for h in range(2) for w in range(2)] for n in range(2)]
+    )
+    expected_first = np.array(
+        [[x[n, c, h, w] for h in range(2) for w in range(2) for c in range(3)] for n in range(2)]
+    )
     assert y_last.dtype == dtype
     assert_close(y_last, expected_last, dtype)
     assert_close(y_first, expected_first, dtype)
@@ -195,7 +222,10 @@ def test_flatten_shapes():
     assert Flatten().compute_output_shape((None, 4, 5, 3)) == (None, 60)
     assert Flatten().compute_output_shape((None, None, 5, 3)) == (None, None)
     assert Flatten().receptive_field() is None
-    with pytest.raises(ValueError, match=r"Flatten '\w+': the `data_format` argument must be one of .*Received: data_format='nope'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Flatten '\w+': the `data_format` argument must be one of .*Received: data_format='nope'",
+    ):
         Flatten(data_format="nope")
 
 
@@ -237,15 +267,26 @@ def test_reshape_output_shape_property(dims, split, hole):
 
 
 def test_reshape_errors():
-    with pytest.raises(ValueError, match=r"Reshape 'reshape': the `target_shape` argument must be a tuple of positive ints \(the batch axis excluded\), with at most one -1\. Received: target_shape=\(-1, -1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Reshape 'reshape': the `target_shape` argument must be a tuple of positive ints \(the batch axis excluded\), with at most one -1\. Received: target_shape=\(-1, -1\)",
+    ):
         Reshape((-1, -1))
     with pytest.raises(ValueError, match=r"Reshape .*Received: target_shape=\(0, 3\)"):
         Reshape((0, 3))
-    with pytest.raises(TypeError, match=r"Reshape .*the `target_shape` argument must be .*Received: target_shape=6"):
+    with pytest.raises(
+        TypeError, match=r"Reshape .*the `target_shape` argument must be .*Received: target_shape=6"
+    ):
         Reshape(6)
-    with pytest.raises(ValueError, match=r"Reshape 'reshape_3': cannot reshape 12 values per sample into target_shape \(5, 2\), which holds 10\. Received: input_shape=\(2, 12\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Reshape 'reshape_3': cannot reshape 12 values per sample into target_shape \(5, 2\), which holds 10\. Received: input_shape=\(2, 12\)",
+    ):
         Reshape((5, 2))(np.zeros((2, 12)))
-    with pytest.raises(ValueError, match=r"Reshape 'reshape_4': cannot reshape 12 values per sample into target_shape \(5, -1\): 12 is not divisible by 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"Reshape 'reshape_4': cannot reshape 12 values per sample into target_shape \(5, -1\): 12 is not divisible by 5",
+    ):
         Reshape((5, -1)).compute_output_shape((None, 3, 4))
     layer = Reshape((3, 4))
     layer(np.zeros((1, 12)))
@@ -296,27 +337,44 @@ def test_dropout_noise_shape():
     y = Dropout(0.5, noise_shape=(None, 1, None), seed=0)(x, training=True)
     assert np.all(y == y[:, :1, :])  # one mask for every step
     assert np.any(y == 0) and np.any(y == 2)
-    with pytest.raises(ValueError, match=r"Dropout 'dropout_1': `noise_shape` must have one entry per input axis \(3\)\. Received: noise_shape=\(None, 1\) for input of shape \(3, 4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dropout 'dropout_1': `noise_shape` must have one entry per input axis \(3\)\. Received: noise_shape=\(None, 1\) for input of shape \(3, 4, 5\)",
+    ):
         Dropout(0.5, noise_shape=(None, 1))(x, training=True)
-    with pytest.raises(ValueError, match=r"Dropout 'dropout_2': every entry of `noise_shape` must be 1, None or the input's size on that axis\. Received: noise_shape=\(3, 2, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dropout 'dropout_2': every entry of `noise_shape` must be 1, None or the input's size on that axis\. Received: noise_shape=\(3, 2, 5\)",
+    ):
         Dropout(0.5, noise_shape=(3, 2, 5))(x)
     assert Dropout(0.5, noise_shape=[None, 1, 5]).get_config()["noise_shape"] == [None, 1, 5]
 
 
 def test_dropout_argument_errors():
-    with pytest.raises(ValueError, match=r"Dropout 'dropout': the `rate` argument must be a finite number between 0 and 1\. Received: rate=1\.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dropout 'dropout': the `rate` argument must be a finite number between 0 and 1\. Received: rate=1\.5",
+    ):
         Dropout(1.5)
     with pytest.raises(ValueError, match=r"Dropout .*Received: rate=-0\.1"):
         Dropout(-0.1)
-    with pytest.raises(TypeError, match=r"Dropout .*the `rate` argument must be a number\. Received: rate='0\.5'"):
+    with pytest.raises(
+        TypeError, match=r"Dropout .*the `rate` argument must be a number\. Received: rate='0\.5'"
+    ):
         Dropout("0.5")
-    with pytest.raises(ValueError, match=r"Dropout .*the `noise_shape` argument must be None or a tuple of positive ints or None .*Received: noise_shape=\(0, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dropout .*the `noise_shape` argument must be None or a tuple of positive ints or None .*Received: noise_shape=\(0, 1\)",
+    ):
         Dropout(0.5, noise_shape=(0, 1))
     with pytest.raises(ValueError, match=r"Dropout .*`noise_shape`.*Received: noise_shape='ab'"):
         Dropout(0.5, noise_shape="ab")
     with pytest.raises(TypeError, match=r"Dropout .*`noise_shape`.*Received: noise_shape=3"):
         Dropout(0.5, noise_shape=3)
-    with pytest.raises(ValueError, match=r"Dropout .*the `seed` argument must be None or a non-negative int\. Received: seed=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dropout .*the `seed` argument must be None or a non-negative int\. Received: seed=-1",
+    ):
         Dropout(0.5, seed=-1)
 
 
@@ -335,7 +393,12 @@ def test_activation_layers_hand_computed(dtype):
     assert_close(ReLU(threshold=1.0, dtype=dtype)(x), [[0, 0, 0, 0, 5, 10]], dtype)
     assert_close(LeakyReLU(dtype=dtype)(x), [[-3, -1.5, 0, 0.5, 5, 10]], dtype)
     assert_close(LeakyReLU(0.1, dtype=dtype)(x), [[-1, -0.5, 0, 0.5, 5, 10]], dtype)
-    for layer in (Activation("tanh", dtype=dtype), ReLU(dtype=dtype), LeakyReLU(dtype=dtype), Softmax(dtype=dtype)):
+    for layer in (
+        Activation("tanh", dtype=dtype),
+        ReLU(dtype=dtype),
+        LeakyReLU(dtype=dtype),
+        Softmax(dtype=dtype),
+    ):
         assert layer(x).dtype == dtype
 
 
@@ -375,29 +438,55 @@ def test_softmax_receptive_field_and_shape():
 
 
 def test_activation_argument_errors():
-    with pytest.raises(ValueError, match=r"Activation 'activation': unknown activation; expected one of .*Received: activation='swishy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Activation 'activation': unknown activation; expected one of .*Received: activation='swishy'",
+    ):
         Activation("swishy")
-    with pytest.raises(ValueError, match=r"ReLU 're_lu': the `max_value` argument must be a finite number >= 0\. Received: max_value=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"ReLU 're_lu': the `max_value` argument must be a finite number >= 0\. Received: max_value=-1",
+    ):
         ReLU(max_value=-1)
-    with pytest.raises(ValueError, match=r"ReLU .*the `negative_slope` argument must be a finite number >= 0\. Received: negative_slope=-0\.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"ReLU .*the `negative_slope` argument must be a finite number >= 0\. Received: negative_slope=-0\.5",
+    ):
         ReLU(negative_slope=-0.5)
-    with pytest.raises(TypeError, match=r"ReLU .*the `negative_slope` argument must be a number\. Received: negative_slope=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"ReLU .*the `negative_slope` argument must be a number\. Received: negative_slope=None",
+    ):
         ReLU(negative_slope=None)
-    with pytest.raises(ValueError, match=r"ReLU .*the `threshold` argument must be a finite number >= 0\. Received: threshold=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"ReLU .*the `threshold` argument must be a finite number >= 0\. Received: threshold=-1",
+    ):
         ReLU(threshold=-1)
-    with pytest.raises(TypeError, match=r"ReLU .*the `max_value` argument must be a number or None\. Received: max_value='6'"):
+    with pytest.raises(
+        TypeError, match=r"ReLU .*the `max_value` argument must be a number or None\. Received: max_value='6'"
+    ):
         ReLU(max_value="6")
-    with pytest.raises(ValueError, match=r"LeakyReLU 'leaky_re_lu': the `negative_slope` argument must be a finite number >= 0\. Received: negative_slope=-0\.3"):
+    with pytest.raises(
+        ValueError,
+        match=r"LeakyReLU 'leaky_re_lu': the `negative_slope` argument must be a finite number >= 0\. Received: negative_slope=-0\.3",
+    ):
         LeakyReLU(-0.3)
     with pytest.raises(ValueError, match=r"LeakyReLU .*Received: negative_slope=inf"):
         LeakyReLU(float("inf"))
-    with pytest.raises(TypeError, match=r"Softmax 'softmax': the `axis` argument must be an int or a tuple of ints\. Received: axis='last'"):
+    with pytest.raises(
+        TypeError,
+        match=r"Softmax 'softmax': the `axis` argument must be an int or a tuple of ints\. Received: axis='last'",
+    ):
         Softmax(axis="last")
     with pytest.raises(TypeError, match=r"Softmax .*Received: axis=\(\)"):
         Softmax(axis=())
     with pytest.raises(TypeError, match=r"Softmax .*Received: axis=1\.0"):
         Softmax(axis=1.0)
-    with pytest.raises(ValueError, match=r"Softmax 'softmax_3': the `axis` argument must be in \[-2, 2\) for input of rank 2\. Received: axis=2, input shape \(1, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Softmax 'softmax_3': the `axis` argument must be in \[-2, 2\) for input of rank 2\. Received: axis=2, input shape \(1, 3\)",
+    ):
         Softmax(axis=2)(np.zeros((1, 3)))
     with pytest.raises(ValueError, match=r"Softmax .*Received: axis=\(1, -4\)"):
         Softmax(axis=(1, -4)).compute_output_shape((None, 2, 2))
@@ -460,4 +549,6 @@ def test_activations_against_torch():
     assert_close(LeakyReLU(dtype="float64")(x), F.leaky_relu(tx, 0.3).numpy())
     assert_close(Softmax(axis=1, dtype="float64")(x), F.softmax(tx, dim=1).numpy())
     assert_close(Activation("gelu", dtype="float64")(x), F.gelu(tx).numpy())
-    assert_close(Flatten(data_format="channels_first", dtype="float64")(x), t.flatten(tx.transpose(1, 2), 1).numpy())
+    assert_close(
+        Flatten(data_format="channels_first", dtype="float64")(x), t.flatten(tx.transpose(1, 2), 1).numpy()
+    )

@@ -48,7 +48,13 @@ def test_keras_defaults_and_names():
     layer = BatchNormalization()
     assert layer.name == "batch_normalization"
     assert BatchNormalization().name == "batch_normalization_1"
-    assert (layer.axis, layer.momentum, layer.epsilon, layer.center, layer.scale) == (-1, 0.99, 0.001, True, True)
+    assert (layer.axis, layer.momentum, layer.epsilon, layer.center, layer.scale) == (
+        -1,
+        0.99,
+        0.001,
+        True,
+        True,
+    )
     config = layer.get_config()
     assert config["gamma_initializer"]["class_name"] == "Ones"
     assert config["beta_initializer"]["class_name"] == "Zeros"
@@ -82,9 +88,15 @@ def test_set_weights_order_and_errors():
     layer(np.zeros((1, 2)))
     layer.set_weights([[1, 2], [3, 4], [5, 6], [7, 8]])
     assert [w.tolist() for w in layer.get_weights()] == [[1, 2], [3, 4], [5, 6], [7, 8]]
-    with pytest.raises(ValueError, match=r"BatchNormalization 'batch_normalization': set_weights expected a list of 4 arrays \(gamma, beta, moving_mean, moving_variance\)\. Received: a list of 2 arrays"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization 'batch_normalization': set_weights expected a list of 4 arrays \(gamma, beta, moving_mean, moving_variance\)\. Received: a list of 2 arrays",
+    ):
         layer.set_weights([[1, 2], [3, 4]])
-    with pytest.raises(ValueError, match=r"BatchNormalization 'batch_normalization': weight 'moving_variance' has shape \(2,\)\. Received: an array of shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization 'batch_normalization': weight 'moving_variance' has shape \(2,\)\. Received: an array of shape \(3,\)",
+    ):
         layer.set_weights([[1, 2], [3, 4], [5, 6], [7, 8, 9]])
 
 
@@ -100,7 +112,9 @@ def test_initial_state_divides_by_sqrt_one_plus_epsilon(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,axis", [((4, 3), -1), ((2, 3, 4, 5), -1), ((2, 3, 4, 5), 1), ((2, 3, 4), 2), ((2, 3, 4), -2)])
+@pytest.mark.parametrize(
+    "shape,axis", [((4, 3), -1), ((2, 3, 4, 5), -1), ((2, 3, 4, 5), 1), ((2, 3, 4), 2), ((2, 3, 4), -2)]
+)
 @pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False), (False, False)])
 def test_matches_loop_reference(dtype, shape, axis, center, scale):
     rng = np.random.default_rng(len(shape) + axis)
@@ -130,7 +144,9 @@ def test_training_uses_batch_statistics_and_moves_the_moving_ones():
     _, _, mean1, var1 = layer.get_weights()
     np.testing.assert_allclose(mean1, 0.9 * mean0 + 0.1 * m, rtol=1e-12)
     np.testing.assert_allclose(var1, 0.9 * var0 + 0.1 * v, rtol=1e-12)
-    np.testing.assert_allclose(layer(x, training=False), (x - mean1) / np.sqrt(var1 + 1e-3) * gamma + beta, rtol=1e-12)
+    np.testing.assert_allclose(
+        layer(x, training=False), (x - mean1) / np.sqrt(var1 + 1e-3) * gamma + beta, rtol=1e-12
+    )
 
 
 def test_frozen_layer_uses_moving_statistics_even_in_training():
@@ -173,7 +189,9 @@ def test_inputs_not_modified_dtypes_and_receptive_field():
 
 
 def test_config_round_trip():
-    layer = BatchNormalization(axis=1, momentum=0.9, epsilon=1e-5, center=False, gamma_initializer="zeros", name="bn")
+    layer = BatchNormalization(
+        axis=1, momentum=0.9, epsilon=1e-5, center=False, gamma_initializer="zeros", name="bn"
+    )
     config = layer.get_config()
     clone = BatchNormalization.from_config(config)
     assert clone.get_config() == config
@@ -184,35 +202,65 @@ def test_config_round_trip():
 
 
 def test_argument_errors():
-    with pytest.raises(TypeError, match=r"BatchNormalization 'batch_normalization': the `axis` argument must be an int \(the channel axis\)\. Received: axis=\[1, 2\]"):
+    with pytest.raises(
+        TypeError,
+        match=r"BatchNormalization 'batch_normalization': the `axis` argument must be an int \(the channel axis\)\. Received: axis=\[1, 2\]",
+    ):
         BatchNormalization(axis=[1, 2])
-    with pytest.raises(ValueError, match=r"BatchNormalization .*the `momentum` argument must be a finite number between 0 and 1\. Received: momentum=1\.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization .*the `momentum` argument must be a finite number between 0 and 1\. Received: momentum=1\.5",
+    ):
         BatchNormalization(momentum=1.5)
-    with pytest.raises(ValueError, match=r"BatchNormalization .*the `epsilon` argument must be a finite number >= 0\. Received: epsilon=-0\.001"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization .*the `epsilon` argument must be a finite number >= 0\. Received: epsilon=-0\.001",
+    ):
         BatchNormalization(epsilon=-0.001)
-    with pytest.raises(TypeError, match=r"BatchNormalization .*the `epsilon` argument must be a number\. Received: epsilon='small'"):
+    with pytest.raises(
+        TypeError,
+        match=r"BatchNormalization .*the `epsilon` argument must be a number\. Received: epsilon='small'",
+    ):
         BatchNormalization(epsilon="small")
     with pytest.raises(ValueError, match=r"BatchNormalization .*unknown initializer.*Received: 'nope'"):
         BatchNormalization(moving_variance_initializer="nope")
 
 
 def test_input_errors():
-    with pytest.raises(ValueError, match=r"BatchNormalization 'batch_normalization': the `axis` argument must name a non-batch axis, in \[-4, -1\] or \[1, 3\] for input of rank 4\. Received: axis=4, input shape \(1, 2, 2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization 'batch_normalization': the `axis` argument must name a non-batch axis, in \[-4, -1\] or \[1, 3\] for input of rank 4\. Received: axis=4, input shape \(1, 2, 2, 3\)",
+    ):
         BatchNormalization(axis=4)(np.zeros((1, 2, 2, 3)))
-    with pytest.raises(ValueError, match=r"BatchNormalization 'batch_normalization_1': the `axis` argument must name a non-batch axis.*Received: axis=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization 'batch_normalization_1': the `axis` argument must name a non-batch axis.*Received: axis=0",
+    ):
         BatchNormalization(axis=0)(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"BatchNormalization .*Received: axis=-3, input shape \(None, 3\)"):
         BatchNormalization(axis=-3).compute_output_shape((None, 3))
-    with pytest.raises(ValueError, match=r"Input of layer BatchNormalization 'batch_normalization_3' is incompatible with the layer: expected min_ndim=2, found ndim=1"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input of layer BatchNormalization 'batch_normalization_3' is incompatible with the layer: expected min_ndim=2, found ndim=1",
+    ):
         BatchNormalization()(np.zeros(3))
     layer = BatchNormalization(axis=1)
     layer(np.zeros((2, 3, 5)))
-    with pytest.raises(ValueError, match=r"Input of layer BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected axis 1 of input shape to have value 3, but received input with shape \(2, 4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input of layer BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected axis 1 of input shape to have value 3, but received input with shape \(2, 4, 5\)",
+    ):
         layer(np.zeros((2, 4, 5)))
-    with pytest.raises(ValueError, match=r"BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected ndim=3, found ndim=4"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected ndim=3, found ndim=4",
+    ):
         layer(np.zeros((2, 3, 5, 1)))
     assert layer(np.zeros((7, 3, 9))).shape == (7, 3, 9)  # other sizes on the other axes are fine
-    with pytest.raises(ValueError, match=r"BatchNormalization 'batch_normalization_5': the size of axis -1 \(the normalised axis\) must be known\. Received: input_shape=\(None, 4, None\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"BatchNormalization 'batch_normalization_5': the size of axis -1 \(the normalised axis\) must be known\. Received: input_shape=\(None, 4, None\)",
+    ):
         BatchNormalization().build((None, 4, None))
 
 

@@ -63,7 +63,9 @@ def loop_pool(x, pool, strides, padding, kind):
             if all(0 <= pos[a] < size[a] for a in range(n)):
                 cells.append(x[(slice(None), *pos, slice(None))])
         stacked = np.stack(cells)  # (cells, batch, channels)
-        y[(slice(None), *o, slice(None))] = stacked.max(axis=0) if kind == "max" else stacked.sum(axis=0) / len(cells)
+        y[(slice(None), *o, slice(None))] = (
+            stacked.max(axis=0) if kind == "max" else stacked.sum(axis=0) / len(cells)
+        )
     return y
 
 
@@ -256,36 +258,62 @@ def test_config_round_trip(cls):
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match=r"MaxPooling2D 'max_pooling2d': the `pool_size` argument must contain only positive integers\. Received: pool_size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"MaxPooling2D 'max_pooling2d': the `pool_size` argument must contain only positive integers\. Received: pool_size=0",
+    ):
         MaxPooling2D(0)
-    with pytest.raises(ValueError, match=r"AveragePooling2D .*the `pool_size` argument must be an int or a tuple of 2 ints\. Received: pool_size=\(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"AveragePooling2D .*the `pool_size` argument must be an int or a tuple of 2 ints\. Received: pool_size=\(2,\)",
+    ):
         AveragePooling2D((2,))
     with pytest.raises(TypeError, match=r"MaxPooling1D .*`pool_size`.*Received: pool_size=2\.5"):
         MaxPooling1D(2.5)
-    with pytest.raises(ValueError, match=r"MaxPooling3D .*the `strides` argument must contain only positive integers\. Received: strides=\(1, 0, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"MaxPooling3D .*the `strides` argument must contain only positive integers\. Received: strides=\(1, 0, 1\)",
+    ):
         MaxPooling3D(strides=(1, 0, 1))
-    with pytest.raises(ValueError, match=r"AveragePooling1D .*the `padding` argument must be one of \{'valid', 'same'\}\. Received: padding='causal'"):
+    with pytest.raises(
+        ValueError,
+        match=r"AveragePooling1D .*the `padding` argument must be one of \{'valid', 'same'\}\. Received: padding='causal'",
+    ):
         AveragePooling1D(padding="causal")
     with pytest.raises(ValueError, match=r"MaxPooling2D .*`padding`.*Received: padding='full'"):
         MaxPooling2D(padding="full")
-    with pytest.raises(ValueError, match=r"MaxPooling2D .*the `data_format` argument must be one of .*Received: data_format='nhwc'"):
+    with pytest.raises(
+        ValueError,
+        match=r"MaxPooling2D .*the `data_format` argument must be one of .*Received: data_format='nhwc'",
+    ):
         MaxPooling2D(data_format="nhwc")
     with pytest.raises(ValueError, match=r"GlobalMaxPooling2D .*`data_format`.*Received: data_format='nchw'"):
         GlobalMaxPooling2D(data_format="nchw")
-    with pytest.raises(TypeError, match=r"GlobalAveragePooling1D 'global_average_pooling1d': the `keepdims` argument must be True or False\. Received: keepdims='yes'"):
+    with pytest.raises(
+        TypeError,
+        match=r"GlobalAveragePooling1D 'global_average_pooling1d': the `keepdims` argument must be True or False\. Received: keepdims='yes'",
+    ):
         GlobalAveragePooling1D(keepdims="yes")
-    with pytest.raises(TypeError, match=r"Unrecognized keyword argument\(s\) passed to MaxPooling2D: \['pool'\]"):
+    with pytest.raises(
+        TypeError, match=r"Unrecognized keyword argument\(s\) passed to MaxPooling2D: \['pool'\]"
+    ):
         MaxPooling2D(pool=2)
 
 
 def test_input_errors():
-    with pytest.raises(ValueError, match=r"Input of layer MaxPooling2D 'max_pooling2d' is incompatible with the layer: expected ndim=4, found ndim=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input of layer MaxPooling2D 'max_pooling2d' is incompatible with the layer: expected ndim=4, found ndim=3",
+    ):
         MaxPooling2D()(np.zeros((1, 4, 4)))
     with pytest.raises(ValueError, match=r"GlobalAveragePooling3D .*expected ndim=5, found ndim=4"):
         GlobalAveragePooling3D()(np.zeros((1, 4, 4, 1)))
     with pytest.raises(ValueError, match=r"MaxPooling1D .*expected ndim=3, found ndim=4"):
         MaxPooling1D().compute_output_shape((None, 4, 4, 1))
-    with pytest.raises(ValueError, match=r"MaxPooling2D 'max_pooling2d_1': the output would be empty: width: input 2, kernel 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"MaxPooling2D 'max_pooling2d_1': the output would be empty: width: input 2, kernel 3",
+    ):
         MaxPooling2D(3)(np.zeros((1, 5, 2, 1)))
     with pytest.raises(TypeError, match=r"Layer MaxPooling2D .* expected a numeric array"):
         MaxPooling2D()(np.array([["a"]]))
@@ -315,5 +343,8 @@ def test_against_torch(rank):
     av_same = AVG[rank](k, 1, "same", "channels_first", dtype="float64")(x)
     assert_close(mx_same, fn_max(tx, k, 1, padding=1).numpy())
     assert_close(av_same, fn_avg(tx, k, 1, padding=1, count_include_pad=False).numpy())
-    assert_close(GAVG[rank](data_format="channels_first", dtype="float64")(x), tx.mean(dim=tuple(range(2, rank + 2))).numpy())
+    assert_close(
+        GAVG[rank](data_format="channels_first", dtype="float64")(x),
+        tx.mean(dim=tuple(range(2, rank + 2))).numpy(),
+    )
     assert math.isclose(float(GMAX[rank](dtype="float64")(np.moveaxis(x, 1, -1)).max()), float(tx.max()))

@@ -38,7 +38,9 @@ def test_a_public_softmax_is_still_fused_with_cross_entropy():
     assert out.op == "softmax"  # what the training loop looks for to fuse
 
 
-@pytest.mark.parametrize("name", ["mish", "silu", "swish", "relu6", "hard_sigmoid", "hard_silu", "log_sigmoid"])
+@pytest.mark.parametrize(
+    "name", ["mish", "silu", "swish", "relu6", "hard_sigmoid", "hard_silu", "log_sigmoid"]
+)
 def test_compositions_work_in_layers_with_gradients_that_match_finite_differences(name):
     set_random_seed(1)
     layer = L.Dense(2, activation=name, dtype="float64")
@@ -66,6 +68,9 @@ def test_a_composition_round_trips_through_the_layer_config():
 
 
 def test_unknown_names_list_every_known_one():
-    with pytest.raises(ValueError, match=r"Conv2D 'c': unknown activation; expected one of \{.*'mish'.*\}, None or "
-                                         r"a callable. Received: activation='mishy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Conv2D 'c': unknown activation; expected one of \{.*'mish'.*\}, None or "
+        r"a callable. Received: activation='mishy'",
+    ):
         L.Conv2D(2, 3, activation="mishy", name="c")

@@ -28,7 +28,10 @@ def test_regularized_weights_and_config():
 def test_unknown_regularizer_and_unsupported_layer():
     with pytest.raises(ValueError, match=r"Dense: unknown regularizer.*Received: 'l3'"):
         Dense(3, kernel_regularizer="l3")
-    with pytest.raises(TypeError, match=r"Unrecognized keyword argument\(s\) passed to MaxPooling2D: \['kernel_regularizer'\]"):
+    with pytest.raises(
+        TypeError,
+        match=r"Unrecognized keyword argument\(s\) passed to MaxPooling2D: \['kernel_regularizer'\]",
+    ):
         MaxPooling2D(kernel_regularizer="l2")
 
 
@@ -40,7 +43,14 @@ def test_penalty_is_added_to_the_loss_and_its_gradient_applied():
     def model(reg):
         set_random_seed(1)
         clear_session()
-        m = Sequential([Input((6, 6, 1)), Conv2D(2, 3, kernel_regularizer=reg), Flatten(), Dense(3, activation="softmax")])
+        m = Sequential(
+            [
+                Input((6, 6, 1)),
+                Conv2D(2, 3, kernel_regularizer=reg),
+                Flatten(),
+                Dense(3, activation="softmax"),
+            ]
+        )
         m.compile("sgd", "sparse_categorical_crossentropy")
         return m
 

@@ -76,7 +76,9 @@ def test_keras_defaults():
     for rank in (1, 2, 3):
         assert PAD[rank]().padding == ((1, 1),) * rank
         assert UP[rank]().size == (2,) * rank
-        assert PAD[rank]().data_format == CROP[rank]().data_format == UP[rank]().data_format == "channels_last"
+        assert (
+            PAD[rank]().data_format == CROP[rank]().data_format == UP[rank]().data_format == "channels_last"
+        )
     assert Cropping1D().cropping == ((1, 1),)
     assert Cropping2D().cropping == ((0, 0), (0, 0))
     assert Cropping3D().cropping == ((1, 1), (1, 1), (1, 1))
@@ -135,7 +137,11 @@ def test_values_against_loops(rank, dtype):
         assert_close(y, expected, dtype)
         assert layer.compute_output_shape((None, *x.shape[1:])) == (None, *y.shape[1:])
     if rank > 1:  # UpSampling1D has no data_format (Keras 3)
-        for cls, arg, ref in ((PAD[rank], pairs, loop_pad), (CROP[rank], crops, loop_crop), (UP[rank], size, loop_upsample)):
+        for cls, arg, ref in (
+            (PAD[rank], pairs, loop_pad),
+            (CROP[rank], crops, loop_crop),
+            (UP[rank], size, loop_upsample),
+        ):
             y = cls(arg, data_format="channels_first", dtype=dtype)(to_first(x))
             assert_close(y, to_first(ref(x, arg)), dtype)
     else:
@@ -157,7 +163,9 @@ def test_output_shape_property(rank, kind, channels_first, data):
     fmt = "channels_first" if channels_first else "channels_last"
     if kind == "up":
         arg = tuple(data.draw(st.lists(st.integers(1, 3), min_size=rank, max_size=rank)))
-        layer = UP[rank](arg, dtype="float64") if rank == 1 else UP[rank](arg, data_format=fmt, dtype="float64")
+        layer = (
+            UP[rank](arg, dtype="float64") if rank == 1 else UP[rank](arg, data_format=fmt, dtype="float64")
+        )
         fmt = "channels_last" if rank == 1 else fmt
     else:
         layer = (PAD if kind == "pad" else CROP)[rank](pairs, data_format=fmt, dtype="float64")
@@ -172,7 +180,11 @@ def test_output_shape_property(rank, kind, channels_first, data):
     y = layer(xin)
     assert layer.compute_output_shape(xin.shape) == y.shape
     assert layer.compute_output_shape((None, *xin.shape[1:])) == (None, *y.shape[1:])
-    ref = {"pad": lambda: loop_pad(x, pairs), "crop": lambda: loop_crop(x, pairs), "up": lambda: loop_upsample(x, arg)}[kind]()
+    ref = {
+        "pad": lambda: loop_pad(x, pairs),
+        "crop": lambda: loop_crop(x, pairs),
+        "up": lambda: loop_upsample(x, arg),
+    }[kind]()
     assert_close(y, to_first(ref) if fmt == "channels_first" else ref)
 
 
@@ -231,42 +243,81 @@ def test_config_round_trip(cls):
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match=r"ZeroPadding1D 'zero_padding1d': the `padding` argument must be a non-negative int, a tuple of 2 non-negative ints \(before, after\), or a tuple of 1 such pair\. Received: padding=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"ZeroPadding1D 'zero_padding1d': the `padding` argument must be a non-negative int, a tuple of 2 non-negative ints \(before, after\), or a tuple of 1 such pair\. Received: padding=-1",
+    ):
         ZeroPadding1D(-1)
-    with pytest.raises(ValueError, match=r"ZeroPadding2D .*the `padding` argument must be .*a tuple of 2 \(before, after\) pairs of non-negative ints\. Received: padding=\(1, 2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"ZeroPadding2D .*the `padding` argument must be .*a tuple of 2 \(before, after\) pairs of non-negative ints\. Received: padding=\(1, 2, 3\)",
+    ):
         ZeroPadding2D((1, 2, 3))
-    with pytest.raises(ValueError, match=r"ZeroPadding3D .*Received: padding=\(\(1, 1\), \(1, -1\), \(0, 0\)\)"):
+    with pytest.raises(
+        ValueError, match=r"ZeroPadding3D .*Received: padding=\(\(1, 1\), \(1, -1\), \(0, 0\)\)"
+    ):
         ZeroPadding3D(((1, 1), (1, -1), (0, 0)))
     with pytest.raises(TypeError, match=r"ZeroPadding2D .*`padding`.*Received: padding=1\.5"):
         ZeroPadding2D(1.5)
-    with pytest.raises(ValueError, match=r"Cropping2D 'cropping2d': the `cropping` argument must be .*Received: cropping=\(\(1, 2, 3\), 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cropping2D 'cropping2d': the `cropping` argument must be .*Received: cropping=\(\(1, 2, 3\), 1\)",
+    ):
         Cropping2D(((1, 2, 3), 1))
-    with pytest.raises(ValueError, match=r"Cropping1D .*the `cropping` argument .*Received: cropping=\(1, 2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"Cropping1D .*the `cropping` argument .*Received: cropping=\(1, 2, 3\)"
+    ):
         Cropping1D((1, 2, 3))
-    with pytest.raises(ValueError, match=r"UpSampling2D 'up_sampling2d': the `size` argument must contain only positive integers\. Received: size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"UpSampling2D 'up_sampling2d': the `size` argument must contain only positive integers\. Received: size=0",
+    ):
         UpSampling2D(0)
-    with pytest.raises(ValueError, match=r"UpSampling3D .*the `size` argument must be an int or a tuple of 3 ints\. Received: size=\(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"UpSampling3D .*the `size` argument must be an int or a tuple of 3 ints\. Received: size=\(2, 2\)",
+    ):
         UpSampling3D((2, 2))
-    with pytest.raises(ValueError, match=r"UpSampling2D 'up_sampling2d_1': the `interpolation` argument must be one of \{'nearest'\} \(Keras' 'bilinear', .*are not supported\)\. Received: interpolation='bilinear'"):
+    with pytest.raises(
+        ValueError,
+        match=r"UpSampling2D 'up_sampling2d_1': the `interpolation` argument must be one of \{'nearest'\} \(Keras' 'bilinear', .*are not supported\)\. Received: interpolation='bilinear'",
+    ):
         UpSampling2D(interpolation="bilinear")
     with pytest.raises(ValueError, match=r"UpSampling2D .*Received: interpolation=None"):
         UpSampling2D(interpolation=None)
-    with pytest.raises(ValueError, match=r"Cropping3D .*the `data_format` argument must be one of .*Received: data_format='ncdhw'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cropping3D .*the `data_format` argument must be one of .*Received: data_format='ncdhw'",
+    ):
         Cropping3D(data_format="ncdhw")
-    with pytest.raises(TypeError, match=r"Unrecognized keyword argument\(s\) passed to UpSampling1D: \['data_format'\] \(UpSampling1D takes \(batch, steps, channels\) only"):
+    with pytest.raises(
+        TypeError,
+        match=r"Unrecognized keyword argument\(s\) passed to UpSampling1D: \['data_format'\] \(UpSampling1D takes \(batch, steps, channels\) only",
+    ):
         UpSampling1D(data_format="channels_last")
 
 
 def test_input_errors():
-    with pytest.raises(ValueError, match=r"Cropping2D 'cropping2d': the output would be empty: height: input 3, cropping \(2, 1\) → output 0\. Every spatial axis must keep at least one cell\. Received: cropping=\(\(2, 1\), \(0, 0\)\), input shape \(1, 3, 5, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cropping2D 'cropping2d': the output would be empty: height: input 3, cropping \(2, 1\) → output 0\. Every spatial axis must keep at least one cell\. Received: cropping=\(\(2, 1\), \(0, 0\)\), input shape \(1, 3, 5, 1\)",
+    ):
         Cropping2D(((2, 1), (0, 0)))(np.zeros((1, 3, 5, 1)))
     layer = Cropping1D((1, 1))
     layer(np.zeros((1, 5, 1)))
-    with pytest.raises(ValueError, match=r"Cropping1D 'cropping1d': the output would be empty: length: input 2, cropping \(1, 1\) → output 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cropping1D 'cropping1d': the output would be empty: length: input 2, cropping \(1, 1\) → output 0",
+    ):
         layer(np.zeros((1, 2, 1)))  # checked on every call, not only the first
-    with pytest.raises(ValueError, match=r"Cropping3D .*the output would be empty: depth: input 2.*; width: input 1"):
+    with pytest.raises(
+        ValueError, match=r"Cropping3D .*the output would be empty: depth: input 2.*; width: input 1"
+    ):
         Cropping3D().compute_output_shape((None, 2, 3, 1, 4))
-    with pytest.raises(ValueError, match=r"Input of layer ZeroPadding2D 'zero_padding2d' is incompatible with the layer: expected ndim=4, found ndim=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input of layer ZeroPadding2D 'zero_padding2d' is incompatible with the layer: expected ndim=4, found ndim=3",
+    ):
         ZeroPadding2D()(np.zeros((1, 4, 4)))
     with pytest.raises(ValueError, match=r"UpSampling1D .*expected ndim=3, found ndim=4"):
         UpSampling1D().compute_output_shape((None, 2, 2, 1))

@@ -19,7 +19,10 @@ def test_one_line_per_epoch_when_not_a_terminal(capsys):
     history = model.fit(x, y, batch_size=16, epochs=2, validation_split=0.25)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
-    assert re.match(r"2/2 - \d+s \d+ms/step - loss: [\d.]+ - accuracy: [\d.]+ - val_loss: [\d.]+ - val_accuracy: [\d.]+$", lines[1])
+    assert re.match(
+        r"2/2 - \d+s \d+ms/step - loss: [\d.]+ - accuracy: [\d.]+ - val_loss: [\d.]+ - val_accuracy: [\d.]+$",
+        lines[1],
+    )
     assert len(history.history["val_loss"]) == 2
 
 
@@ -37,7 +40,15 @@ def _small_model():
     from convolve.layers import Conv2D, Dropout, Flatten
 
     clear_session()
-    model = Sequential([Input((6, 6, 1)), Conv2D(3, 3, activation="relu"), Dropout(0.3), Flatten(), Dense(2, activation="softmax")])
+    model = Sequential(
+        [
+            Input((6, 6, 1)),
+            Conv2D(3, 3, activation="relu"),
+            Dropout(0.3),
+            Flatten(),
+            Dense(2, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 

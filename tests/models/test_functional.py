@@ -107,9 +107,14 @@ def test_input_is_the_source_node_and_sequential_still_takes_it():
 def test_symbolic_shape_errors_surface_at_definition():
     with pytest.raises(ValueError, match=r"Conv2D 'conv2d'.*height: input 4, kernel 5"):
         Conv2D(1, 5)(Input((4, 4, 1)))
-    with pytest.raises(TypeError, match=r"Layer Dense 'dense' takes one input tensor, not a list. Received: a list of 2"):
+    with pytest.raises(
+        TypeError, match=r"Layer Dense 'dense' takes one input tensor, not a list. Received: a list of 2"
+    ):
         Dense(2)([Input((3,)), Input((3,))])
-    with pytest.raises(TypeError, match=r"Add 'add'.*all symbolic tensors .* or all arrays, not a mix. Received: a list with ndarray"):
+    with pytest.raises(
+        TypeError,
+        match=r"Add 'add'.*all symbolic tensors .* or all arrays, not a mix. Received: a list with ndarray",
+    ):
         Add()([Input((3,)), np.zeros((1, 3))])
 
 
@@ -119,7 +124,7 @@ def test_symbolic_shape_errors_surface_at_definition():
 def test_residual_block_builds_and_summarises(capsys):
     model = residual_model()
     assert model.output_shape == (None, 3) and model.input_shape == (None, 8, 8, 2)
-    assert [type(l).__name__ for l in model.layers] == [
+    assert [type(item).__name__ for item in model.layers] == [
         "InputLayer", "Conv2D", "ReLU", "Conv2D", "Add", "GlobalAveragePooling2D", "Dense"]
     assert model.get_layer("add") is model.layers[4] and model.get_layer(index=1).name == "conv2d"
     with pytest.raises(ValueError, match=r"no layer named 'nope'. Layers: \['input_layer', 'conv2d'"):
@@ -136,7 +141,9 @@ def test_residual_block_builds_and_summarises(capsys):
     assert re.search(r"Layer \(type\)\s+Output Shape\s+Param #\s+Receptive field\s+Jump\s+Connected to", out)
     assert re.search(r"input_layer \(InputLayer\)\s+\(None, 8, 8, 2\)\s+0\s+1x1\s+1x1\s+-\n", out)
     assert re.search(r"conv2d_1 \(Conv2D\)\s+\(None, 8, 8, 2\)\s+74\s+5x5\s+1x1\s+re_lu\[0\]\[0\]", out)
-    assert re.search(r"add \(Add\)\s+\(None, 8, 8, 2\)\s+0\s+5x5\s+1x1\s+input_layer\[0\]\[0\], conv2d_1\[0\]\[0\]", out)
+    assert re.search(
+        r"add \(Add\)\s+\(None, 8, 8, 2\)\s+0\s+5x5\s+1x1\s+input_layer\[0\]\[0\], conv2d_1\[0\]\[0\]", out
+    )
     assert re.search(r"dense \(Dense\)\s+\(None, 3\)\s+9\s+-\s+-\s+global_average_pooling2d\[0\]\[0\]", out)
     assert "Total params: 159 (636.00 B)" in out
 
@@ -148,7 +155,9 @@ def test_receptive_fields_where_branches_merge():
     wide = Add()([a, b])  # same jump: the widest branch's field
     d = Conv2D(2, 3, strides=2, padding="same")(wide)  # field 5 + 2 = 7, jump 2
     c = Conv2D(2, 3, strides=2, padding="same")(x)  # field 3, jump 2
-    different = Add()([Conv2D(1, 5)(x), Conv2D(1, 3, strides=2, padding="same")(x)])  # both 4x4; jumps 1 and 2
+    different = Add()(
+        [Conv2D(1, 5)(x), Conv2D(1, 3, strides=2, padding="same")(x)]
+    )  # both 4x4; jumps 1 and 2
     model = Model(x, [wide, Concatenate()([d, c]), Concatenate(axis=1)([d, c]), different])
     rows = {r["name"]: r for r in model.summary_rows()}
     assert rows["add"]["receptive_field"] == (5, 5) and rows["add"]["jump"] == (1, 1)
@@ -178,12 +187,17 @@ def test_predict_progress_and_input_errors(capsys):
     assert "3/3 [" in capsys.readouterr().out
     model.predict(x, verbose=0)
     assert capsys.readouterr().out == ""
-    with pytest.raises(ValueError, match=r"Model 'residual'.predict: input 'input_layer' expects shape \(None, 8, 8, 2\) "
-                                         r"\(None: any size\). Received: x with shape \(4, 8, 8, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Model 'residual'.predict: input 'input_layer' expects shape \(None, 8, 8, 2\) "
+        r"\(None: any size\). Received: x with shape \(4, 8, 8, 3\)",
+    ):
         model.predict(np.zeros((4, 8, 8, 3)))
     with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer. Received: batch_size=0"):
         model.predict(x, batch_size=0)
-    with pytest.raises(ValueError, match=r"Model 'residual': input 'input_layer' expects shape \(None, 8, 8, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"Model 'residual': input 'input_layer' expects shape \(None, 8, 8, 2\)"
+    ):
         model(np.zeros((8, 8, 2)))
     with pytest.raises(TypeError, match=r"numeric array"):
         model.predict(np.array([["a"]]))
@@ -230,7 +244,9 @@ def test_residual_block_gradients_match_finite_differences():
         return float(np.sum(model(x) * upstream))
 
     for var, grad in zip(weights, grads):
-        np.testing.assert_allclose(grad, finite_difference(loss, var.value), rtol=1e-6, atol=1e-9, err_msg=var.path)
+        np.testing.assert_allclose(
+            grad, finite_difference(loss, var.value), rtol=1e-6, atol=1e-9, err_msg=var.path
+        )
     np.testing.assert_allclose(grad_x, finite_difference(loss, x), rtol=1e-6, atol=1e-9)
 
 
@@ -246,8 +262,10 @@ def test_save_and_load_round_trip(tmp_path):
     model.save(path)
     loaded = load_model(path)
     assert type(loaded) is Model and loaded.name == "residual"
-    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
-    assert [r["connected_to"] for r in loaded.summary_rows()] == [r["connected_to"] for r in model.summary_rows()]
+    assert [item.name for item in loaded.layers] == [item.name for item in model.layers]
+    assert [r["connected_to"] for r in loaded.summary_rows()] == [
+        r["connected_to"] for r in model.summary_rows()
+    ]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     # the optimizer state came too: one more step is the same step
     model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
@@ -266,7 +284,9 @@ def test_config_is_json_with_inbound_connections():
     config = json.loads(json.dumps(model.get_config()))
     by_name = {layer["name"]: layer for layer in config["layers"]}
     assert by_name["add"]["inbound_nodes"] == [[["input_layer", 0, 0], ["conv2d_1", 0, 0]]]
-    assert by_name["input_layer"]["inbound_nodes"] == [] and by_name["input_layer"]["class_name"] == "InputLayer"
+    assert (
+        by_name["input_layer"]["inbound_nodes"] == [] and by_name["input_layer"]["class_name"] == "InputLayer"
+    )
     assert config["input_layers"] == ["input_layer", 0, 0] and config["output_layers"] == ["dense", 0, 0]
     clone = Model.from_config(config)
     clone.set_weights(model.get_weights())
@@ -274,15 +294,23 @@ def test_config_is_json_with_inbound_connections():
     np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
     broken = json.loads(json.dumps(config))
     broken["layers"][4]["inbound_nodes"] = [[["nowhere", 0, 0]]]
-    with pytest.raises(ValueError, match=r"graph cannot be rebuilt: these calls read tensors that no layer in the config makes. "
-                                         r"Received: \[\('add', \['nowhere', 0, 0\]\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"graph cannot be rebuilt: these calls read tensors that no layer in the config makes. "
+        r"Received: \[\('add', \['nowhere', 0, 0\]\)\]",
+    ):
         Model.from_config(broken)
     cycle = json.loads(json.dumps(config))
     cycle["layers"][1]["inbound_nodes"] = [[["re_lu", 0, 0]]]  # conv2d reads re_lu, which reads conv2d
-    with pytest.raises(ValueError, match=r"the remaining calls wait on each other \(a cycle\). Received: \[\('conv2d', \[\['re_lu', 0, 0\]\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the remaining calls wait on each other \(a cycle\). Received: \[\('conv2d', \[\['re_lu', 0, 0\]\]\)",
+    ):
         Model.from_config(cycle)
     broken["layers"][4]["inbound_nodes"] = [["add"]]
-    with pytest.raises(ValueError, match=r"a tensor reference must be \[layer name, node index, 0\]. Received: 'add'"):
+    with pytest.raises(
+        ValueError, match=r"a tensor reference must be \[layer name, node index, 0\]. Received: 'add'"
+    ):
         Model.from_config(broken)
 
 
@@ -297,7 +325,7 @@ def two_input_model():
 
 def test_two_inputs_and_concatenate():
     model = two_input_model()
-    assert [l.name for l in model.layers] == ["a", "b", "project", "joined", "head"]
+    assert [item.name for item in model.layers] == ["a", "b", "project", "joined", "head"]
     assert model.input_shape == [(None, 4), (None, 3)] and model.output_shape == (None, 1)
     rng = np.random.default_rng(6)
     xa, xb = rng.normal(size=(9, 4)), rng.normal(size=(9, 3))
@@ -307,11 +335,17 @@ def test_two_inputs_and_concatenate():
     np.testing.assert_allclose(model({"b": xb, "a": xa}), by_hand, rtol=1e-6)
     rows = {r["name"]: r for r in model.summary_rows()}
     assert rows["joined"]["connected_to"] == ["a[0][0]", "project[0][0]"]
-    with pytest.raises(ValueError, match=r"the model has 2 inputs \(a, b\); pass a list of 2 arrays .*Received: one ndarray"):
+    with pytest.raises(
+        ValueError, match=r"the model has 2 inputs \(a, b\); pass a list of 2 arrays .*Received: one ndarray"
+    ):
         model.predict(xa)
-    with pytest.raises(ValueError, match=r"no value for the inputs \['b'\]. Received: a dict with keys \['a'\]"):
+    with pytest.raises(
+        ValueError, match=r"no value for the inputs \['b'\]. Received: a dict with keys \['a'\]"
+    ):
         model({"a": xa})
-    with pytest.raises(ValueError, match=r"all inputs must have the same number of samples. Received: lengths \[9, 8\]"):
+    with pytest.raises(
+        ValueError, match=r"all inputs must have the same number of samples. Received: lengths \[9, 8\]"
+    ):
         model.predict([xa, xb[:8]])
 
 
@@ -338,12 +372,12 @@ def test_shared_layer_is_one_layer_with_two_calls():
     shared = Dense(2, name="shared")
     y = Subtract()([shared(a), shared(b)])
     model = Model([a, b], y)
-    assert [l.name for l in model.layers].count("shared") == 1 and len(model.weights) == 2
+    assert [item.name for item in model.layers].count("shared") == 1 and len(model.weights) == 2
     rows = {r["name"]: r for r in model.summary_rows()}
     assert rows["shared"]["connected_to"] == ["input_layer[0][0]", "input_layer_1[0][0]"]
     assert rows["subtract"]["connected_to"] == ["shared[0][0]", "shared[1][0]"]
     config = model.get_config()
-    assert [l for l in config["layers"] if l["name"] == "shared"][0]["inbound_nodes"] == [
+    assert [item for item in config["layers"] if item["name"] == "shared"][0]["inbound_nodes"] == [
         [["input_layer", 0, 0]], [["input_layer_1", 0, 0]]]
     rng = np.random.default_rng(9)
     xa, xb = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
@@ -353,7 +387,9 @@ def test_shared_layer_is_one_layer_with_two_calls():
     g = rng.normal(size=(5, 2))
     with GradientTape() as tape:
         out = model([xa, xb], training=True)
-    grad_kernel, grad_bias = tape.gradient(out, [shared.kernel, shared.bias], output_gradient=g.astype("float32"))
+    grad_kernel, grad_bias = tape.gradient(
+        out, [shared.kernel, shared.bias], output_gradient=g.astype("float32")
+    )
     np.testing.assert_allclose(grad_kernel, (xa - xb).T @ g, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(grad_bias, np.zeros(2), atol=1e-6)
     clone = Model.from_config(json.loads(json.dumps(config)))
@@ -369,29 +405,42 @@ def test_shared_conv_on_two_sizes_shows_multiple_shapes(capsys):
     row = [r for r in model.summary_rows() if r["name"] == "conv"][0]
     assert row["output_shape"] == [(None, 6, 6, 2), (None, 4, 4, 2)] and row["receptive_field"] == (3, 3)
     model.summary()
-    assert re.search(r"conv \(Conv2D\)\s+multiple\s+20\s+3x3\s+1x1\s+input_layer\[0\]\[0\], input_layer_1\[0\]\[0\]",
-                     capsys.readouterr().out)
+    assert re.search(
+        r"conv \(Conv2D\)\s+multiple\s+20\s+3x3\s+1x1\s+input_layer\[0\]\[0\], input_layer_1\[0\]\[0\]",
+        capsys.readouterr().out,
+    )
 
 
 def test_model_called_on_symbolic_tensors_reuses_its_layers():
     inner = residual_model()
     x = Input((8, 8, 2))
     outer = Model(x, Dense(1)(inner(x)))
-    assert [l.name for l in outer.layers][1:7] == [l.name for l in inner.layers][1:]
+    assert [item.name for item in outer.layers][1:7] == [item.name for item in inner.layers][1:]
     data = np.random.default_rng(10).normal(size=(4, 8, 8, 2))
-    np.testing.assert_allclose(outer.predict(data, verbose=0), outer.layers[-1](inner.predict(data, verbose=0)), rtol=1e-6)
+    np.testing.assert_allclose(
+        outer.predict(data, verbose=0), outer.layers[-1](inner.predict(data, verbose=0)), rtol=1e-6
+    )
 
 
 def test_model_construction_errors():
     x, other = Input((3,)), Input((3,))
     y = Dense(2)(Add()([x, other]))
-    with pytest.raises(ValueError, match=r"the graph is disconnected: the outputs depend on <SymbolicInput shape=\(None, 3\).*"
-                                         r"name=input_layer_1>, which is not among the model's inputs. "
-                                         r"Received: inputs=\['input_layer'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"the graph is disconnected: the outputs depend on <SymbolicInput shape=\(None, 3\).*"
+        r"name=input_layer_1>, which is not among the model's inputs. "
+        r"Received: inputs=\['input_layer'\]",
+    ):
         Model(x, y)
-    with pytest.raises(ValueError, match=r"every input must be a tensor returned by Input\(shape\). Received: inputs\[0\]=<KerasTensor"):
+    with pytest.raises(
+        ValueError,
+        match=r"every input must be a tensor returned by Input\(shape\). Received: inputs\[0\]=<KerasTensor",
+    ):
         Model(y, y)
-    with pytest.raises(TypeError, match=r"Model 'functional_\d+': the functional API needs inputs and outputs.*Received: inputs=given, outputs=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"Model 'functional_\d+': the functional API needs inputs and outputs.*Received: inputs=given, outputs=None",
+    ):
         Model(x)
     with pytest.raises(TypeError, match=r"outputs must be a symbolic tensor .* Received: outputs=\[\]"):
         Model(x, [])
@@ -399,12 +448,17 @@ def test_model_construction_errors():
         Model(x, np.zeros(3))
     with pytest.raises(ValueError, match=r"the same Input appears twice in inputs. Received: inputs\[1\]"):
         Model([x, x], Dense(1)(x))
-    with pytest.raises(ValueError, match=r"all layers must have unique names. Received: two layers named 'twin'"):
+    with pytest.raises(
+        ValueError, match=r"all layers must have unique names. Received: two layers named 'twin'"
+    ):
         Model(x, Add()([Dense(3, name="twin")(x), Dense(3, name="twin")(x)]))
     model = Model([x, other], [y, Dense(1)(x)])
     assert isinstance(model.output, list) and model.output_shape == [(None, 2), (None, 1)]
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match=r"fit: training and evaluation support models with one output. Received: a model with 2 outputs"):
+    with pytest.raises(
+        ValueError,
+        match=r"fit: training and evaluation support models with one output. Received: a model with 2 outputs",
+    ):
         model.fit([np.zeros((2, 3))] * 2, np.zeros((2, 2)))
     outs = model.predict([np.zeros((2, 3))] * 2, verbose=0)
     assert [o.shape for o in outs] == [(2, 2), (2, 1)]
@@ -417,9 +471,14 @@ def test_weights_api_and_set_weights_errors():
     new = [np.full(w.shape, 0.5) for w in model.get_weights()]
     model.set_weights(new)
     assert all(np.all(w == 0.5) for w in model.get_weights())
-    with pytest.raises(ValueError, match=r"set_weights expected a list of 4 arrays \(project/kernel, .*Received: a list of 1 arrays"):
+    with pytest.raises(
+        ValueError,
+        match=r"set_weights expected a list of 4 arrays \(project/kernel, .*Received: a list of 1 arrays",
+    ):
         model.set_weights(new[:1])
-    with pytest.raises(ValueError, match=r"weight 'head/kernel' has shape \(6, 1\). Received: an array of shape \(1, 6\)"):
+    with pytest.raises(
+        ValueError, match=r"weight 'head/kernel' has shape \(6, 1\). Received: an array of shape \(1, 6\)"
+    ):
         model.set_weights(new[:2] + [np.zeros((1, 6)), new[3]])
     model.get_layer("project").trainable = False
     assert [w.path for w in model.trainable_weights] == ["head/kernel", "head/bias"]
@@ -466,8 +525,12 @@ def test_concatenate_values_and_shapes():
     rng = np.random.default_rng(13)
     a, b, c = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 1)), rng.normal(size=(2, 3, 2))
     np.testing.assert_array_equal(Concatenate(dtype="float64")([a, b, c]), np.concatenate([a, b, c], axis=-1))
-    np.testing.assert_array_equal(Concatenate(axis=1, dtype="float64")([a, a]), np.concatenate([a, a], axis=1))
-    np.testing.assert_array_equal(Concatenate(axis=-2, dtype="float64")([a, a]), np.concatenate([a, a], axis=1))
+    np.testing.assert_array_equal(
+        Concatenate(axis=1, dtype="float64")([a, a]), np.concatenate([a, a], axis=1)
+    )
+    np.testing.assert_array_equal(
+        Concatenate(axis=-2, dtype="float64")([a, a]), np.concatenate([a, a], axis=1)
+    )
     assert Concatenate()([Input((3, 4)), Input((3, 1))]).shape == (None, 3, 5)
     assert Concatenate(axis=1)([Input((None, 4)), Input((3, 4))]).shape == (None, None, 4)
     assert Concatenate()([Input((None, 4)), Input((3, 1))]).shape == (None, 3, 5)
@@ -517,20 +580,34 @@ def test_autograd_merge_ops_with_a_constant():
 
 def test_merge_error_messages():
     x3, x4, x1 = Input((3,)), Input((4,)), Input((1,))
-    with pytest.raises(ValueError, match=r"Add 'add': inputs must have the same shape, except for axes of size 1 "
-                                         r"\(which broadcast\); axis 1 has sizes \[3, 4\]. "
-                                         r"Received: input shapes \[\(None, 3\), \(None, 4\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Add 'add': inputs must have the same shape, except for axes of size 1 "
+        r"\(which broadcast\); axis 1 has sizes \[3, 4\]. "
+        r"Received: input shapes \[\(None, 3\), \(None, 4\)\]",
+    ):
         Add()([x3, x4])
-    with pytest.raises(ValueError, match=r"Maximum 'maximum': inputs must have the same shape.*axis 2 has sizes \[2, 5\]"):
+    with pytest.raises(
+        ValueError, match=r"Maximum 'maximum': inputs must have the same shape.*axis 2 has sizes \[2, 5\]"
+    ):
         Maximum()([np.zeros((2, 3, 2)), np.zeros((2, 3, 5))])
-    with pytest.raises(ValueError, match=r"Multiply 'multiply': cannot merge tensors with different batch sizes. "
-                                         r"Received: input shapes \[\(2, 3\), \(5, 3\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Multiply 'multiply': cannot merge tensors with different batch sizes. "
+        r"Received: input shapes \[\(2, 3\), \(5, 3\)\]",
+    ):
         Multiply()([np.zeros((2, 3)), np.zeros((5, 3))])
-    with pytest.raises(ValueError, match=r"Average 'average': a merge layer must be called on a list of at least 2 inputs. "
-                                         r"Received: 1 input with shapes \[\(None, 3\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Average 'average': a merge layer must be called on a list of at least 2 inputs. "
+        r"Received: 1 input with shapes \[\(None, 3\)\]",
+    ):
         Average()([x3])
-    with pytest.raises(ValueError, match=r"Minimum 'minimum': a merge layer must be called on a list of at least 2 inputs. "
-                                         r"Received: 0 inputs"):
+    with pytest.raises(
+        ValueError,
+        match=r"Minimum 'minimum': a merge layer must be called on a list of at least 2 inputs. "
+        r"Received: 0 inputs",
+    ):
         Minimum()([])
     with pytest.raises(ValueError, match=r"Add 'add_1': a merge layer must be called on a list of inputs. "
                                          r"Received: a single input of shape \(None, 3\)"):
@@ -538,35 +615,57 @@ def test_merge_error_messages():
     with pytest.raises(ValueError, match=r"Add 'add_2': a merge layer must be called on a list of inputs. "
                                          r"Received: a single input of shape \(2, 3\)"):
         Add()(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"Subtract 'subtract': a Subtract layer must be called on exactly 2 inputs. "
-                                         r"Received: 3 inputs with shapes \[\(None, 3\), \(None, 3\), \(None, 1\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Subtract 'subtract': a Subtract layer must be called on exactly 2 inputs. "
+        r"Received: 3 inputs with shapes \[\(None, 3\), \(None, 3\), \(None, 1\)\]",
+    ):
         Subtract()([x3, x3, x1])
     with pytest.raises(ValueError, match=r"Add 'add_3': every input needs a batch axis \(rank 1 or more\). "
                                          r"Received: input shapes \[\(\), \(\)\]"):
         Add()([np.float64(1.0), np.float64(2.0)])
-    with pytest.raises(TypeError, match=r"Layer Add 'add_4' expected a numeric array .* for inputs\[1\]. Received: inputs\[1\] with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"Layer Add 'add_4' expected a numeric array .* for inputs\[1\]. Received: inputs\[1\] with dtype=<U1",
+    ):
         Add()([np.zeros((1, 1)), np.array([["a"]])])
 
 
 def test_concatenate_error_messages():
     a, b = Input((4, 3)), Input((5, 3))
-    with pytest.raises(ValueError, match=r"Concatenate 'concatenate': a Concatenate layer requires inputs with matching "
-                                         r"shapes except for the concatenation axis -1; the sizes on axis 1 differ. "
-                                         r"Received: input shapes \[\(None, 4, 3\), \(None, 5, 3\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Concatenate 'concatenate': a Concatenate layer requires inputs with matching "
+        r"shapes except for the concatenation axis -1; the sizes on axis 1 differ. "
+        r"Received: input shapes \[\(None, 4, 3\), \(None, 5, 3\)\]",
+    ):
         Concatenate()([a, b])
-    with pytest.raises(ValueError, match=r"the batch sizes differ. Received: input shapes \[\(2, 3\), \(4, 3\)\]"):
+    with pytest.raises(
+        ValueError, match=r"the batch sizes differ. Received: input shapes \[\(2, 3\), \(4, 3\)\]"
+    ):
         Concatenate()([np.zeros((2, 3)), np.zeros((4, 3))])
-    with pytest.raises(ValueError, match=r"Concatenate 'concatenate_2': a Concatenate layer requires inputs of the same rank. "
-                                         r"Received: input shapes \[\(None, 4, 3\), \(None, 3\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Concatenate 'concatenate_2': a Concatenate layer requires inputs of the same rank. "
+        r"Received: input shapes \[\(None, 4, 3\), \(None, 3\)\]",
+    ):
         Concatenate()([a, Input((3,))])
     for axis in (0, -3, 3, -4):
-        with pytest.raises(ValueError, match=rf"axis={axis} is not a valid concatenation axis for inputs of rank 3: it must "
-                                             rf"be between -2 and 2 and not the batch axis \(0 or -3\). "
-                                             rf"Received: axis={axis} for input shapes \[\(None, 4, 3\), \(None, 4, 3\)\]"):
+        with pytest.raises(
+            ValueError,
+            match=rf"axis={axis} is not a valid concatenation axis for inputs of rank 3: it must "
+            rf"be between -2 and 2 and not the batch axis \(0 or -3\). "
+            rf"Received: axis={axis} for input shapes \[\(None, 4, 3\), \(None, 4, 3\)\]",
+        ):
             Concatenate(axis=axis)([a, a])
-    with pytest.raises(TypeError, match=r"Concatenate 'concatenate_\d+': the `axis` argument must be an integer. Received: axis='1'"):
+    with pytest.raises(
+        TypeError,
+        match=r"Concatenate 'concatenate_\d+': the `axis` argument must be an integer. Received: axis='1'",
+    ):
         Concatenate(axis="1")
-    with pytest.raises(ValueError, match=r"a merge layer must be called on a list of at least 2 inputs. Received: 1 input"):
+    with pytest.raises(
+        ValueError, match=r"a merge layer must be called on a list of at least 2 inputs. Received: 1 input"
+    ):
         Concatenate()([a])
 
 

@@ -20,12 +20,14 @@ def _fresh_names():
 
 def numbers(text):
     """The decimal numbers a script printed, skipping progress-bar lines."""
-    lines = [l for l in text.splitlines() if "/step" not in l and "ETA" not in l]
+    lines = [item for item in text.splitlines() if "/step" not in item and "ETA" not in item]
     return [float(v) for v in re.findall(r"(?<![\w.])-?\d+\.\d*(?:e[+-]?\d+)?", "\n".join(lines))]
 
 
 def run_example(name):
-    result = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -160,9 +162,14 @@ def test_compile_resolves_names_like_keras():
 
 def test_set_weights_wrong_count_and_shape():
     model = Sequential([Conv2D(1, 3, input_shape=(8, 8, 1))])
-    with pytest.raises(ValueError, match=r"set_weights expected a list of 2 arrays .*Received: a list of 1 arrays"):
+    with pytest.raises(
+        ValueError, match=r"set_weights expected a list of 2 arrays .*Received: a list of 1 arrays"
+    ):
         model.set_weights([np.zeros((3, 3, 1, 1))])
-    with pytest.raises(ValueError, match=r"weight 'conv2d/kernel' has shape \(3, 3, 1, 1\). Received: an array of shape \(3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight 'conv2d/kernel' has shape \(3, 3, 1, 1\). Received: an array of shape \(3, 3\)",
+    ):
         model.set_weights([np.zeros((3, 3)), np.zeros(1)])
 
 
@@ -198,10 +205,12 @@ def test_predict_checks_every_layer_before_computing():
 def test_build_without_shape_and_empty_model_errors():
     with pytest.raises(ValueError, match="build\\(\\) needs an input shape"):
         Sequential([Conv2D(1, 3)]).build()
-    with pytest.raises(ValueError, match=r"\.predict: the model has no layers. Received: a Sequential with no layers"):
+    with pytest.raises(
+        ValueError, match=r"\.predict: the model has no layers. Received: a Sequential with no layers"
+    ):
         Sequential().predict(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="no defined output shape"):
-        Sequential([Conv2D(1, 3)]).output_shape
+        _ = Sequential([Conv2D(1, 3)]).output_shape
 
 
 def test_config_round_trip_through_json_for_every_layer_kind():
@@ -218,7 +227,7 @@ def test_config_round_trip_through_json_for_every_layer_kind():
         L.Softmax(), L.GlobalMaxPooling1D(),
     ])
     clone = Sequential.from_config(json.loads(json.dumps(model.get_config())))
-    assert [type(l) for l in clone.layers] == [type(l) for l in model.layers]
+    assert [type(item) for item in clone.layers] == [type(item) for item in model.layers]
     clone.set_weights(model.get_weights())
     x = np.random.default_rng(0).random((2, 16, 16, 2))
     np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -227,7 +236,10 @@ def test_config_round_trip_through_json_for_every_layer_kind():
 def test_unknown_layer_class_in_config():
     from convolve import layers as L
 
-    with pytest.raises(ValueError, match=r"Unknown layer class. Expected one of \[.*'Conv2D'.*\]. Received: class_name='Conv9D'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown layer class. Expected one of \[.*'Conv2D'.*\]. Received: class_name='Conv9D'",
+    ):
         L.deserialize({"class_name": "Conv9D", "config": {}})
 
 
@@ -236,4 +248,7 @@ def test_receptive_field_through_a_transposed_convolution():
 
     model = Sequential([Input((16, 16, 1)), Conv2D(2, 3, strides=2), Conv2DTranspose(1, 3, strides=2)])
     # each output of the transposed conv sees 2 neighbouring conv outputs (2 apart): 3 + 2 = 5 pixels
-    assert [(r["receptive_field"], r["jump"]) for r in model.summary_rows()] == [((3, 3), (2, 2)), ((5, 5), (1, 1))]
+    assert [(r["receptive_field"], r["jump"]) for r in model.summary_rows()] == [
+        ((3, 3), (2, 2)),
+        ((5, 5), (1, 1)),
+    ]

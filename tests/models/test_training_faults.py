@@ -61,7 +61,9 @@ def test_empty_data_is_refused(method):
     x, y = np.zeros((0, 8, 8, 1), np.float32), np.zeros((0,), int)
     with pytest.raises(ValueError, match=rf"\.{method}: there is no data: x and y hold 0 samples. "
                                          r"Received: x.shape=\(0, 8, 8, 1\)"):
-        getattr(model, method)(x, y, verbose=0) if method in ("fit", "evaluate") else getattr(model, method)(x, y)
+        getattr(model, method)(x, y, verbose=0) if method in ("fit", "evaluate") else getattr(model, method)(
+            x, y
+        )
 
 
 @pytest.mark.parametrize("split, message", [
@@ -93,30 +95,55 @@ def test_predict_and_evaluate_steps_limit_the_batches():
     model = classic()
     x, y = data(64)
     assert model.predict(x, batch_size=16, steps=2, verbose=0).shape == (32, 3)
-    np.testing.assert_array_equal(model.predict(x, batch_size=16, steps=2, verbose=0), model.predict(x[:32], verbose=0))
-    assert model.evaluate(x, y, batch_size=16, steps=1, verbose=0) == model.evaluate(x[:16], y[:16], verbose=0)
+    np.testing.assert_array_equal(
+        model.predict(x, batch_size=16, steps=2, verbose=0), model.predict(x[:32], verbose=0)
+    )
+    assert model.evaluate(x, y, batch_size=16, steps=1, verbose=0) == model.evaluate(
+        x[:16], y[:16], verbose=0
+    )
 
 
 # ---- arguments ------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, message", [
-    ({"epochs": -1}, r"`epochs` must be a positive integer. Received: epochs=-1"),
-    ({"epochs": 0}, r"`epochs` must be a positive integer. Received: epochs=0"),
-    ({"epochs": 1.5}, r"`epochs` must be a positive integer. Received: epochs=1.5"),
-    ({"epochs": "2"}, r"`epochs` must be a positive integer. Received: epochs='2'"),
-    ({"epochs": True}, r"`epochs` must be a positive integer. Received: epochs=True"),
-    ({"steps_per_epoch": -1}, r"`steps_per_epoch` must be a positive integer or None. Received: steps_per_epoch=-1"),
-    ({"steps_per_epoch": 0}, r"`steps_per_epoch` must be a positive integer or None. Received: steps_per_epoch=0"),
-    ({"batch_size": 0}, r"`batch_size` must be a positive integer. Received: batch_size=0"),
-    ({"batch_size": 2.0}, r"`batch_size` must be a positive integer. Received: batch_size=2.0"),
-    ({"initial_epoch": -1}, r"`initial_epoch` must be an integer >= 0. Received: initial_epoch=-1"),
-    ({"epochs": 2, "initial_epoch": 2}, r"initial_epoch must be smaller than epochs, or nothing is trained. "
-                                        r"Received: initial_epoch=2, epochs=2"),
-    ({"validation_freq": 0}, r"`validation_freq` must be a positive integer. Received: validation_freq=0"),
-    ({"validation_batch_size": -4}, r"`validation_batch_size` must be a positive integer or None"),
-    ({"validation_steps": 0}, r"`validation_steps` must be a positive integer or None"),
-    ({"validation_split": 1.0}, r"validation_split must be a number in \[0, 1\). Received: validation_split=1.0"),
-    ({"validation_split": "0.2"}, r"validation_split must be a number in \[0, 1\). Received: validation_split='0.2'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": -1}, r"`epochs` must be a positive integer. Received: epochs=-1"),
+        ({"epochs": 0}, r"`epochs` must be a positive integer. Received: epochs=0"),
+        ({"epochs": 1.5}, r"`epochs` must be a positive integer. Received: epochs=1.5"),
+        ({"epochs": "2"}, r"`epochs` must be a positive integer. Received: epochs='2'"),
+        ({"epochs": True}, r"`epochs` must be a positive integer. Received: epochs=True"),
+        (
+            {"steps_per_epoch": -1},
+            r"`steps_per_epoch` must be a positive integer or None. Received: steps_per_epoch=-1",
+        ),
+        (
+            {"steps_per_epoch": 0},
+            r"`steps_per_epoch` must be a positive integer or None. Received: steps_per_epoch=0",
+        ),
+        ({"batch_size": 0}, r"`batch_size` must be a positive integer. Received: batch_size=0"),
+        ({"batch_size": 2.0}, r"`batch_size` must be a positive integer. Received: batch_size=2.0"),
+        ({"initial_epoch": -1}, r"`initial_epoch` must be an integer >= 0. Received: initial_epoch=-1"),
+        (
+            {"epochs": 2, "initial_epoch": 2},
+            r"initial_epoch must be smaller than epochs, or nothing is trained. "
+            r"Received: initial_epoch=2, epochs=2",
+        ),
+        (
+            {"validation_freq": 0},
+            r"`validation_freq` must be a positive integer. Received: validation_freq=0",
+        ),
+        ({"validation_batch_size": -4}, r"`validation_batch_size` must be a positive integer or None"),
+        ({"validation_steps": 0}, r"`validation_steps` must be a positive integer or None"),
+        (
+            {"validation_split": 1.0},
+            r"validation_split must be a number in \[0, 1\). Received: validation_split=1.0",
+        ),
+        (
+            {"validation_split": "0.2"},
+            r"validation_split must be a number in \[0, 1\). Received: validation_split='0.2'",
+        ),
+    ],
+)
 def test_fit_arguments_are_checked_strictly(kwargs, message):
     x, y = data(16)
     model = classic()
@@ -128,7 +155,9 @@ def test_fit_arguments_are_checked_strictly(kwargs, message):
 def test_numpy_integers_are_accepted():
     x, y = data(16)
     model = classic()
-    history = model.fit(x, y, batch_size=np.int64(4), epochs=np.int32(2), steps_per_epoch=np.int64(3), verbose=0)
+    history = model.fit(
+        x, y, batch_size=np.int64(4), epochs=np.int32(2), steps_per_epoch=np.int64(3), verbose=0
+    )
     assert len(history.history["loss"]) == 2 and model.optimizer.iterations == 6
     assert model.predict(x, batch_size=np.int64(5), verbose=0).shape == (16, 3)
     assert np.isfinite(model.evaluate(x, y, batch_size=np.uint8(4), verbose=0)[0])
@@ -140,9 +169,13 @@ def test_predict_and_evaluate_check_batch_size_and_steps(method):
     model = classic()
     call = (lambda **kw: model.predict(x, verbose=0, **kw)) if method == "predict" else (
         lambda **kw: model.evaluate(x, y, verbose=0, **kw))
-    with pytest.raises(ValueError, match=rf"\.{method}: `batch_size` must be a positive integer. Received: batch_size=-2"):
+    with pytest.raises(
+        ValueError, match=rf"\.{method}: `batch_size` must be a positive integer. Received: batch_size=-2"
+    ):
         call(batch_size=-2)
-    with pytest.raises(ValueError, match=rf"\.{method}: `steps` must be a positive integer or None. Received: steps=0"):
+    with pytest.raises(
+        ValueError, match=rf"\.{method}: `steps` must be a positive integer or None. Received: steps=0"
+    ):
         call(steps=0)
 
 

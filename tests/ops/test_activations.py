@@ -126,7 +126,9 @@ def ref_softmax(x, axes):
 def arrays(draw, scale=6.0):
     shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=4)))
     seed = draw(st.integers(0, 2**32 - 1))
-    x = np.asarray(np.random.default_rng(seed).standard_normal(shape) * draw(st.sampled_from([0.5, scale, 30.0])))
+    x = np.asarray(
+        np.random.default_rng(seed).standard_normal(shape) * draw(st.sampled_from([0.5, scale, 30.0]))
+    )
     return x
 
 
@@ -160,7 +162,11 @@ def test_relu_arguments_match_reference(dtype, x, negative_slope, max_value, thr
 @given(x=arrays(), negative_slope=st.floats(0, 3), alpha=st.floats(-2, 3))
 def test_leaky_relu_elu_arguments(dtype, x, negative_slope, alpha):
     x = x.astype(dtype)
-    assert_close(leaky_relu(x, negative_slope), apply_elementwise(ref_leaky_relu, x, negative_slope=negative_slope), dtype)
+    assert_close(
+        leaky_relu(x, negative_slope),
+        apply_elementwise(ref_leaky_relu, x, negative_slope=negative_slope),
+        dtype,
+    )
     assert_close(elu(x, alpha), apply_elementwise(ref_elu, x, alpha=alpha), dtype)
 
 
@@ -252,7 +258,9 @@ def test_gelu_keeps_relative_accuracy_far_left():
 GRID = np.concatenate(
     [
         np.linspace(-30.0, 30.0, 6001),  # all three of Cody's intervals, both signs, past the underflow
-        np.array([0.46875, -0.46875, 0.46875 + 1e-12, 4.0, -4.0, 4.0 + 1e-12, 26.5, -26.5, 1e-300, -1e-300, 5e-8]),
+        np.array(
+            [0.46875, -0.46875, 0.46875 + 1e-12, 4.0, -4.0, 4.0 + 1e-12, 26.5, -26.5, 1e-300, -1e-300, 5e-8]
+        ),
         np.geomspace(1e-12, 0.5, 200),
     ]
 )
@@ -294,7 +302,9 @@ def test_importing_convolve_does_not_import_scipy():
     import subprocess
 
     code = "import sys, convolve; print('scipy' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    )
 
 
 # --- get() and the table -----------------------------------------------------------------------
@@ -308,11 +318,25 @@ def test_get():
     custom = lambda x: x * 2  # noqa: E731
     assert get(custom) is custom
     assert get(np.abs) is np.abs
-    assert set(ACTIVATIONS) == {"relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax", "softplus", "linear"}
+    assert set(ACTIVATIONS) == {
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "softplus",
+        "linear",
+    }
 
 
 def test_get_errors():
-    with pytest.raises(ValueError, match=r"activation: unknown activation; expected one of \{'relu', .*'linear'\}, None or a callable. Received: activation='swish'"):
+    with pytest.raises(
+        ValueError,
+        match=r"activation: unknown activation; expected one of \{'relu', .*'linear'\}, None or a callable. Received: activation='swish'",
+    ):
         get("swish")
     with pytest.raises(ValueError, match=r"Dense 'dense': unknown activation.*Received: activation=3"):
         get(3, where="Dense 'dense'")
@@ -387,55 +411,105 @@ def test_matches_pytorch(dtype, x):
 
 def test_argument_errors():
     x = np.zeros(3)
-    with pytest.raises(ValueError, match=r"relu: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1",
+    ):
         relu(x, negative_slope=-0.1)
-    with pytest.raises(ValueError, match=r"relu: the `threshold` argument must be a finite number >= 0. Received: threshold=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu: the `threshold` argument must be a finite number >= 0. Received: threshold=-1",
+    ):
         relu(x, threshold=-1)
-    with pytest.raises(ValueError, match=r"relu: the `max_value` argument must be a finite number >= 0. Received: max_value=-6.0"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu: the `max_value` argument must be a finite number >= 0. Received: max_value=-6.0",
+    ):
         relu(x, max_value=-6.0)
-    with pytest.raises(ValueError, match=r"relu: the `max_value` argument must be a finite number >= 0. Received: max_value=nan"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu: the `max_value` argument must be a finite number >= 0. Received: max_value=nan",
+    ):
         relu(x, max_value=float("nan"))
-    with pytest.raises(TypeError, match=r"relu: the `max_value` argument must be a number or None. Received: max_value='6'"):
+    with pytest.raises(
+        TypeError, match=r"relu: the `max_value` argument must be a number or None. Received: max_value='6'"
+    ):
         relu(x, max_value="6")
-    with pytest.raises(TypeError, match=r"relu: the `negative_slope` argument must be a number. Received: negative_slope=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"relu: the `negative_slope` argument must be a number. Received: negative_slope=None",
+    ):
         relu(x, negative_slope=None)
-    with pytest.raises(TypeError, match=r"ReLU 're_lu': the `threshold` argument must be a number. Received: threshold=True"):
+    with pytest.raises(
+        TypeError, match=r"ReLU 're_lu': the `threshold` argument must be a number. Received: threshold=True"
+    ):
         relu(x, threshold=True, where="ReLU 're_lu'")
-    with pytest.raises(ValueError, match=r"leaky_relu: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2"):
+    with pytest.raises(
+        ValueError,
+        match=r"leaky_relu: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2",
+    ):
         leaky_relu(x, -0.2)
-    with pytest.raises(ValueError, match=r"elu: the `alpha` argument must be a finite number. Received: alpha=inf"):
+    with pytest.raises(
+        ValueError, match=r"elu: the `alpha` argument must be a finite number. Received: alpha=inf"
+    ):
         elu(x, float("inf"))
-    with pytest.raises(TypeError, match=r"elu: the `alpha` argument must be a number. Received: alpha=\[1.0\]"):
+    with pytest.raises(
+        TypeError, match=r"elu: the `alpha` argument must be a number. Received: alpha=\[1.0\]"
+    ):
         elu(x, [1.0])
-    with pytest.raises(TypeError, match=r"gelu: the `approximate` argument must be True or False. Received: approximate='tanh'"):
+    with pytest.raises(
+        TypeError,
+        match=r"gelu: the `approximate` argument must be True or False. Received: approximate='tanh'",
+    ):
         gelu(x, approximate="tanh")
 
 
 def test_softmax_errors():
     x = np.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"softmax: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"softmax: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2",
+    ):
         softmax(x, axis=2)
-    with pytest.raises(ValueError, match=r"the `axis` argument must be in \[-2, 2\).*Received: axis=\(0, -3\)"):
+    with pytest.raises(
+        ValueError, match=r"the `axis` argument must be in \[-2, 2\).*Received: axis=\(0, -3\)"
+    ):
         softmax(x, axis=(0, -3))
     with pytest.raises(ValueError, match=r"must be in \[-0, 0\) for input of rank 0. Received: axis=-1"):
         softmax(np.float64(1.0))
-    with pytest.raises(TypeError, match=r"softmax: the `axis` argument must be an int or a tuple of ints. Received: axis=1.0"):
+    with pytest.raises(
+        TypeError, match=r"softmax: the `axis` argument must be an int or a tuple of ints. Received: axis=1.0"
+    ):
         softmax(x, axis=1.0)
-    with pytest.raises(TypeError, match=r"the `axis` argument must be an int or a tuple of ints. Received: axis=\(\)"):
+    with pytest.raises(
+        TypeError, match=r"the `axis` argument must be an int or a tuple of ints. Received: axis=\(\)"
+    ):
         softmax(x, axis=())
-    with pytest.raises(TypeError, match=r"the `axis` argument must be an int or a tuple of ints. Received: axis=\(0, 'a'\)"):
+    with pytest.raises(
+        TypeError, match=r"the `axis` argument must be an int or a tuple of ints. Received: axis=\(0, 'a'\)"
+    ):
         softmax(x, axis=(0, "a"))
-    with pytest.raises(ValueError, match=r"softmax: the `axis` argument repeats an axis. Received: axis=\(1, -1\)"):
+    with pytest.raises(
+        ValueError, match=r"softmax: the `axis` argument repeats an axis. Received: axis=\(1, -1\)"
+    ):
         softmax(x, axis=(1, -1))
-    with pytest.raises(ValueError, match=r"softmax: the softmax axis must not be empty. Received: axis=-1 with x.shape=\(2, 0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"softmax: the softmax axis must not be empty. Received: axis=-1 with x.shape=\(2, 0\)",
+    ):
         softmax(np.zeros((2, 0)))
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_non_numeric_input(name):
-    with pytest.raises(TypeError, match=rf"{name} expected a numeric array \(integer or float\) for x. Received: x with dtype=<U"):
+    with pytest.raises(
+        TypeError,
+        match=rf"{name} expected a numeric array \(integer or float\) for x. Received: x with dtype=<U",
+    ):
         ACTIVATIONS[name](np.array(["a", "b"]))
-    with pytest.raises(TypeError, match=rf"{name} expected a numeric array for x. Received: x that cannot become an array"):
+    with pytest.raises(
+        TypeError, match=rf"{name} expected a numeric array for x. Received: x that cannot become an array"
+    ):
         ACTIVATIONS[name]([[1.0], [1.0, 2.0]])
 
 
@@ -503,7 +577,9 @@ def test_relu_backward_arguments_match_finite_differences(case, negative_slope, 
 def test_leaky_relu_elu_gelu_arguments_match_finite_differences(case, negative_slope, alpha, approximate):
     x, grad_y = case
     x = away_from(x, [0.0])
-    assert_gradient(leaky_relu_backward(grad_y, x, negative_slope), lambda v: leaky_relu(v, negative_slope), x, grad_y)
+    assert_gradient(
+        leaky_relu_backward(grad_y, x, negative_slope), lambda v: leaky_relu(v, negative_slope), x, grad_y
+    )
     assert_gradient(elu_backward(grad_y, x, alpha), lambda v: elu(v, alpha), x, grad_y)
     assert_gradient(gelu_backward(grad_y, x, approximate), lambda v: gelu(v, approximate), x, grad_y)
 
@@ -521,10 +597,23 @@ def test_softmax_backward_axes_match_finite_differences(case, data):
 
 #: keyword arguments tried in the float32 and PyTorch comparisons besides the defaults
 VARIANTS = [
-    ("relu", {}), ("relu", {"max_value": 6.0}), ("relu", {"threshold": 1.5}), ("relu", {"negative_slope": 0.3, "max_value": 2.0}),
-    ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.01}), ("elu", {}), ("elu", {"alpha": 0.7}), ("selu", {}),
-    ("gelu", {}), ("gelu", {"approximate": True}), ("sigmoid", {}), ("tanh", {}), ("softmax", {}), ("softmax", {"axis": 0}),
-    ("softplus", {}), ("linear", {}),
+    ("relu", {}),
+    ("relu", {"max_value": 6.0}),
+    ("relu", {"threshold": 1.5}),
+    ("relu", {"negative_slope": 0.3, "max_value": 2.0}),
+    ("leaky_relu", {}),
+    ("leaky_relu", {"negative_slope": 0.01}),
+    ("elu", {}),
+    ("elu", {"alpha": 0.7}),
+    ("selu", {}),
+    ("gelu", {}),
+    ("gelu", {"approximate": True}),
+    ("sigmoid", {}),
+    ("tanh", {}),
+    ("softmax", {}),
+    ("softmax", {"axis": 0}),
+    ("softplus", {}),
+    ("linear", {}),
 ]
 
 
@@ -553,14 +642,24 @@ def test_backward_matches_pytorch(case):
     x = away_from(x.reshape(-1) if x.ndim == 0 else x, [0.0, 1.5, 2.0, 6.0])
     grad_y = grad_y.reshape(x.shape)
     theirs = {
-        ("relu", ()): F.relu, ("relu", (("max_value", 6.0),)): F.relu6,
+        ("relu", ()): F.relu,
+        ("relu", (("max_value", 6.0),)): F.relu6,
         ("relu", (("threshold", 1.5),)): lambda v: F.threshold(v, 1.5, 0.0),
-        ("relu", (("negative_slope", 0.3), ("max_value", 2.0))): lambda v: t.clamp(F.leaky_relu(v, 0.3), max=2.0),
-        ("leaky_relu", ()): lambda v: F.leaky_relu(v, 0.2), ("leaky_relu", (("negative_slope", 0.01),)): F.leaky_relu,
-        ("elu", ()): F.elu, ("elu", (("alpha", 0.7),)): lambda v: F.elu(v, 0.7), ("selu", ()): F.selu,
-        ("gelu", ()): F.gelu, ("gelu", (("approximate", True),)): lambda v: F.gelu(v, approximate="tanh"),
-        ("sigmoid", ()): t.sigmoid, ("tanh", ()): t.tanh, ("softmax", ()): lambda v: t.softmax(v, -1),
-        ("softmax", (("axis", 0),)): lambda v: t.softmax(v, 0), ("softplus", ()): lambda v: F.softplus(v, threshold=500.0),
+        ("relu", (("negative_slope", 0.3), ("max_value", 2.0))): lambda v: t.clamp(
+            F.leaky_relu(v, 0.3), max=2.0
+        ),
+        ("leaky_relu", ()): lambda v: F.leaky_relu(v, 0.2),
+        ("leaky_relu", (("negative_slope", 0.01),)): F.leaky_relu,
+        ("elu", ()): F.elu,
+        ("elu", (("alpha", 0.7),)): lambda v: F.elu(v, 0.7),
+        ("selu", ()): F.selu,
+        ("gelu", ()): F.gelu,
+        ("gelu", (("approximate", True),)): lambda v: F.gelu(v, approximate="tanh"),
+        ("sigmoid", ()): t.sigmoid,
+        ("tanh", ()): t.tanh,
+        ("softmax", ()): lambda v: t.softmax(v, -1),
+        ("softmax", (("axis", 0),)): lambda v: t.softmax(v, 0),
+        ("softplus", ()): lambda v: F.softplus(v, threshold=500.0),
         ("linear", ()): lambda v: v * 1.0,
     }
     for name, kwargs in VARIANTS:
@@ -577,7 +676,9 @@ def test_backward_at_the_kinks():
     np.testing.assert_array_equal(relu_backward(g, at, negative_slope=0.5, threshold=1.5), [0.5, 0.5, 1.0])
     np.testing.assert_array_equal(relu_backward(g, at, max_value=6.0), [0.0, 1.0, 0.0])
     # the flat top wins over the negative slope where x > threshold >= max_value
-    np.testing.assert_array_equal(relu_backward(g, np.array([5.0, 7.0, 9.0]), 0.5, max_value=6.0, threshold=8.0), [0.5, 0.5, 0.0])
+    np.testing.assert_array_equal(
+        relu_backward(g, np.array([5.0, 7.0, 9.0]), 0.5, max_value=6.0, threshold=8.0), [0.5, 0.5, 0.0]
+    )
     np.testing.assert_array_equal(leaky_relu_backward(g, at), [0.2, 1.0, 1.0])
     np.testing.assert_array_equal(elu_backward(g, at, alpha=0.7), [0.7, 1.0, 1.0])
     assert_close(gelu_backward(np.ones(1), np.zeros(1)), [0.5])
@@ -629,29 +730,64 @@ def test_backward_integer_grad_gives_float32():
 
 def test_backward_errors():
     x = np.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"relu_backward: grad_y must have the shape of x. Received: grad_y.shape=\(3,\), x.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu_backward: grad_y must have the shape of x. Received: grad_y.shape=\(3,\), x.shape=\(2, 3\)",
+    ):
         relu_backward(np.zeros(3), x)
-    with pytest.raises(ValueError, match=r"sigmoid_backward: grad_y must have the shape of y. Received: grad_y.shape=\(2, 1\), y.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"sigmoid_backward: grad_y must have the shape of y. Received: grad_y.shape=\(2, 1\), y.shape=\(2, 3\)",
+    ):
         sigmoid_backward(np.zeros((2, 1)), x)
-    with pytest.raises(ValueError, match=r"relu_backward: the `threshold` argument must be a finite number >= 0. Received: threshold=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu_backward: the `threshold` argument must be a finite number >= 0. Received: threshold=-1",
+    ):
         relu_backward(x, x, threshold=-1)
-    with pytest.raises(TypeError, match=r"relu_backward: the `max_value` argument must be a number or None. Received: max_value='6'"):
+    with pytest.raises(
+        TypeError,
+        match=r"relu_backward: the `max_value` argument must be a number or None. Received: max_value='6'",
+    ):
         relu_backward(x, x, max_value="6")
-    with pytest.raises(ValueError, match=r"relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1",
+    ):
         relu_backward(x, x, negative_slope=-0.1)
-    with pytest.raises(ValueError, match=r"leaky_relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2"):
+    with pytest.raises(
+        ValueError,
+        match=r"leaky_relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2",
+    ):
         leaky_relu_backward(x, x, -0.2)
-    with pytest.raises(ValueError, match=r"elu_backward: the `alpha` argument must be a finite number. Received: alpha=nan"):
+    with pytest.raises(
+        ValueError, match=r"elu_backward: the `alpha` argument must be a finite number. Received: alpha=nan"
+    ):
         elu_backward(x, x, float("nan"))
-    with pytest.raises(TypeError, match=r"gelu_backward: the `approximate` argument must be True or False. Received: approximate='tanh'"):
+    with pytest.raises(
+        TypeError,
+        match=r"gelu_backward: the `approximate` argument must be True or False. Received: approximate='tanh'",
+    ):
         gelu_backward(x, x, approximate="tanh")
-    with pytest.raises(ValueError, match=r"softmax_backward: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"softmax_backward: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2",
+    ):
         softmax_backward(x, x, axis=2)
-    with pytest.raises(TypeError, match=r"tanh_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"tanh_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1",
+    ):
         tanh_backward(np.array(["a"]), np.zeros(1))
-    with pytest.raises(TypeError, match=r"selu_backward expected a numeric array \(integer or float\) for x. Received: x with dtype=object"):
+    with pytest.raises(
+        TypeError,
+        match=r"selu_backward expected a numeric array \(integer or float\) for x. Received: x with dtype=object",
+    ):
         selu_backward(np.zeros(1), np.array([None]))
-    with pytest.raises(TypeError, match=r"linear_backward expected a numeric array for grad_y. Received: grad_y that cannot become an array"):
+    with pytest.raises(
+        TypeError,
+        match=r"linear_backward expected a numeric array for grad_y. Received: grad_y that cannot become an array",
+    ):
         linear_backward([[1.0], [1.0, 2.0]])
     for fn in (softplus_backward, elu_backward, gelu_backward, tanh_backward):
         with pytest.raises(ValueError, match=rf"{fn.__name__}: grad_y must have the shape of"):
@@ -690,9 +826,15 @@ def test_relu_propagates_nan(kwargs):
 
 def test_relu_out_is_only_for_the_plain_relu():
     x = np.ones((2, 3), np.float32)
-    with pytest.raises(ValueError, match=r"relu: `out` is for the plain relu \(negative_slope=0, threshold=0\) into an array of x's shape \(2, 3\) and dtype float32. Received: negative_slope=0.5, threshold=0.0, out with shape \(2, 3\) and dtype float32"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu: `out` is for the plain relu \(negative_slope=0, threshold=0\) into an array of x's shape \(2, 3\) and dtype float32. Received: negative_slope=0.5, threshold=0.0, out with shape \(2, 3\) and dtype float32",
+    ):
         relu(x, negative_slope=0.5, out=np.empty_like(x))
-    with pytest.raises(ValueError, match=r"relu: `out` is for the plain relu .*Received: .*out with shape \(3,\) and dtype float64"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu: `out` is for the plain relu .*Received: .*out with shape \(3,\) and dtype float64",
+    ):
         relu(x, out=np.empty(3))
 
 
@@ -702,7 +844,9 @@ def test_relu_backward_mask_product_matches_the_definition(threshold):
     x = rng.standard_normal((4, 6)).astype(np.float32)
     x[0, :3] = [0.0, threshold, np.nan]  # the kink goes to the lower branch; NaN input gets 0
     g = rng.standard_normal(x.shape).astype(np.float32)
-    expected = np.array([gi if xi > threshold else 0.0 for gi, xi in zip(g.ravel(), x.ravel())], np.float32).reshape(x.shape)
+    expected = np.array(
+        [gi if xi > threshold else 0.0 for gi, xi in zip(g.ravel(), x.ravel())], np.float32
+    ).reshape(x.shape)
     got = relu_backward(g, x, threshold=threshold)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, expected)

@@ -66,7 +66,11 @@ def test_standardize_tuple_allow_zero():
         (2.0, TypeError, "Received: strides=2.0"),
         (True, TypeError, "Received: strides=True"),
         (None, TypeError, "Received: strides=None"),
-        ((1, 2.0), ValueError, "the `strides` argument must be an int or a tuple of 2 ints. Received: strides=(1, 2.0)"),
+        (
+            (1, 2.0),
+            ValueError,
+            "the `strides` argument must be an int or a tuple of 2 ints. Received: strides=(1, 2.0)",
+        ),
         ((1, True), ValueError, "Received: strides=(1, True)"),
         ((1,), ValueError, "a tuple of 2 ints. Received: strides=(1,)"),
         ((1, 1, 1), ValueError, "a tuple of 2 ints. Received: strides=(1, 1, 1)"),
@@ -80,11 +84,17 @@ def test_standardize_tuple_errors(value, exception, message):
 
 
 def test_standardize_tuple_names_the_caller():
-    with pytest.raises(ValueError, match=re.escape(
-        "Conv2D 'conv2d': the `dilation_rate` argument must contain only positive integers. Received: dilation_rate=0"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Conv2D 'conv2d': the `dilation_rate` argument must contain only positive integers. Received: dilation_rate=0"
+        ),
+    ):
         standardize_tuple(0, 2, "dilation_rate", "Conv2D 'conv2d'")
-    with pytest.raises(TypeError, match=re.escape("Conv3D 'c': the `kernel_size` argument must be an int or a tuple of 3 ints.")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape("Conv3D 'c': the `kernel_size` argument must be an int or a tuple of 3 ints."),
+    ):
         standardize_tuple(1.0, 3, "kernel_size", "Conv3D 'c'")
 
 
@@ -110,9 +120,12 @@ def test_standardize_data_format():
     assert standardize_data_format("channels_last") == "channels_last"
     assert standardize_data_format("Channels_First") == "channels_first"
     for bad in ("NCHW", "channels-last", 0):
-        with pytest.raises(ValueError, match=re.escape(
-            f"the `data_format` argument must be one of {{'channels_last', 'channels_first'}}. Received: data_format={bad!r}"
-        )):
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
+                f"the `data_format` argument must be one of {{'channels_last', 'channels_first'}}. Received: data_format={bad!r}"
+            ),
+        ):
             standardize_data_format(bad)
     with pytest.raises(ValueError, match=re.escape("Conv1D 'x': the `data_format`")):
         standardize_data_format("NWC", where="Conv1D 'x'")
@@ -215,8 +228,11 @@ def test_bad_padding(padding):
 
 
 def test_bad_padding_names_the_caller_and_rank():
-    with pytest.raises(ValueError, match=re.escape(
-        "Conv3D 'c': the `padding` argument must be one of {'valid', 'same', 'causal', 'full'}, a non-negative int, "
-        "a tuple of 3 ints, or a tuple of 3 (before, after) pairs. Received: padding=(1, 1)"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Conv3D 'c': the `padding` argument must be one of {'valid', 'same', 'causal', 'full'}, a non-negative int, "
+            "a tuple of 3 ints, or a tuple of 3 (before, after) pairs. Received: padding=(1, 1)"
+        ),
+    ):
         standardize_padding((1, 1), 3, where="Conv3D 'c'")

@@ -6,7 +6,9 @@ from convolve.ops import blas
 from tests.helpers import assert_close
 
 
-@pytest.mark.parametrize("shape", [(128, 9216, 128), (3, 20000, 5), (64, 100, 32), (1, 5000, 1), (7, 4097, 2)])
+@pytest.mark.parametrize(
+    "shape", [(128, 9216, 128), (3, 20000, 5), (64, 100, 32), (1, 5000, 1), (7, 4097, 2)]
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matmul_equals_numpy(shape, dtype):
     m, k, n = shape
@@ -23,7 +25,9 @@ def test_matmul_equals_numpy(shape, dtype):
 def test_long_inner_dimension_is_chunked(monkeypatch):
     calls = []
     real = np.matmul
-    monkeypatch.setattr(blas.np, "matmul", lambda a, b, out=None: calls.append(a.shape) or real(a, b, out=out))
+    monkeypatch.setattr(
+        blas.np, "matmul", lambda a, b, out=None: calls.append(a.shape) or real(a, b, out=out)
+    )
     blas.matmul(np.ones((4, 3 * blas.K_CHUNK)), np.ones((3 * blas.K_CHUNK, 4)))
     assert calls == [(4, blas.K_CHUNK)] * 3
     calls.clear()

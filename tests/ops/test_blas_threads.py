@@ -61,7 +61,9 @@ def bands(batch, per_sample):
     return [Block(n, 1, h, 1) for n in range(batch) for h in range(per_sample)]
 
 
-@pytest.mark.parametrize("plan", [bands(3, 4), bands(1, 5), [Block(0, 2, 0, 5), Block(2, 2, 0, 5), Block(4, 1, 0, 5)]])
+@pytest.mark.parametrize(
+    "plan", [bands(3, 4), bands(1, 5), [Block(0, 2, 0, 5), Block(2, 2, 0, 5), Block(4, 1, 0, 5)]]
+)
 @pytest.mark.parametrize("parts", [1, 2, 3, 5])
 @pytest.mark.parametrize("disjoint", [False, True])
 def test_split_covers_every_block_once(plan, parts, disjoint):
@@ -101,8 +103,9 @@ def test_threaded_blocks_equal_one_thread(monkeypatch, strides, padding, channel
     def everything():
         out = [conv_module.conv(x, kernel, bias, formulation="im2col", **kw),
                conv_module.conv(x, kernel1, bias, formulation="pointwise", **kw)]
-        for formulation in conv_module.applicable_backward_formulations(channels, (3, 3), (strides,) * 2
-                                                                        if isinstance(strides, int) else strides, 1):
+        for formulation in conv_module.applicable_backward_formulations(
+            channels, (3, 3), (strides,) * 2 if isinstance(strides, int) else strides, 1
+        ):
             out += conv_module.conv_backward(gy, x, kernel, formulation=formulation, **kw)
         return out
 

@@ -333,7 +333,9 @@ def test_every_formulation_matches_reference(cfg):
         ((2, 5, 6, 4, 4), (2, 3, 2, 2, 4), (1, 2, 1), "same", (2, 1, 1), 2),
     ],
 )
-def test_larger_cases_match_reference(x_shape, kernel_shape, strides, padding, dilation, groups, padding_mode):
+def test_larger_cases_match_reference(
+    x_shape, kernel_shape, strides, padding, dilation, groups, padding_mode
+):
     rng = np.random.default_rng(sum(x_shape) + sum(kernel_shape))
     x, kernel = rng.standard_normal(x_shape), rng.standard_normal(kernel_shape)
     bias = rng.standard_normal(kernel_shape[-1])
@@ -342,11 +344,30 @@ def test_larger_cases_match_reference(x_shape, kernel_shape, strides, padding, d
     formulations = applicable_formulations(x_shape[-1], kernel_shape[:rank], as_tuple(strides, rank), groups)
     for formulation in formulations:
         for dtype in (np.float64, np.float32):
-            y = conv(x.astype(dtype), kernel.astype(dtype), bias.astype(dtype), strides, padding, dilation, groups,
-                     padding_mode=padding_mode, formulation=formulation)
+            y = conv(
+                x.astype(dtype),
+                kernel.astype(dtype),
+                bias.astype(dtype),
+                strides,
+                padding,
+                dilation,
+                groups,
+                padding_mode=padding_mode,
+                formulation=formulation,
+            )
             assert_close(y, expected, dtype)
-        y = conv(to_channels_first(x), kernel, bias, strides, padding, dilation, groups, data_format="channels_first",
-                 padding_mode=padding_mode, formulation=formulation)
+        y = conv(
+            to_channels_first(x),
+            kernel,
+            bias,
+            strides,
+            padding,
+            dilation,
+            groups,
+            data_format="channels_first",
+            padding_mode=padding_mode,
+            formulation=formulation,
+        )
         assert_close(np.moveaxis(y, 1, -1), expected)
 
 
@@ -393,7 +414,9 @@ def test_matches_pytorch(cfg):
         flat = [amount for pair in reversed(pads) for amount in pair]  # torch pads the last axis first
         mode = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
         xt = functional.pad(xt, flat, mode=mode[cfg.padding_mode])
-    weight = torch.from_numpy(np.ascontiguousarray(kernel.transpose(rank + 1, rank, *range(rank))))  # (F, C/G, *K)
+    weight = torch.from_numpy(
+        np.ascontiguousarray(kernel.transpose(rank + 1, rank, *range(rank)))
+    )  # (F, C/G, *K)
     torch_conv = (functional.conv1d, functional.conv2d, functional.conv3d)[rank - 1]
     expected = torch_conv(
         xt,
@@ -457,7 +480,8 @@ def test_vertical_line_detector(formulation):
 
 
 @pytest.mark.parametrize(
-    "strides, padding, out", [(1, "valid", 7), (2, "valid", 4), (3, "valid", 3), (1, "same", 9), (2, "same", 5)]
+    "strides, padding, out",
+    [(1, "valid", 7), (2, "valid", 4), (3, "valid", 3), (1, "same", 9), (2, "same", 5)],
 )
 def test_9x9_input_3x3_kernel_sizes(strides, padding, out):
     y = conv(np.ones((1, 9, 9, 1)), np.ones((3, 3, 1, 1)), strides=strides, padding=padding)
@@ -506,7 +530,9 @@ def test_same_strided_dilated_last_tap(n, k, s, d, expected):
 
 def test_same_strided_dilated_ones_kernel_1d():
     # n 8, k 3, d 2, s 3: pads (1, 2), padded = [0, 1..8, 0, 0]; y[i] = p[3i] + p[3i+2] + p[3i+4]
-    y = conv(np.arange(1.0, 9).reshape(1, 8, 1), np.ones((3, 1, 1)), strides=3, dilation_rate=2, padding="same")
+    y = conv(
+        np.arange(1.0, 9).reshape(1, 8, 1), np.ones((3, 1, 1)), strides=3, dilation_rate=2, padding="same"
+    )
     np.testing.assert_array_equal(y.ravel(), [0 + 2 + 4, 3 + 5 + 7, 6 + 8 + 0])
 
 
@@ -514,7 +540,9 @@ def test_same_strided_2d_counts_real_pixels():
     # 7x10 ones, 3x3 ones, stride 2: height out 4, pads (1, 1); width out 5, pads (0, 1).
     # Each output counts the real pixels under its window: rows [2, 3, 3, 2] x cols [3, 3, 3, 3, 2].
     for formulation in ("im2col", "direct"):
-        y = conv(np.ones((1, 7, 10, 1)), np.ones((3, 3, 1, 1)), strides=2, padding="same", formulation=formulation)
+        y = conv(
+            np.ones((1, 7, 10, 1)), np.ones((3, 3, 1, 1)), strides=2, padding="same", formulation=formulation
+        )
         np.testing.assert_array_equal(y[0, :, :, 0], np.outer([2, 3, 3, 2], [3, 3, 3, 3, 2]))
 
 
@@ -562,7 +590,9 @@ def test_result_dtype(x_dtype, k_dtype, out_dtype):
     kernel = (np.arange(3 * 3 * 2 * 4) % 2).reshape(3, 3, 2, 4).astype(k_dtype)
     y = conv(x, kernel)
     assert y.dtype == out_dtype
-    expected = reference_conv(x.astype(np.float64), kernel.astype(np.float64), None, 1, "valid", 1, 1, "zeros")
+    expected = reference_conv(
+        x.astype(np.float64), kernel.astype(np.float64), None, 1, "valid", 1, 1, "zeros"
+    )
     assert_close(y, expected, out_dtype)
 
 
@@ -635,7 +665,17 @@ def spy_on_chunks(monkeypatch):
 )
 @pytest.mark.parametrize("samples_per_chunk", [1, 2])
 def test_batch_chunks_match_reference(
-    monkeypatch, batch, sizes, channels, filters, kernel_size, strides, dilation, groups, padding, samples_per_chunk
+    monkeypatch,
+    batch,
+    sizes,
+    channels,
+    filters,
+    kernel_size,
+    strides,
+    dilation,
+    groups,
+    padding,
+    samples_per_chunk,
 ):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((batch, *sizes, channels))
@@ -644,7 +684,9 @@ def test_batch_chunks_match_reference(
     rank = len(sizes)
     expected = reference_conv(x, kernel, bias, strides, padding, dilation, groups, "zeros")
     formulations = [
-        f for f in applicable_formulations(channels, kernel_size, as_tuple(strides, rank), groups) if f in ("im2col", "taps")
+        f
+        for f in applicable_formulations(channels, kernel_size, as_tuple(strides, rank), groups)
+        if f in ("im2col", "taps")
     ]
     assert "im2col" in formulations
     for formulation in formulations:
@@ -656,7 +698,9 @@ def test_batch_chunks_match_reference(
         [(per_sample, default_chunk)] = calls
         assert default_chunk >= batch
         # a limit that fits `samples_per_chunk` samples and a half: several chunks, the last one ragged
-        monkeypatch.setattr(conv_module, "WORKSPACE_ELEMENTS", samples_per_chunk * per_sample + per_sample // 2)
+        monkeypatch.setattr(
+            conv_module, "WORKSPACE_ELEMENTS", samples_per_chunk * per_sample + per_sample // 2
+        )
         calls.clear()
         y = conv(x, kernel, bias, strides, padding, dilation, groups, formulation=formulation)
         assert calls == [(per_sample, samples_per_chunk)]
@@ -678,7 +722,16 @@ def test_batch_chunks_match_reference(
 @pytest.mark.parametrize("positions_per_block", [1, 2, 5, 37])
 @pytest.mark.parametrize("tap_major_channels", [0, 1000])
 def test_im2col_blocks_match_reference(
-    monkeypatch, batch, sizes, channels, filters, kernel_size, strides, dilation, padding, positions_per_block,
+    monkeypatch,
+    batch,
+    sizes,
+    channels,
+    filters,
+    kernel_size,
+    strides,
+    dilation,
+    padding,
+    positions_per_block,
     tap_major_channels,
 ):
     """Blocks of whole samples, of bands of one sample's first axis, ragged last blocks, in
@@ -801,67 +854,195 @@ def call(x_shape=(1, 5, 5, 3), k_shape=(3, 3, 3, 4), **kwargs):
 @pytest.mark.parametrize(
     "x_shape, k_shape, kwargs, message",
     [
-        ((1, 5, 5, 3), (3, 3), {}, "conv: expected a kernel of rank 3, 4 or 5 (*kernel_size, in_channels // groups, filters). "
-         "Received: kernel.shape=(3, 3)"),
+        (
+            (1, 5, 5, 3),
+            (3, 3),
+            {},
+            "conv: expected a kernel of rank 3, 4 or 5 (*kernel_size, in_channels // groups, filters). "
+            "Received: kernel.shape=(3, 3)",
+        ),
         ((1, 5, 5, 3), (1, 3, 3, 3, 3, 4), {}, "Received: kernel.shape=(1, 3, 3, 3, 3, 4)"),
-        ((5, 5, 3), (3, 3, 3, 4), {}, "conv: expected input of rank 4 (batch, *spatial, channels) for a 2-D convolution. "
-         "Received: inputs.shape=(5, 5, 3)"),
-        ((5, 3, 5, 5, 1), (3, 3, 3, 4), {"data_format": "channels_first"},
-         "expected input of rank 4 (batch, channels, *spatial) for a 2-D convolution. Received: inputs.shape=(5, 3, 5, 5, 1)"),
-        ((1, 5, 5, 3), (3, 3, 2, 4), {}, "conv: the kernel's in-channel axis must equal input channels // groups = 3 // 1 = 3. "
-         "Received: kernel.shape=(3, 3, 2, 4), inputs.shape=(1, 5, 5, 3)"),
-        ((1, 3, 5, 5), (3, 3, 2, 4), {"data_format": "channels_first"},
-         "= 3 // 1 = 3. Received: kernel.shape=(3, 3, 2, 4), inputs.shape=(1, 3, 5, 5)"),
+        (
+            (5, 5, 3),
+            (3, 3, 3, 4),
+            {},
+            "conv: expected input of rank 4 (batch, *spatial, channels) for a 2-D convolution. "
+            "Received: inputs.shape=(5, 5, 3)",
+        ),
+        (
+            (5, 3, 5, 5, 1),
+            (3, 3, 3, 4),
+            {"data_format": "channels_first"},
+            "expected input of rank 4 (batch, channels, *spatial) for a 2-D convolution. Received: inputs.shape=(5, 3, 5, 5, 1)",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 2, 4),
+            {},
+            "conv: the kernel's in-channel axis must equal input channels // groups = 3 // 1 = 3. "
+            "Received: kernel.shape=(3, 3, 2, 4), inputs.shape=(1, 5, 5, 3)",
+        ),
+        (
+            (1, 3, 5, 5),
+            (3, 3, 2, 4),
+            {"data_format": "channels_first"},
+            "= 3 // 1 = 3. Received: kernel.shape=(3, 3, 2, 4), inputs.shape=(1, 3, 5, 5)",
+        ),
         ((1, 5, 5, 6), (3, 3, 2, 4), {"groups": 2}, "= 6 // 2 = 3. Received: kernel.shape=(3, 3, 2, 4)"),
-        ((1, 5, 5, 3), (3, 3, 1, 4), {"groups": 2}, "conv: input channels and filters must both be divisible by groups. "
-         "Received: input channels=3, filters=4, groups=2"),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 1, 4),
+            {"groups": 2},
+            "conv: input channels and filters must both be divisible by groups. "
+            "Received: input channels=3, filters=4, groups=2",
+        ),
         ((1, 5, 5, 4), (3, 3, 2, 3), {"groups": 2}, "Received: input channels=4, filters=3, groups=2"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"bias": np.ones(3)}, "conv: expected bias of shape (4,). Received: bias.shape=(3,)"),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"bias": np.ones(3)},
+            "conv: expected bias of shape (4,). Received: bias.shape=(3,)",
+        ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"bias": np.ones((1, 4))}, "Received: bias.shape=(1, 4)"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"bias": np.ones(())}, "Received: bias.shape=()"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": 0}, "conv: the `strides` argument must contain only positive integers. "
-         "Received: strides=0"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": (1, -2)}, "only positive integers. Received: strides=(1, -2)"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": (1, 1.5)}, "conv: the `strides` argument must be an int or a tuple of 2 ints. "
-         "Received: strides=(1, 1.5)"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": (1, True)}, "a tuple of 2 ints. Received: strides=(1, True)"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": (1, 1, 1)}, "a tuple of 2 ints. Received: strides=(1, 1, 1)"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"dilation_rate": 0}, "conv: the `dilation_rate` argument must contain only positive "
-         "integers. Received: dilation_rate=0"),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"strides": 0},
+            "conv: the `strides` argument must contain only positive integers. Received: strides=0",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"strides": (1, -2)},
+            "only positive integers. Received: strides=(1, -2)",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"strides": (1, 1.5)},
+            "conv: the `strides` argument must be an int or a tuple of 2 ints. Received: strides=(1, 1.5)",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"strides": (1, True)},
+            "a tuple of 2 ints. Received: strides=(1, True)",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"strides": (1, 1, 1)},
+            "a tuple of 2 ints. Received: strides=(1, 1, 1)",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"dilation_rate": 0},
+            "conv: the `dilation_rate` argument must contain only positive "
+            "integers. Received: dilation_rate=0",
+        ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"dilation_rate": (2, 0)}, "Received: dilation_rate=(2, 0)"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"dilation_rate": (2.0, 1)}, "`dilation_rate` argument must be an int or a tuple of 2 "
-         "ints. Received: dilation_rate=(2.0, 1)"),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"dilation_rate": (2.0, 1)},
+            "`dilation_rate` argument must be an int or a tuple of 2 ints. Received: dilation_rate=(2.0, 1)",
+        ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"dilation_rate": (False, 1)}, "Received: dilation_rate=(False, 1)"),
-        ((1, 5, 5, 3), (0, 3, 3, 4), {}, "conv: the `kernel_size` argument must contain only positive integers. "
-         "Received: kernel_size=(0, 3)"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"groups": 0}, "conv: the `groups` argument must be a positive integer. Received: groups=0"),
+        (
+            (1, 5, 5, 3),
+            (0, 3, 3, 4),
+            {},
+            "conv: the `kernel_size` argument must contain only positive integers. "
+            "Received: kernel_size=(0, 3)",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"groups": 0},
+            "conv: the `groups` argument must be a positive integer. Received: groups=0",
+        ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"groups": -3}, "Received: groups=-3"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"groups": 1.0}, "Received: groups=1.0"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"groups": True}, "Received: groups=True"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"padding": "sam"}, "conv: the `padding` argument must be one of "
-         "{'valid', 'same', 'causal', 'full'}. Received: padding='sam'"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"padding": -1}, "conv: the `padding` argument must be one of {'valid', 'same', "
-         "'causal', 'full'}, a non-negative int, a tuple of 2 ints, or a tuple of 2 (before, after) pairs. "
-         "Received: padding=-1"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"padding": ((1, 2), (3,))}, "(before, after) pairs. Received: padding=((1, 2), (3,))"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"padding": "causal"}, "conv: padding='causal' is only for 1-D convolutions (Conv1D); "
-         "this one has 2 spatial dimensions. Received: padding='causal'"),
-        ((1, 5, 5, 5, 3), (3, 3, 3, 3, 4), {"padding": "Causal"}, "this one has 3 spatial dimensions. Received: padding='Causal'"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"padding_mode": "mirror"}, "conv: the `padding_mode` argument must be one of "
-         "{'zeros', 'reflect', 'replicate', 'circular'}. Received: padding_mode='mirror'"),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"padding": "sam"},
+            "conv: the `padding` argument must be one of "
+            "{'valid', 'same', 'causal', 'full'}. Received: padding='sam'",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"padding": -1},
+            "conv: the `padding` argument must be one of {'valid', 'same', "
+            "'causal', 'full'}, a non-negative int, a tuple of 2 ints, or a tuple of 2 (before, after) pairs. "
+            "Received: padding=-1",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"padding": ((1, 2), (3,))},
+            "(before, after) pairs. Received: padding=((1, 2), (3,))",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"padding": "causal"},
+            "conv: padding='causal' is only for 1-D convolutions (Conv1D); "
+            "this one has 2 spatial dimensions. Received: padding='causal'",
+        ),
+        (
+            (1, 5, 5, 5, 3),
+            (3, 3, 3, 3, 4),
+            {"padding": "Causal"},
+            "this one has 3 spatial dimensions. Received: padding='Causal'",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"padding_mode": "mirror"},
+            "conv: the `padding_mode` argument must be one of "
+            "{'zeros', 'reflect', 'replicate', 'circular'}. Received: padding_mode='mirror'",
+        ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"padding_mode": None}, "Received: padding_mode=None"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"data_format": "NHWC"}, "conv: the `data_format` argument must be one of "
-         "{'channels_last', 'channels_first'}. Received: data_format='NHWC'"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"strides": 2, "formulation": "taps"}, "conv: formulation must be one of ('im2col',) "
-         "for this shape. Received: formulation='taps'"),
-        ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "pointwise"}, "formulation must be one of ('im2col', 'taps', 'flat') for this "
-         "shape. Received: formulation='pointwise'"),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"data_format": "NHWC"},
+            "conv: the `data_format` argument must be one of "
+            "{'channels_last', 'channels_first'}. Received: data_format='NHWC'",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"strides": 2, "formulation": "taps"},
+            "conv: formulation must be one of ('im2col',) for this shape. Received: formulation='taps'",
+        ),
+        (
+            (1, 5, 5, 3),
+            (3, 3, 3, 4),
+            {"formulation": "pointwise"},
+            "formulation must be one of ('im2col', 'taps', 'flat') for this "
+            "shape. Received: formulation='pointwise'",
+        ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "direct"}, "Received: formulation='direct'"),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "fft"}, "Received: formulation='fft'"),
-        ((1, 3, 9, 3), (5, 3, 3, 4), {}, "conv: the output would be empty: height: input 3, kernel 5, padding valid "
-         "→ output -1 = floor((3 + 0 + 0 - 5) / 1) + 1. The input is too small"),
-        ((1, 3, 9, 3), (3, 3, 3, 4), {"dilation_rate": (1, 5)}, "width: input 9, kernel 3, dilation 5 (effective kernel 11), "
-         "padding valid → output -1"),
+        (
+            (1, 3, 9, 3),
+            (5, 3, 3, 4),
+            {},
+            "conv: the output would be empty: height: input 3, kernel 5, padding valid "
+            "→ output -1 = floor((3 + 0 + 0 - 5) / 1) + 1. The input is too small",
+        ),
+        (
+            (1, 3, 9, 3),
+            (3, 3, 3, 4),
+            {"dilation_rate": (1, 5)},
+            "width: input 9, kernel 3, dilation 5 (effective kernel 11), padding valid → output -1",
+        ),
     ],
 )
 def test_errors(x_shape, k_shape, kwargs, message):
@@ -872,11 +1053,18 @@ def test_errors(x_shape, k_shape, kwargs, message):
 @pytest.mark.parametrize(
     "kwargs, exception, message",
     [
-        ({"strides": 1.5}, TypeError, "conv: the `strides` argument must be an int or a tuple of 2 ints. Received: strides=1.5"),
+        (
+            {"strides": 1.5},
+            TypeError,
+            "conv: the `strides` argument must be an int or a tuple of 2 ints. Received: strides=1.5",
+        ),
         ({"strides": True}, TypeError, "Received: strides=True"),
         ({"strides": None}, TypeError, "Received: strides=None"),
-        ({"dilation_rate": 2.0}, TypeError, "`dilation_rate` argument must be an int or a tuple of 2 ints. "
-         "Received: dilation_rate=2.0"),
+        (
+            {"dilation_rate": 2.0},
+            TypeError,
+            "`dilation_rate` argument must be an int or a tuple of 2 ints. Received: dilation_rate=2.0",
+        ),
         ({"dilation_rate": False}, TypeError, "Received: dilation_rate=False"),
     ],
 )
@@ -888,16 +1076,39 @@ def test_scalar_argument_type_errors(kwargs, exception, message):
 @pytest.mark.parametrize(
     "x, kernel, bias, message",
     [
-        (np.array([["a"] * 3] * 3), np.ones((3, 1, 1)), None,
-         "conv expected a numeric array (integer or float) for inputs. Received: inputs with dtype=<U1"),
-        (np.ones((1, 3, 1), dtype=object), np.ones((3, 1, 1)), None, "for inputs. Received: inputs with dtype=object"),
+        (
+            np.array([["a"] * 3] * 3),
+            np.ones((3, 1, 1)),
+            None,
+            "conv expected a numeric array (integer or float) for inputs. Received: inputs with dtype=<U1",
+        ),
+        (
+            np.ones((1, 3, 1), dtype=object),
+            np.ones((3, 1, 1)),
+            None,
+            "for inputs. Received: inputs with dtype=object",
+        ),
         ("abc", np.ones((3, 1, 1)), None, "for inputs. Received: inputs with dtype=<U3"),
         (None, np.ones((3, 1, 1)), None, "for inputs. Received: inputs with dtype=object"),
-        (np.ones((1, 3, 1), dtype=np.complex128), np.ones((3, 1, 1)), None, "Received: inputs with dtype=complex128"),
-        ([[[1], [2]], [[1]]], np.ones((3, 1, 1)), None, "conv expected a numeric array for inputs. "
-         "Received: inputs that cannot become an array"),
+        (
+            np.ones((1, 3, 1), dtype=np.complex128),
+            np.ones((3, 1, 1)),
+            None,
+            "Received: inputs with dtype=complex128",
+        ),
+        (
+            [[[1], [2]], [[1]]],
+            np.ones((3, 1, 1)),
+            None,
+            "conv expected a numeric array for inputs. Received: inputs that cannot become an array",
+        ),
         (np.ones((1, 3, 1)), np.array([["x"]] * 3), None, "for kernel. Received: kernel with dtype=<U1"),
-        (np.ones((1, 3, 1)), np.ones((3, 1, 1), dtype=object), None, "for kernel. Received: kernel with dtype=object"),
+        (
+            np.ones((1, 3, 1)),
+            np.ones((3, 1, 1), dtype=object),
+            None,
+            "for kernel. Received: kernel with dtype=object",
+        ),
         (np.ones((1, 3, 1)), np.ones((3, 1, 1)), np.array(["b"]), "for bias. Received: bias with dtype=<U1"),
     ],
 )
@@ -907,9 +1118,13 @@ def test_non_numeric_input_is_a_type_error(x, kernel, bias, message):
 
 
 def test_where_names_the_caller():
-    with pytest.raises(ValueError, match=re.escape("Conv2D 'c1': the `strides` argument must contain only positive")):
+    with pytest.raises(
+        ValueError, match=re.escape("Conv2D 'c1': the `strides` argument must contain only positive")
+    ):
         call(strides=0, where="Conv2D 'c1'")
-    with pytest.raises(ValueError, match=re.escape("Conv2D 'c1': the output would be empty: height: input 5, kernel 7")):
+    with pytest.raises(
+        ValueError, match=re.escape("Conv2D 'c1': the output would be empty: height: input 5, kernel 7")
+    ):
         call(k_shape=(7, 3, 3, 4), where="Conv2D 'c1'")
 
 
@@ -989,8 +1204,19 @@ def test_fill_columns_from_batch_views_matches_per_block_views(fused):
     plan = im2col.blocks(3, out_sizes, 30, limit=30 * 20)  # bands of one sample
     plan += im2col.blocks(3, out_sizes, 30, limit=30 * 100)  # several samples per block
     for block in plan:
-        a = im2col.fill_columns(np.empty(6000, np.float32), xp, block, ksize, out_sizes, strides, dilations, fused,
-                                ones=True)
-        b = im2col.fill_columns(np.empty(6000, np.float32), xp, block, ksize, out_sizes, strides, dilations, fused,
-                                ones=True, views=views)
+        a = im2col.fill_columns(
+            np.empty(6000, np.float32), xp, block, ksize, out_sizes, strides, dilations, fused, ones=True
+        )
+        b = im2col.fill_columns(
+            np.empty(6000, np.float32),
+            xp,
+            block,
+            ksize,
+            out_sizes,
+            strides,
+            dilations,
+            fused,
+            ones=True,
+            views=views,
+        )
         np.testing.assert_array_equal(a, b)

@@ -40,9 +40,13 @@ def configurations(draw):
 
 def backward_formulations(cfg):
     """Every backward formulation that applies to ``cfg``, and None (the chosen one)."""
-    applicable = applicable_backward_formulations(cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"])
+    applicable = applicable_backward_formulations(
+        cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"]
+    )
     assert "im2col" in applicable
-    chosen = choose_backward_formulation(cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"], cfg["filters"])
+    chosen = choose_backward_formulation(
+        cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"], cfg["filters"]
+    )
     assert chosen in applicable
     return (*applicable, None)
 
@@ -92,7 +96,11 @@ def test_float32_gradients_match_float64(cfg):
     for formulation in backward_formulations(cfg):
         g64 = conv_backward(gy, x, k, formulation=formulation, **cfg["kw"])
         g32 = conv_backward(
-            gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), formulation=formulation, **cfg["kw"]
+            gy.astype(np.float32),
+            x.astype(np.float32),
+            k.astype(np.float32),
+            formulation=formulation,
+            **cfg["kw"],
         )
         for a32, a64 in zip(g32, g64):
             assert a32.dtype == np.float32
@@ -100,7 +108,9 @@ def test_float32_gradients_match_float64(cfg):
 
 
 def test_without_input_gradient_and_bias():
-    x, k, _ = make(dict(size=(5, 5), channels=2, groups=1, filters=3, kernel=(3, 3), kw={"data_format": "channels_last"}))
+    x, k, _ = make(
+        dict(size=(5, 5), channels=2, groups=1, filters=3, kernel=(3, 3), kw={"data_format": "channels_last"})
+    )
     gx, gk, gb = conv_backward(np.ones((2, 3, 3, 3)), x, k, need_input_grad=False, use_bias=False)
     assert gx is None and gb is None and gk.shape == k.shape
 
@@ -116,7 +126,10 @@ def test_pad_backward_is_the_adjoint_of_pad(mode):
 
 
 def test_grad_y_of_the_wrong_shape():
-    with pytest.raises(ValueError, match=r"grad_y must have the output's shape \(1, 3, 3, 1\). Received: grad_y.shape=\(1, 3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"grad_y must have the output's shape \(1, 3, 3, 1\). Received: grad_y.shape=\(1, 3, 3\)",
+    ):
         conv_backward(np.ones((1, 3, 3)), np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)))
 
 
@@ -137,7 +150,9 @@ def test_gradients_match_torch(cfg):
     kw = cfg["kw"]
     first = kw["data_format"] == "channels_first"
     x_last = np.moveaxis(x, 1, -1) if first else x
-    _, pads = conv_output_shape(x_last.shape[1:-1], cfg["kernel"], kw["strides"], kw["padding"], kw["dilation_rate"])
+    _, pads = conv_output_shape(
+        x_last.shape[1:-1], cfg["kernel"], kw["strides"], kw["padding"], kw["dilation_rate"]
+    )
     y = conv(x, k, b, **kw)
     gy = np.random.default_rng(4).standard_normal(y.shape)
 
@@ -145,7 +160,9 @@ def test_gradients_match_torch(cfg):
     tk = t.tensor(np.moveaxis(k, (-1, -2), (0, 1)).copy(), requires_grad=True)
     tb = t.tensor(b, requires_grad=True)
     flat = [p for pair in reversed(pads) for p in pair]
-    mode = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}[kw["padding_mode"]]
+    mode = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}[
+        kw["padding_mode"]
+    ]
     padded = F.pad(tx, flat, mode=mode) if any(flat) else tx
     conv_fn = [F.conv1d, F.conv2d, F.conv3d][cfg["n"] - 1]
     ty = conv_fn(padded, tk, tb, stride=kw["strides"], dilation=kw["dilation_rate"], groups=kw["groups"])
@@ -201,7 +218,10 @@ def test_applicable_backward_formulations(in_channels, kernel_size, strides, gro
 @given(
     st.integers(1, 3).flatmap(
         lambda n: st.tuples(
-            st.integers(1, 4), st.tuples(*[st.integers(1, 5)] * n), st.tuples(*[st.integers(1, 3)] * n), st.integers(1, 4)
+            st.integers(1, 4),
+            st.tuples(*[st.integers(1, 5)] * n),
+            st.tuples(*[st.integers(1, 3)] * n),
+            st.integers(1, 4),
         )
     )
 )
@@ -216,11 +236,21 @@ def test_an_inapplicable_backward_formulation_is_refused():
         ValueError,
         match=r"conv: the backward formulation must be one of \('im2col',\) for this shape. Received: formulation='taps'",
     ):
-        conv_backward(np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)), strides=2, formulation="taps")
+        conv_backward(
+            np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)), strides=2, formulation="taps"
+        )
 
 
-@pytest.mark.parametrize("padding, padding_mode", [("same", "zeros"), ("full", "zeros"), (((4, 0), (0, 1)), "zeros"),
-                                                   ("same", "reflect"), ((3, 2), "circular")])
+@pytest.mark.parametrize(
+    "padding, padding_mode",
+    [
+        ("same", "zeros"),
+        ("full", "zeros"),
+        (((4, 0), (0, 1)), "zeros"),
+        ("same", "reflect"),
+        ((3, 2), "circular"),
+    ],
+)
 @pytest.mark.parametrize("dilation", [1, 2])
 def test_flipped_input_gradient_crops(padding, padding_mode, dilation):
     """The flipped input gradient either folds the crop into its padding (zeros, pads within
@@ -245,8 +275,9 @@ def test_flipped_input_gradient_crops(padding, padding_mode, dilation):
         ((2, 4, 4, 5, 8), (2, 3, 3), (1, 1, 2), "same", "zeros"),
     ],
 )
-def test_flat_kernel_gradient_matches_finite_differences(monkeypatch, budget, x_shape, kernel_size, dilation, padding,
-                                                         padding_mode):
+def test_flat_kernel_gradient_matches_finite_differences(
+    monkeypatch, budget, x_shape, kernel_size, dilation, padding, padding_mode
+):
     """The 'flipped' backward takes its kernel gradient from ``flat``'s columns where the
     forward rule picks 'flat' (4-8 channels in 2-D, 4-16 in 3-D): bands of one index of
     the first axis (budget 1) or several, dilation, a padded grid whose edge positions
@@ -264,7 +295,9 @@ def test_flat_kernel_gradient_matches_finite_differences(monkeypatch, budget, x_
     numeric = finite_difference(f, [x, k], 1)
     _, gk, _ = conv_backward(gy, x, k, formulation="flipped", **kw)
     assert relative_error(gk, numeric) < 1e-6
-    _, gk32, _ = conv_backward(gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), formulation="flipped", **kw)
+    _, gk32, _ = conv_backward(
+        gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), formulation="flipped", **kw
+    )
     assert gk32.dtype == np.float32
     assert_close(gk32, numeric, np.float32)
 

@@ -36,9 +36,17 @@ def loop_conv_transpose(x, kernel, strides, dilations, padding, output_padding=N
     batch, *size, channels = x.shape
     filters = kernel.shape[-2]
     ops_ = [None] * n if output_padding is None else list(output_padding)
-    lengths = [keras_output_length(size[a], kernel.shape[a], strides[a], dilations[a], padding, ops_[a]) for a in range(n)]
-    befores = [crop_before(size[a], lengths[a], kernel.shape[a], strides[a], dilations[a], padding) for a in range(n)]
-    grid = [max((size[a] - 1) * strides[a] + dilations[a] * (kernel.shape[a] - 1) + 1, befores[a] + lengths[a]) for a in range(n)]
+    lengths = [
+        keras_output_length(size[a], kernel.shape[a], strides[a], dilations[a], padding, ops_[a])
+        for a in range(n)
+    ]
+    befores = [
+        crop_before(size[a], lengths[a], kernel.shape[a], strides[a], dilations[a], padding) for a in range(n)
+    ]
+    grid = [
+        max((size[a] - 1) * strides[a] + dilations[a] * (kernel.shape[a] - 1) + 1, befores[a] + lengths[a])
+        for a in range(n)
+    ]
     full = np.zeros((batch, *grid, filters))
     for b in range(batch):
         for i in itertools.product(*(range(v) for v in size)):
@@ -55,7 +63,10 @@ def is_refused(cfg):
     kw = cfg["kw"]
     if kw["padding"] != "same" or kw["output_padding"] is None:
         return False
-    return any(d * (k - 1) % 2 == 1 and p == 0 for k, d, p in zip(cfg["kernel"], kw["dilation_rate"], kw["output_padding"]))
+    return any(
+        d * (k - 1) % 2 == 1 and p == 0
+        for k, d, p in zip(cfg["kernel"], kw["dilation_rate"], kw["output_padding"])
+    )
 
 
 @st.composite
@@ -67,10 +78,18 @@ def configurations(draw, max_channels=3):
     size = tuple(draw(st.integers(1, 4 if n < 3 else 3)) for _ in range(n))
     output_padding = draw(st.none() | st.tuples(*(st.integers(0, s - 1) for s in strides)))
     return dict(
-        n=n, kernel=kernel, size=size,
-        channels=draw(st.integers(1, max_channels)), filters=draw(st.integers(1, max_channels)),
-        kw=dict(strides=strides, padding=draw(st.sampled_from(["valid", "same"])), output_padding=output_padding,
-                dilation_rate=dilations, data_format=draw(st.sampled_from(["channels_last", "channels_first"]))),
+        n=n,
+        kernel=kernel,
+        size=size,
+        channels=draw(st.integers(1, max_channels)),
+        filters=draw(st.integers(1, max_channels)),
+        kw=dict(
+            strides=strides,
+            padding=draw(st.sampled_from(["valid", "same"])),
+            output_padding=output_padding,
+            dilation_rate=dilations,
+            data_format=draw(st.sampled_from(["channels_last", "channels_first"])),
+        ),
     )
 
 
@@ -102,7 +121,9 @@ def test_matches_loop_reference_in_float64_and_float32(cfg):
         with pytest.raises(ValueError, match="not to"):
             conv_transpose(first(x, cfg), k, b, **kw)
         return
-    expected = loop_conv_transpose(x, k, kw["strides"], kw["dilation_rate"], kw["padding"], kw["output_padding"]) + b
+    expected = (
+        loop_conv_transpose(x, k, kw["strides"], kw["dilation_rate"], kw["padding"], kw["output_padding"]) + b
+    )
     x_before, k_before = x.copy(), k.copy()
     y = conv_transpose(first(x, cfg), k, b, **kw)
     np.testing.assert_array_equal(x, x_before)
@@ -185,7 +206,9 @@ def test_float32_gradients_match_float64(cfg):
     x = first(x, cfg)
     gy = np.random.default_rng(3).standard_normal(conv_transpose(x, k, **cfg["kw"]).shape)
     g64 = conv_transpose_backward(gy, x, k, **cfg["kw"])
-    g32 = conv_transpose_backward(gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), **cfg["kw"])
+    g32 = conv_transpose_backward(
+        gy.astype(np.float32), x.astype(np.float32), k.astype(np.float32), **cfg["kw"]
+    )
     for a32, a64 in zip(g32, g64):
         assert a32.dtype == np.float32
         assert_close(a32, a64, np.float32)
@@ -193,7 +216,9 @@ def test_float32_gradients_match_float64(cfg):
 
 def test_without_input_gradient_and_bias():
     x, k = np.ones((2, 3, 3, 2)), np.ones((3, 3, 4, 2))
-    gx, gk, gb = conv_transpose_backward(np.ones((2, 7, 7, 4)), x, k, strides=2, need_input_grad=False, use_bias=False)
+    gx, gk, gb = conv_transpose_backward(
+        np.ones((2, 7, 7, 4)), x, k, strides=2, need_input_grad=False, use_bias=False
+    )
     assert gx is None and gb is None and gk.shape == k.shape
 
 
@@ -221,19 +246,33 @@ def torch_conv_transpose(cfg, x, k, b, requires_grad=False):
     tx = t.tensor(np.moveaxis(x, -1, 1).copy(), requires_grad=requires_grad)
     tk = t.tensor(np.moveaxis(k, (-1, -2), (0, 1)).copy(), requires_grad=requires_grad)  # (C, F, *K)
     tb = t.tensor(b, requires_grad=requires_grad)
-    lengths, pads = conv_transpose_output_shape(cfg["size"], cfg["kernel"], kw["strides"], kw["padding"], kw["output_padding"], kw["dilation_rate"])
+    lengths, pads = conv_transpose_output_shape(
+        cfg["size"], cfg["kernel"], kw["strides"], kw["padding"], kw["output_padding"], kw["dilation_rate"]
+    )
     fn = [F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d][cfg["n"] - 1]
     direct, padding, output_padding = True, [], []
-    for n, kk, s, d, length, (before, _) in zip(cfg["size"], cfg["kernel"], kw["strides"], kw["dilation_rate"], lengths, pads):
+    for n, kk, s, d, length, (before, _) in zip(
+        cfg["size"], cfg["kernel"], kw["strides"], kw["dilation_rate"], lengths, pads
+    ):
         q = length - ((n - 1) * s + d * (kk - 1) + 1 - 2 * before)
         direct &= 0 <= q < max(s, d)
         padding.append(before)
         output_padding.append(q)
     if direct:
-        ty = fn(tx, tk, None, stride=kw["strides"], padding=padding, output_padding=output_padding, dilation=kw["dilation_rate"])
+        ty = fn(
+            tx,
+            tk,
+            None,
+            stride=kw["strides"],
+            padding=padding,
+            output_padding=output_padding,
+            dilation=kw["dilation_rate"],
+        )
     else:
         ty = fn(tx, tk, None, stride=kw["strides"], dilation=kw["dilation_rate"])
-        grow = [max(0, before + length - size) for (before, _), length, size in zip(pads, lengths, ty.shape[2:])]
+        grow = [
+            max(0, before + length - size) for (before, _), length, size in zip(pads, lengths, ty.shape[2:])
+        ]
         if any(grow):  # the output reaches past torch's full scatter: zeros there
             ty = F.pad(ty, [v for g in reversed(grow) for v in (0, g)])
         for axis, ((before, _), length) in enumerate(zip(pads, lengths), start=2):
@@ -273,7 +312,9 @@ def test_matches_torch_values_and_gradients(cfg):
         ((4, 3), (3, 2), (3, 2), "valid", (1, 0), True),
     ],
 )
-def test_torch_mapping_covers_symmetric_and_asymmetric_crops(size, kernel, strides, padding, output_padding, direct):
+def test_torch_mapping_covers_symmetric_and_asymmetric_crops(
+    size, kernel, strides, padding, output_padding, direct
+):
     cfg = dict(n=2, kernel=kernel, size=size, channels=2, filters=3,
                kw=dict(strides=strides, padding=padding, output_padding=output_padding, dilation_rate=1,
                        data_format="channels_last"))
@@ -315,10 +356,18 @@ def test_explain_returns_the_arithmetic_per_axis():
     out, pads, arithmetic = conv_transpose_output_shape((4, 5), (3, 4), 2, "same", explain=True)
     assert out == (8, 10) and pads == ((0, 1), (1, 1))
     assert all(isinstance(a, TransposeAxisArithmetic) for a in arithmetic)
-    assert str(arithmetic[0]) == "height: input 4, kernel 3, stride 2, padding same (crops 0 before, 1 after) → output 8 = 4 * 2"
+    assert (
+        str(arithmetic[0])
+        == "height: input 4, kernel 3, stride 2, padding same (crops 0 before, 1 after) → output 8 = 4 * 2"
+    )
     assert arithmetic[1].formula() == "5 * 2"
-    _, _, (a,) = conv_transpose_output_shape((4,), 3, 2, "valid", output_padding=1, dilation_rate=2, explain=True)
-    assert str(a) == "length: input 4, kernel 3, dilation 2 (effective kernel 5), stride 2, padding valid, output_padding 1 → output 12 = (4 - 1) * 2 + 5 - 2 * 0 + 1"
+    _, _, (a,) = conv_transpose_output_shape(
+        (4,), 3, 2, "valid", output_padding=1, dilation_rate=2, explain=True
+    )
+    assert (
+        str(a)
+        == "length: input 4, kernel 3, dilation 2 (effective kernel 5), stride 2, padding valid, output_padding 1 → output 12 = (4 - 1) * 2 + 5 - 2 * 0 + 1"
+    )
     _, _, (a,) = conv_transpose_output_shape((4,), 3, 2, explain=True)
     assert a.formula() == "4 * 2 + max(3 - 2, 0)" and a.output == 9
 
@@ -327,11 +376,17 @@ def test_explain_returns_the_arithmetic_per_axis():
 
 
 def test_output_padding_must_be_below_the_stride():
-    with pytest.raises(ValueError, match=r"conv_transpose: the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv_transpose: the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)",
+    ):
         conv_transpose(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 1)), strides=2, output_padding=2)
     with pytest.raises(ValueError, match=r"Received: output_padding=\(0, 1\), strides=\(2, 1\)"):
         conv_transpose_output_shape((4, 4), 3, (2, 1), output_padding=(0, 1))
-    with pytest.raises(ValueError, match=r"`output_padding` argument must contain only non-negative integers. Received: output_padding=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"`output_padding` argument must contain only non-negative integers. Received: output_padding=-1",
+    ):
         conv_transpose_output_shape((4,), 3, 2, output_padding=-1)
 
 
@@ -347,46 +402,73 @@ def test_same_with_an_even_kernel_and_no_output_padding_is_refused():
 
 
 def test_padding_must_be_valid_or_same():
-    with pytest.raises(ValueError, match=r"conv_transpose: the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv_transpose: the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'",
+    ):
         conv_transpose(np.ones((1, 4, 1)), np.ones((2, 1, 1)), padding="full")
     with pytest.raises(ValueError, match=r"Received: padding=1"):
         conv_transpose_output_shape((4,), 2, padding=1)
 
 
 def test_empty_input_is_refused():
-    with pytest.raises(ValueError, match=r"every spatial size of the input must be at least 1. Received: input sizes=\(0, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"every spatial size of the input must be at least 1. Received: input sizes=\(0, 3\)",
+    ):
         conv_transpose(np.ones((1, 0, 3, 1)), np.ones((2, 2, 1, 1)))
 
 
 def test_kernel_layout_errors():
-    with pytest.raises(ValueError, match=r"conv_transpose: expected a kernel of rank 3, 4 or 5 \(\*kernel_size, filters, in_channels\). Received: kernel.shape=\(3, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv_transpose: expected a kernel of rank 3, 4 or 5 \(\*kernel_size, filters, in_channels\). Received: kernel.shape=\(3, 3\)",
+    ):
         conv_transpose(np.ones((1, 4, 4, 1)), np.ones((3, 3)))
-    with pytest.raises(ValueError, match=r"expected input of rank 4 \(batch, \*spatial, channels\) for a 2-D transposed convolution. Received: inputs.shape=\(4, 4, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected input of rank 4 \(batch, \*spatial, channels\) for a 2-D transposed convolution. Received: inputs.shape=\(4, 4, 1\)",
+    ):
         conv_transpose(np.ones((4, 4, 1)), np.ones((3, 3, 1, 1)))
     with pytest.raises(ValueError, match=r"\(batch, channels, \*spatial\)"):
         conv_transpose(np.ones((4, 4, 1)), np.ones((3, 3, 1, 1)), data_format="channels_first")
 
 
 def test_channel_mismatch_names_the_layout_and_spots_a_conv_kernel():
-    with pytest.raises(ValueError, match=r"kernel is \(\*kernel_size, filters, in_channels\), so its last axis must equal the input channels, 3. Received: kernel.shape=\(3, 3, 2, 4\), inputs.shape=\(1, 5, 5, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"kernel is \(\*kernel_size, filters, in_channels\), so its last axis must equal the input channels, 3. Received: kernel.shape=\(3, 3, 2, 4\), inputs.shape=\(1, 5, 5, 3\)",
+    ):
         conv_transpose(np.ones((1, 5, 5, 3)), np.ones((3, 3, 2, 4)))
-    with pytest.raises(ValueError, match=r"this looks like a convolution kernel \(\*kernel_size, in_channels, filters\); swap its last two axes"):
+    with pytest.raises(
+        ValueError,
+        match=r"this looks like a convolution kernel \(\*kernel_size, in_channels, filters\); swap its last two axes",
+    ):
         conv_transpose(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)))
     with pytest.raises(ValueError, match=r"must equal the input channels, 2.*inputs.shape=\(1, 2, 5\)"):
         conv_transpose(np.ones((1, 2, 5)), np.ones((3, 4, 5)), data_format="channels_first")
 
 
 def test_bias_and_grad_y_shapes():
-    with pytest.raises(ValueError, match=r"conv_transpose: expected bias of shape \(4,\). Received: bias.shape=\(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"conv_transpose: expected bias of shape \(4,\). Received: bias.shape=\(2,\)"
+    ):
         conv_transpose(np.ones((1, 5, 2)), np.ones((3, 4, 2)), np.ones(2))
-    with pytest.raises(ValueError, match=r"grad_y must have the output's shape \(1, 7, 4\). Received: grad_y.shape=\(1, 5, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"grad_y must have the output's shape \(1, 7, 4\). Received: grad_y.shape=\(1, 5, 4\)",
+    ):
         conv_transpose_backward(np.ones((1, 5, 4)), np.ones((1, 5, 2)), np.ones((3, 4, 2)))
 
 
 def test_arguments_are_checked():
-    with pytest.raises(ValueError, match=r"`strides` argument must contain only positive integers. Received: strides=0"):
+    with pytest.raises(
+        ValueError, match=r"`strides` argument must contain only positive integers. Received: strides=0"
+    ):
         conv_transpose(np.ones((1, 5, 2)), np.ones((3, 4, 2)), strides=0)
     with pytest.raises(ValueError, match=r"`data_format` argument must be one of"):
         conv_transpose(np.ones((1, 5, 2)), np.ones((3, 4, 2)), data_format="NWC")
-    with pytest.raises(TypeError, match=r"conv_transpose expected a numeric array .* Received: inputs with dtype=<U1"):
+    with pytest.raises(
+        TypeError, match=r"conv_transpose expected a numeric array .* Received: inputs with dtype=<U1"
+    ):
         conv_transpose(np.array([[["a"]]]), np.ones((1, 1, 1)))

@@ -56,7 +56,9 @@ def test_non_contiguous_input():
 
 
 def test_empty_shapes():
-    np.testing.assert_array_equal(dense(np.ones((2, 0)), np.ones((0, 3)), np.arange(3.0)), [[0, 1, 2], [0, 1, 2]])
+    np.testing.assert_array_equal(
+        dense(np.ones((2, 0)), np.ones((0, 3)), np.arange(3.0)), [[0, 1, 2], [0, 1, 2]]
+    )
     assert dense(np.ones((0, 4)), np.ones((4, 3))).shape == (0, 3)
 
 
@@ -74,7 +76,9 @@ def test_matches_pytorch(dtype, case):
     t = torch()
     x, kernel, bias = (None if v is None else v.astype(dtype) for v in case)
     expected = t.nn.functional.linear(
-        t.from_numpy(x), t.from_numpy(np.ascontiguousarray(kernel.T)), None if bias is None else t.from_numpy(bias)
+        t.from_numpy(x),
+        t.from_numpy(np.ascontiguousarray(kernel.T)),
+        None if bias is None else t.from_numpy(bias),
     )
     assert_close(dense(x, kernel, bias), expected.numpy(), dtype)
 
@@ -100,9 +104,15 @@ def test_integer_input_gives_float32():
 
 def test_errors():
     x, kernel = np.zeros((2, 3)), np.zeros((3, 4))
-    with pytest.raises(ValueError, match=r"dense: expected a kernel of rank 2 \(input_dim, units\). Received: kernel.shape=\(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dense: expected a kernel of rank 2 \(input_dim, units\). Received: kernel.shape=\(3,\)",
+    ):
         dense(x, np.zeros(3))
-    with pytest.raises(ValueError, match=r"dense: expected input of rank >= 1 \(..., input_dim\). Received: inputs.shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dense: expected input of rank >= 1 \(..., input_dim\). Received: inputs.shape=\(\)",
+    ):
         dense(np.float64(1.0), kernel)
     with pytest.raises(
         ValueError,
@@ -110,15 +120,26 @@ def test_errors():
         r"Received: inputs.shape=\(2, 5\)",
     ):
         dense(np.zeros((2, 5)), kernel, where="Dense 'dense_1'")
-    with pytest.raises(ValueError, match=r"dense: expected bias of shape \(4,\). Received: bias.shape=\(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"dense: expected bias of shape \(4,\). Received: bias.shape=\(3,\)"
+    ):
         dense(x, kernel, np.zeros(3))
     with pytest.raises(ValueError, match=r"expected bias of shape \(4,\). Received: bias.shape=\(1, 4\)"):
         dense(x, kernel, np.zeros((1, 4)))
-    with pytest.raises(TypeError, match=r"dense expected a numeric array \(integer or float\) for kernel. Received: kernel with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"dense expected a numeric array \(integer or float\) for kernel. Received: kernel with dtype=<U1",
+    ):
         dense(x, np.array([["a"]]))
-    with pytest.raises(TypeError, match=r"dense expected a numeric array \(integer or float\) for inputs. Received: inputs with dtype=object"):
+    with pytest.raises(
+        TypeError,
+        match=r"dense expected a numeric array \(integer or float\) for inputs. Received: inputs with dtype=object",
+    ):
         dense(np.array([[None]]), kernel)
-    with pytest.raises(TypeError, match=r"dense expected a numeric array \(integer or float\) for bias. Received: bias with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"dense expected a numeric array \(integer or float\) for bias. Received: bias with dtype=<U1",
+    ):
         dense(x, kernel, np.array(["a", "b", "c", "d"]))
 
 
@@ -161,7 +182,9 @@ def backward_cases(draw):
     x, kernel, bias = draw(cases())
     if bias is None:
         bias = np.zeros(kernel.shape[1])
-    grad_y = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal((*x.shape[:-1], kernel.shape[1]))
+    grad_y = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal(
+        (*x.shape[:-1], kernel.shape[1])
+    )
     return x, kernel, bias, grad_y
 
 
@@ -186,7 +209,11 @@ def test_dense_gradients_float32_match_float64(case):
 
 def test_dense_backward_need_x_false_and_leading_axes():
     rng = np.random.default_rng(2)
-    x, kernel, grad_y = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((5, 6)), rng.standard_normal((2, 3, 4, 6))
+    x, kernel, grad_y = (
+        rng.standard_normal((2, 3, 4, 5)),
+        rng.standard_normal((5, 6)),
+        rng.standard_normal((2, 3, 4, 6)),
+    )
     grad_x, grad_kernel, grad_bias = dense_backward(grad_y, x, kernel, need_x=False)
     assert grad_x is None
     # the kernel's gradient sums the per-position outer products over every leading axis
@@ -227,17 +254,34 @@ def test_dense_backward_input_not_modified():
 
 def test_dense_backward_errors():
     x, kernel, g = np.zeros((2, 3)), np.zeros((3, 4)), np.zeros((2, 4))
-    with pytest.raises(ValueError, match=r"dense_backward: expected grad_y of shape \(2, 4\), the shape of the forward's output. Received: grad_y.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dense_backward: expected grad_y of shape \(2, 4\), the shape of the forward's output. Received: grad_y.shape=\(2, 3\)",
+    ):
         dense_backward(np.zeros((2, 3)), x, kernel)
-    with pytest.raises(ValueError, match=r"dense_backward: expected a kernel of rank 2 \(input_dim, units\). Received: kernel.shape=\(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dense_backward: expected a kernel of rank 2 \(input_dim, units\). Received: kernel.shape=\(3,\)",
+    ):
         dense_backward(g, x, np.zeros(3))
-    with pytest.raises(ValueError, match=r"dense_backward: expected input of rank >= 1 \(..., input_dim\). Received: inputs.shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"dense_backward: expected input of rank >= 1 \(..., input_dim\). Received: inputs.shape=\(\)",
+    ):
         dense_backward(g, np.float64(1.0), kernel)
-    with pytest.raises(ValueError, match=r"the input's last axis must have the kernel's input size 3 \(kernel.shape=\(3, 4\)\). Received: inputs.shape=\(2, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the input's last axis must have the kernel's input size 3 \(kernel.shape=\(3, 4\)\). Received: inputs.shape=\(2, 5\)",
+    ):
         dense_backward(g, np.zeros((2, 5)), kernel)
-    with pytest.raises(TypeError, match=r"dense_backward: the `need_x` argument must be True or False. Received: need_x=1"):
+    with pytest.raises(
+        TypeError, match=r"dense_backward: the `need_x` argument must be True or False. Received: need_x=1"
+    ):
         dense_backward(g, x, kernel, need_x=1)
-    with pytest.raises(TypeError, match=r"dense_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"dense_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1",
+    ):
         dense_backward(np.array([["a"]]), x, kernel)
 
 

@@ -85,7 +85,9 @@ def test_dtypes_combine_like_numpy():
 
 def test_epsilon_zero_is_allowed():
     x = np.array([[2.0, 5.0]])
-    np.testing.assert_array_equal(batch_norm(x, np.array([1.0, 1.0]), np.array([4.0, 16.0]), epsilon=0), [[0.5, 1.0]])
+    np.testing.assert_array_equal(
+        batch_norm(x, np.array([1.0, 1.0]), np.array([4.0, 16.0]), epsilon=0), [[0.5, 1.0]]
+    )
 
 
 @requires_torch
@@ -100,13 +102,21 @@ def test_matches_pytorch(dtype, case):
     x = np.ascontiguousarray(np.moveaxis(x, axis, 1)).astype(dtype)  # PyTorch's channels are axis 1
     args = [cast(v, dtype) for v in (mean, variance, gamma, beta)]
     tensors = [None if v is None else t.from_numpy(v) for v in args]
-    expected = t.nn.functional.batch_norm(t.from_numpy(x), *tensors[:2], tensors[2], tensors[3], training=False, eps=epsilon)
+    expected = t.nn.functional.batch_norm(
+        t.from_numpy(x), *tensors[:2], tensors[2], tensors[3], training=False, eps=epsilon
+    )
     assert_close(batch_norm(x, *args, epsilon=epsilon, axis=1), expected.numpy(), dtype)
 
 
 def test_input_not_modified():
     rng = np.random.default_rng(2)
-    arrays = [rng.standard_normal((3, 4)), rng.standard_normal(4), rng.uniform(1, 2, 4), rng.standard_normal(4), rng.standard_normal(4)]
+    arrays = [
+        rng.standard_normal((3, 4)),
+        rng.standard_normal(4),
+        rng.uniform(1, 2, 4),
+        rng.standard_normal(4),
+        rng.standard_normal(4),
+    ]
     keep = [a.copy() for a in arrays]
     for a in arrays:
         a.flags.writeable = False
@@ -120,26 +130,44 @@ def test_integer_input_gives_float32():
     x = np.arange(12).reshape(3, 4)
     y = batch_norm(x, np.zeros(4, np.float32), np.ones(4, np.float32))
     assert y.dtype == np.float32
-    np.testing.assert_array_equal(y, batch_norm(x.astype(np.float32), np.zeros(4, np.float32), np.ones(4, np.float32)))
+    np.testing.assert_array_equal(
+        y, batch_norm(x.astype(np.float32), np.zeros(4, np.float32), np.ones(4, np.float32))
+    )
     assert batch_norm(x, [0, 0, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]).dtype == np.float32
 
 
 def test_errors():
     x = np.zeros((2, 3))
     m, v = np.zeros(3), np.ones(3)
-    with pytest.raises(ValueError, match=r"batch_norm: expected input of rank >= 1 with a channel axis. Received: inputs.shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm: expected input of rank >= 1 with a channel axis. Received: inputs.shape=\(\)",
+    ):
         batch_norm(np.float64(1.0), m, v)
-    with pytest.raises(TypeError, match=r"batch_norm: the `axis` argument must be an int. Received: axis=\(1,\)"):
+    with pytest.raises(
+        TypeError, match=r"batch_norm: the `axis` argument must be an int. Received: axis=\(1,\)"
+    ):
         batch_norm(x, m, v, axis=(1,))
-    with pytest.raises(ValueError, match=r"the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2, inputs.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2, inputs.shape=\(2, 3\)",
+    ):
         batch_norm(x, m, v, axis=2)
-    with pytest.raises(TypeError, match=r"the `epsilon` argument must be a number. Received: epsilon='0.001'"):
+    with pytest.raises(
+        TypeError, match=r"the `epsilon` argument must be a number. Received: epsilon='0.001'"
+    ):
         batch_norm(x, m, v, epsilon="0.001")
-    with pytest.raises(ValueError, match=r"the `epsilon` argument must be a finite number >= 0. Received: epsilon=-1e-05"):
+    with pytest.raises(
+        ValueError, match=r"the `epsilon` argument must be a finite number >= 0. Received: epsilon=-1e-05"
+    ):
         batch_norm(x, m, v, epsilon=-1e-5)
-    with pytest.raises(ValueError, match=r"the `epsilon` argument must be a finite number >= 0. Received: epsilon=nan"):
+    with pytest.raises(
+        ValueError, match=r"the `epsilon` argument must be a finite number >= 0. Received: epsilon=nan"
+    ):
         batch_norm(x, m, v, epsilon=float("nan"))
-    with pytest.raises(TypeError, match=r"the `mean` argument is required \(an array of shape \(3,\)\). Received: mean=None"):
+    with pytest.raises(
+        TypeError, match=r"the `mean` argument is required \(an array of shape \(3,\)\). Received: mean=None"
+    ):
         batch_norm(x, None, v)
     with pytest.raises(TypeError, match=r"the `variance` argument is required.*Received: variance=None"):
         batch_norm(x, m, None)
@@ -152,15 +180,27 @@ def test_errors():
             rf"Received: {name}.shape=\(2,\), inputs.shape=\(2, 3\)",
         ):
             batch_norm(x, **kwargs, where="BatchNormalization 'bn'")
-    with pytest.raises(ValueError, match=r"expected mean of shape \(2,\), one value per channel of axis 0. Received: mean.shape=\(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected mean of shape \(2,\), one value per channel of axis 0. Received: mean.shape=\(3,\)",
+    ):
         batch_norm(x, m, v, axis=0)
     with pytest.raises(ValueError, match=r"expected gamma of shape \(3,\).*Received: gamma.shape=\(1, 3\)"):
         batch_norm(x, m, v, gamma=np.ones((1, 3)))
-    with pytest.raises(ValueError, match=r"batch_norm: the variance must be >= 0 everywhere. Received: variance with minimum -0.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm: the variance must be >= 0 everywhere. Received: variance with minimum -0.5",
+    ):
         batch_norm(x, m, np.array([1.0, -0.5, 2.0]))
-    with pytest.raises(TypeError, match=r"batch_norm expected a numeric array \(integer or float\) for inputs. Received: inputs with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"batch_norm expected a numeric array \(integer or float\) for inputs. Received: inputs with dtype=<U1",
+    ):
         batch_norm(np.array(["a", "b", "c"]), m, v)
-    with pytest.raises(TypeError, match=r"batch_norm expected a numeric array \(integer or float\) for beta. Received: beta with dtype=object"):
+    with pytest.raises(
+        TypeError,
+        match=r"batch_norm expected a numeric array \(integer or float\) for beta. Received: beta with dtype=object",
+    ):
         batch_norm(x, m, v, beta=np.array([None, None, None]))
 
 
@@ -171,7 +211,9 @@ def test_errors():
 @st.composite
 def backward_cases(draw):
     """Cases of at most 64 values (rank 1 to 4), gamma and beta drawn (None half the time), and a grad_y."""
-    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4).filter(lambda s: math.prod(s) <= 64)))
+    shape = tuple(
+        draw(st.lists(st.integers(1, 4), min_size=1, max_size=4).filter(lambda s: math.prod(s) <= 64))
+    )
     axis = draw(st.integers(-len(shape), len(shape) - 1))
     channels = shape[axis]
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -207,7 +249,9 @@ def test_batch_norm_train_gradients_match_finite_differences(case):
     _, mean, variance = batch_norm_train(x, gamma, beta, epsilon, axis)
     grad_x, grad_gamma, grad_beta = batch_norm_train_backward(grad_y, x, gamma, mean, variance, epsilon, axis)
     assert_gradient(grad_x, lambda v: batch_norm_train(v, gamma, beta, epsilon, axis)[0], x, grad_y)
-    assert_gradient(grad_beta, lambda b: batch_norm_train(x, gamma, b, epsilon, axis)[0], np.zeros(x.shape[axis]), grad_y)
+    assert_gradient(
+        grad_beta, lambda b: batch_norm_train(x, gamma, b, epsilon, axis)[0], np.zeros(x.shape[axis]), grad_y
+    )
     if gamma is None:
         assert grad_gamma is None
     else:
@@ -219,11 +263,18 @@ def test_batch_norm_backward_matches_finite_differences(case):
     x, gamma, beta, mean, variance, epsilon, axis, grad_y = case
     grad_x, grad_gamma, grad_beta = batch_norm_backward(grad_y, x, mean, variance, gamma, epsilon, axis)
     assert_gradient(grad_x, lambda v: batch_norm(v, mean, variance, gamma, beta, epsilon, axis), x, grad_y)
-    assert_gradient(grad_beta, lambda b: batch_norm(x, mean, variance, gamma, b, epsilon, axis), np.zeros(x.shape[axis]), grad_y)
+    assert_gradient(
+        grad_beta,
+        lambda b: batch_norm(x, mean, variance, gamma, b, epsilon, axis),
+        np.zeros(x.shape[axis]),
+        grad_y,
+    )
     if gamma is None:
         assert grad_gamma is None
     else:
-        assert_gradient(grad_gamma, lambda gm: batch_norm(x, mean, variance, gm, beta, epsilon, axis), gamma, grad_y)
+        assert_gradient(
+            grad_gamma, lambda gm: batch_norm(x, mean, variance, gm, beta, epsilon, axis), gamma, grad_y
+        )
 
 
 def well_conditioned(x, axis, epsilon, ratio=20.0):
@@ -267,10 +318,14 @@ def test_train_and_gradients_match_pytorch(case):
     if x.ndim < 2:
         x, grad_y, axis = x.reshape(1, -1), grad_y.reshape(1, -1), 1
     assume(x.size > x.shape[axis])  # PyTorch refuses one value per channel in training
-    x, grad_y = (np.ascontiguousarray(np.moveaxis(v, axis, 1)) for v in (x, grad_y))  # PyTorch's channels are axis 1
+    x, grad_y = (
+        np.ascontiguousarray(np.moveaxis(v, axis, 1)) for v in (x, grad_y)
+    )  # PyTorch's channels are axis 1
     others = tuple(a for a in range(x.ndim) if a != 1)
     tensors = [None if v is None else t.tensor(v, requires_grad=True) for v in (x, gamma, beta)]
-    y_t = t.nn.functional.batch_norm(tensors[0], None, None, tensors[1], tensors[2], training=True, eps=epsilon)
+    y_t = t.nn.functional.batch_norm(
+        tensors[0], None, None, tensors[1], tensors[2], training=True, eps=epsilon
+    )
     y_t.backward(t.from_numpy(grad_y))
     y, batch_mean, batch_variance = batch_norm_train(x, gamma, beta, epsilon, axis=1)
     assert_close(y, y_t.detach().numpy())
@@ -282,7 +337,9 @@ def test_train_and_gradients_match_pytorch(case):
             assert_close(ours, tensor.grad.numpy())
     # the inference form: statistics fixed
     tensors = [None if v is None else t.tensor(v, requires_grad=True) for v in (x, gamma, beta)]
-    y_t = t.nn.functional.batch_norm(tensors[0], t.from_numpy(mean), t.from_numpy(variance), tensors[1], tensors[2], eps=epsilon)
+    y_t = t.nn.functional.batch_norm(
+        tensors[0], t.from_numpy(mean), t.from_numpy(variance), tensors[1], tensors[2], eps=epsilon
+    )
     y_t.backward(t.from_numpy(grad_y))
     for ours, tensor in zip(batch_norm_backward(grad_y, x, mean, variance, gamma, epsilon, axis=1), tensors):
         if tensor is not None:
@@ -312,7 +369,12 @@ def test_train_channels_first_and_constant_channels():
 
 def test_backward_inputs_not_modified():
     rng = np.random.default_rng(4)
-    x, g, gamma, beta = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    x, g, gamma, beta = (
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((3, 4)),
+        rng.standard_normal(4),
+        rng.standard_normal(4),
+    )
     mean, variance = rng.standard_normal(4), rng.uniform(1, 2, 4)
     arrays = (x, g, gamma, beta, mean, variance)
     keep = [a.copy() for a in arrays]
@@ -345,23 +407,50 @@ def test_train_and_backward_errors():
         r"Received: inputs.shape=\(0, 3\)",
     ):
         batch_norm_train(np.zeros((0, 3)))
-    with pytest.raises(ValueError, match=r"batch_norm_train: expected gamma of shape \(3,\), one value per channel of axis 1. Received: gamma.shape=\(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm_train: expected gamma of shape \(3,\), one value per channel of axis 1. Received: gamma.shape=\(2,\)",
+    ):
         batch_norm_train(x, np.ones(2))
     with pytest.raises(ValueError, match=r"batch_norm_train: the `axis` argument must be in \[-2, 2\)"):
         batch_norm_train(x, axis=-3)
-    with pytest.raises(ValueError, match=r"batch_norm_train_backward: grad_y must have the shape of the inputs. Received: grad_y.shape=\(3,\), inputs.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm_train_backward: grad_y must have the shape of the inputs. Received: grad_y.shape=\(3,\), inputs.shape=\(2, 3\)",
+    ):
         batch_norm_train_backward(np.zeros(3), x, None, m, v)
-    with pytest.raises(TypeError, match=r"batch_norm_train_backward: the `batch_mean` argument is required \(an array of shape \(3,\)\). Received: batch_mean=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"batch_norm_train_backward: the `batch_mean` argument is required \(an array of shape \(3,\)\). Received: batch_mean=None",
+    ):
         batch_norm_train_backward(g, x, None, None, v)
-    with pytest.raises(TypeError, match=r"batch_norm_backward: the `grad_y` argument is required \(an array of shape \(2, 3\)\). Received: grad_y=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"batch_norm_backward: the `grad_y` argument is required \(an array of shape \(2, 3\)\). Received: grad_y=None",
+    ):
         batch_norm_backward(None, x, m, v)
-    with pytest.raises(ValueError, match=r"batch_norm_train_backward: the batch variance must be >= 0 everywhere. Received: batch_variance with minimum -1.0"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm_train_backward: the batch variance must be >= 0 everywhere. Received: batch_variance with minimum -1.0",
+    ):
         batch_norm_train_backward(g, x, None, m, -v)
-    with pytest.raises(ValueError, match=r"batch_norm_train_backward: the batch statistics need at least one value per channel"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm_train_backward: the batch statistics need at least one value per channel",
+    ):
         batch_norm_train_backward(np.zeros((0, 3)), np.zeros((0, 3)), None, m, v)
-    with pytest.raises(ValueError, match=r"batch_norm_backward: expected variance of shape \(3,\).*Received: variance.shape=\(1, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm_backward: expected variance of shape \(3,\).*Received: variance.shape=\(1, 3\)",
+    ):
         batch_norm_backward(g, x, m, v.reshape(1, 3))
-    with pytest.raises(ValueError, match=r"batch_norm_backward: the `epsilon` argument must be a finite number >= 0. Received: epsilon=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch_norm_backward: the `epsilon` argument must be a finite number >= 0. Received: epsilon=-1",
+    ):
         batch_norm_backward(g, x, m, v, epsilon=-1)
-    with pytest.raises(TypeError, match=r"batch_norm_train_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1"):
+    with pytest.raises(
+        TypeError,
+        match=r"batch_norm_train_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1",
+    ):
         batch_norm_train_backward(np.array([["a"] * 3] * 2), x, None, m, v)

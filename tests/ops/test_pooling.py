@@ -122,7 +122,9 @@ def test_pool_matches_reference_float32(op, case):
     x, pool_size, strides, padding, data_format = case
     y_last, y = run_pool(op, x, pool_size, strides, padding, data_format, np.float32)
     assert y.dtype == np.float32
-    expected = reference_pool(x.astype(np.float32), pool_size, pool_size if strides is None else strides, padding, op)
+    expected = reference_pool(
+        x.astype(np.float32), pool_size, pool_size if strides is None else strides, padding, op
+    )
     assert_close(y_last, expected, np.float32)
 
 
@@ -197,7 +199,11 @@ def test_global_pool_matches_reference(op, dtype, case):
     assert y.dtype == dtype
     expected = reference_global(x, op)
     if keepdims:
-        shape = (x.shape[0], *([1] * n), x.shape[-1]) if data_format == "channels_last" else (x.shape[0], x.shape[-1], *([1] * n))
+        shape = (
+            (x.shape[0], *([1] * n), x.shape[-1])
+            if data_format == "channels_last"
+            else (x.shape[0], x.shape[-1], *([1] * n))
+        )
         assert y.shape == shape
         y = y.reshape(x.shape[0], x.shape[-1])
     assert_close(y, expected, dtype)
@@ -297,23 +303,48 @@ def test_integer_input_gives_float32():
 def test_errors(pool):
     x = np.zeros((1, 4, 4, 2))
     name = pool.__name__
-    with pytest.raises(ValueError, match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: inputs.shape=\(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: inputs.shape=\(4, 2\)",
+    ):
         pool(np.zeros((4, 2)), 2)
-    with pytest.raises(ValueError, match=r"expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: inputs.shape=\(1, 2, 2, 2, 2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: inputs.shape=\(1, 2, 2, 2, 2, 2\)",
+    ):
         pool(np.zeros((1, 2, 2, 2, 2, 2)), 2, data_format="channels_first")
-    with pytest.raises(ValueError, match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=\(2, 2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=\(2, 2, 2\)",
+    ):
         pool(x, (2, 2, 2))
-    with pytest.raises(TypeError, match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=2.5"):
+    with pytest.raises(
+        TypeError,
+        match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=2.5",
+    ):
         pool(x, 2.5)
-    with pytest.raises(ValueError, match=r"the `pool_size` argument must contain only positive integers. Received: pool_size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `pool_size` argument must contain only positive integers. Received: pool_size=0",
+    ):
         pool(x, 0)
-    with pytest.raises(ValueError, match=r"the `strides` argument must contain only positive integers. Received: strides=\(1, 0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `strides` argument must contain only positive integers. Received: strides=\(1, 0\)",
+    ):
         pool(x, 2, (1, 0))
-    with pytest.raises(ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='causal'"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='causal'",
+    ):
         pool(x, 2, padding="causal")
-    with pytest.raises(ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding=1"):
+    with pytest.raises(
+        ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding=1"
+    ):
         pool(x, 2, padding=1)
-    with pytest.raises(ValueError, match=r"the `data_format` argument must be one of .*Received: data_format='NHWC'"):
+    with pytest.raises(
+        ValueError, match=r"the `data_format` argument must be one of .*Received: data_format='NHWC'"
+    ):
         pool(x, 2, data_format="NHWC")
     with pytest.raises(
         ValueError,
@@ -328,17 +359,28 @@ def test_errors(pool):
 @pytest.mark.parametrize("pool", [global_max_pool, global_average_pool])
 def test_global_errors(pool):
     name = pool.__name__
-    with pytest.raises(ValueError, match=rf"{name}: expected input of rank 3, 4 or 5.*Received: inputs.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=rf"{name}: expected input of rank 3, 4 or 5.*Received: inputs.shape=\(2, 3\)"
+    ):
         pool(np.zeros((2, 3)))
-    with pytest.raises(TypeError, match=r"the `keepdims` argument must be True or False. Received: keepdims=1"):
+    with pytest.raises(
+        TypeError, match=r"the `keepdims` argument must be True or False. Received: keepdims=1"
+    ):
         pool(np.zeros((2, 3, 3)), keepdims=1)
-    with pytest.raises(ValueError, match=r"every spatial axis must have at least one position.*Received: inputs.shape=\(2, 0, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"every spatial axis must have at least one position.*Received: inputs.shape=\(2, 0, 3\)",
+    ):
         pool(np.zeros((2, 0, 3)))
-    with pytest.raises(ValueError, match=r"Received: inputs.shape=\(2, 3, 0\) with data_format='channels_first'"):
+    with pytest.raises(
+        ValueError, match=r"Received: inputs.shape=\(2, 3, 0\) with data_format='channels_first'"
+    ):
         pool(np.zeros((2, 3, 0)), data_format="channels_first")
     with pytest.raises(ValueError, match=r"Received: data_format='last'"):
         pool(np.zeros((2, 3, 3)), data_format="last")
-    with pytest.raises(TypeError, match=rf"{name} expected a numeric array.*Received: inputs with dtype=object"):
+    with pytest.raises(
+        TypeError, match=rf"{name} expected a numeric array.*Received: inputs with dtype=object"
+    ):
         pool(np.array([[[None]]]))
 
 
@@ -407,7 +449,9 @@ def test_pool_backward_matches_pytorch(op, case, ties):
     if ties:
         x = np.floor(x / x.size * 3)  # three values: most windows hold a tie
     strides = pool_size if strides is None else strides
-    to_torch = (lambda a: np.ascontiguousarray(to_first(a))) if data_format == "channels_last" else (lambda a: a)
+    to_torch = (
+        (lambda a: np.ascontiguousarray(to_first(a))) if data_format == "channels_last" else (lambda a: a)
+    )
     sizes = x.shape[1:-1] if data_format == "channels_last" else x.shape[2:]
     pads = same_pads(sizes, pool_size, strides) if padding == "same" else [(0, 0)] * len(pool_size)
     xt = t.tensor(to_torch(x), requires_grad=True)
@@ -422,8 +466,12 @@ def test_max_pool_backward_ties_go_to_the_first_maximum():
     np.testing.assert_array_equal(max_pool_backward(np.full((1, 1, 1), 5.0), x, 4).ravel(), [0, 5, 0, 0])
     # 2-D: window order is row-major; a constant window picks its top-left cell
     x = np.array([[1.0, 7.0], [7.0, 7.0]]).reshape(1, 2, 2, 1)
-    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1, 1)), x, 2)[0, :, :, 0], [[0, 1], [0, 0]])
-    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1, 1)), np.zeros((1, 2, 2, 1)), 2)[0, :, :, 0], [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(
+        max_pool_backward(np.ones((1, 1, 1, 1)), x, 2)[0, :, :, 0], [[0, 1], [0, 0]]
+    )
+    np.testing.assert_array_equal(
+        max_pool_backward(np.ones((1, 1, 1, 1)), np.zeros((1, 2, 2, 1)), 2)[0, :, :, 0], [[1, 0], [0, 0]]
+    )
     # overlapping windows (stride 1) each route their own gradient; they add up
     x = np.array([2.0, 2.0, 2.0, 1.0]).reshape(1, 4, 1)
     grad_y = np.array([1.0, 10.0, 100.0]).reshape(1, 3, 1)  # windows [2 2] [2 2] [2 1]
@@ -433,7 +481,10 @@ def test_max_pool_backward_ties_go_to_the_first_maximum():
     np.testing.assert_array_equal(max_pool_backward(np.ones((1, 3, 1)), x, 3, 1, "same").ravel(), [2, 1, 0])
     # channels_first, 3-D, a tie across the depth axis
     x = np.zeros((1, 1, 2, 1, 1))
-    np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1, 1, 1)), x, (2, 1, 1), data_format="channels_first").ravel(), [1, 0])
+    np.testing.assert_array_equal(
+        max_pool_backward(np.ones((1, 1, 1, 1, 1)), x, (2, 1, 1), data_format="channels_first").ravel(),
+        [1, 0],
+    )
     # a NaN is the maximum: the first NaN of the window gets the gradient
     x = np.array([1.0, np.nan, 3.0, np.nan]).reshape(1, 4, 1)
     np.testing.assert_array_equal(max_pool_backward(np.ones((1, 1, 1)), x, 4).ravel(), [0, 1, 0, 0])
@@ -447,7 +498,9 @@ def test_average_pool_backward_same_divides_by_real_cells():
     grad = average_pool_backward(np.ones((1, 3, 1)), (1, 3, 1), 3, 1, "same")  # windows of 2, 3 and 2 cells
     assert_close(grad.ravel(), [1 / 2 + 1 / 3, 1 / 2 + 1 / 3 + 1 / 2, 1 / 3 + 1 / 2])
     # 'valid' with cells no window reaches: their gradient is 0
-    np.testing.assert_array_equal(average_pool_backward(np.ones((1, 2, 1)), (1, 5, 1), 2).ravel(), [0.5, 0.5, 0.5, 0.5, 0])
+    np.testing.assert_array_equal(
+        average_pool_backward(np.ones((1, 2, 1)), (1, 5, 1), 2).ravel(), [0.5, 0.5, 0.5, 0.5, 0]
+    )
 
 
 @st.composite
@@ -467,7 +520,9 @@ def test_global_pool_backward_matches_finite_differences(op, case):
     x, grad_y, data_format, keepdims = case
     grad_x = GLOBAL_BACKWARDS[op](grad_y, x if op == "max" else x.shape, data_format, keepdims)
     assert_gradient(grad_x, lambda v: GLOBAL_POOLS[op](v, data_format, keepdims), x, grad_y)
-    grad32 = GLOBAL_BACKWARDS[op](grad_y.astype(np.float32), x.astype(np.float32) if op == "max" else x.shape, data_format, keepdims)
+    grad32 = GLOBAL_BACKWARDS[op](
+        grad_y.astype(np.float32), x.astype(np.float32) if op == "max" else x.shape, data_format, keepdims
+    )
     assert grad32.dtype == np.float32
     assert_close(grad32, grad_x, np.float32)
 
@@ -519,7 +574,10 @@ def test_backward_input_not_modified(padding, data_format):
 def test_backward_dtypes():
     x32 = np.zeros((1, 4, 4, 2), np.float32)
     assert max_pool_backward(np.zeros((1, 2, 2, 2)), x32, 2).dtype == np.float64  # the common dtype
-    assert max_pool_backward(np.zeros((1, 2, 2, 2), int), np.arange(32).reshape(1, 4, 4, 2), 2).dtype == np.float32
+    assert (
+        max_pool_backward(np.zeros((1, 2, 2, 2), int), np.arange(32).reshape(1, 4, 4, 2), 2).dtype
+        == np.float32
+    )
     assert average_pool_backward(np.zeros((1, 2, 2, 2), np.float32), (1, 4, 4, 2), 2).dtype == np.float32
     assert global_average_pool_backward(np.zeros((1, 2), int), (1, 4, 4, 2)).dtype == np.float32
     assert max_pool_backward(np.zeros((0, 2, 2, 2)), np.zeros((0, 4, 4, 2)), 2).shape == (0, 4, 4, 2)
@@ -527,32 +585,66 @@ def test_backward_dtypes():
 
 def test_backward_errors():
     x = np.zeros((1, 4, 4, 2))
-    with pytest.raises(ValueError, match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)",
+    ):
         max_pool_backward(x, x, 2)
-    with pytest.raises(ValueError, match=r"average_pool_backward: expected grad_y of shape \(1, 4, 2, 1\).*Received: grad_y.shape=\(1, 2, 2\)"):
-        average_pool_backward(np.zeros((1, 2, 2)), x.shape, 2, data_format="channels_first")  # 4 channels of 4 x 2
-    with pytest.raises(ValueError, match=r"average_pool_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: x_shape=\(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"average_pool_backward: expected grad_y of shape \(1, 4, 2, 1\).*Received: grad_y.shape=\(1, 2, 2\)",
+    ):
+        average_pool_backward(
+            np.zeros((1, 2, 2)), x.shape, 2, data_format="channels_first"
+        )  # 4 channels of 4 x 2
+    with pytest.raises(
+        ValueError,
+        match=r"average_pool_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: x_shape=\(4, 2\)",
+    ):
         average_pool_backward(np.zeros((2, 1)), (4, 2), 2)
-    with pytest.raises(ValueError, match=r"average_pool_backward: the output would be empty: .*Received: x_shape=\(1, 4, 4, 2\), pool_size=\(2, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"average_pool_backward: the output would be empty: .*Received: x_shape=\(1, 4, 4, 2\), pool_size=\(2, 5\)",
+    ):
         average_pool_backward(np.zeros((1, 2, 1, 2)), (1, 4, 4, 2), (2, 5))
-    with pytest.raises(ValueError, match=r"average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, -4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, -4, 2\)",
+    ):
         average_pool_backward(np.zeros((1, 2, 2)), (1, -4, 2), 2)
-    with pytest.raises(TypeError, match=r"global_average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=4"):
+    with pytest.raises(
+        TypeError,
+        match=r"global_average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=4",
+    ):
         global_average_pool_backward(np.zeros((1, 2)), 4)
-    with pytest.raises(ValueError, match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'",
+    ):
         max_pool_backward(np.zeros((1, 2, 2, 2)), x, 2, padding="full")
-    with pytest.raises(TypeError, match=r"max_pool_backward expected a numeric array.*Received: grad_y with dtype=<U1"):
+    with pytest.raises(
+        TypeError, match=r"max_pool_backward expected a numeric array.*Received: grad_y with dtype=<U1"
+    ):
         max_pool_backward(np.array([[["a"]]]), x, 2)
     with pytest.raises(
         ValueError,
         match=r"global_max_pool_backward: expected grad_y of shape \(1, 2\), the shape of the forward's output \(keepdims=False\). Received: grad_y.shape=\(1, 1, 1, 2\)",
     ):
         global_max_pool_backward(np.zeros((1, 1, 1, 2)), x)
-    with pytest.raises(ValueError, match=r"expected grad_y of shape \(1, 2, 1, 1\).*\(keepdims=True\). Received: grad_y.shape=\(1, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected grad_y of shape \(1, 2, 1, 1\).*\(keepdims=True\). Received: grad_y.shape=\(1, 2\)",
+    ):
         global_average_pool_backward(np.zeros((1, 2)), (1, 2, 4, 4), "channels_first", keepdims=True)
-    with pytest.raises(ValueError, match=r"global_average_pool_backward: every spatial axis must have at least one position.*Received: x_shape=\(1, 0, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"global_average_pool_backward: every spatial axis must have at least one position.*Received: x_shape=\(1, 0, 2\)",
+    ):
         global_average_pool_backward(np.zeros((1, 2)), (1, 0, 2))
-    with pytest.raises(TypeError, match=r"global_max_pool_backward: the `keepdims` argument must be True or False. Received: keepdims=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"global_max_pool_backward: the `keepdims` argument must be True or False. Received: keepdims=None",
+    ):
         global_max_pool_backward(np.zeros((1, 2)), x, keepdims=None)
 
 
@@ -596,7 +688,9 @@ def reference_max_pool_backward(grad_y, x, pool_size, strides, padding):
     ],
 )
 @pytest.mark.parametrize("values", ["distinct", "ties", "nan"])
-def test_max_pool_backward_disjoint_windows_match_the_loop_reference(shape, pool_size, strides, padding, values):
+def test_max_pool_backward_disjoint_windows_match_the_loop_reference(
+    shape, pool_size, strides, padding, values
+):
     rng = np.random.default_rng(sum(shape))
     x = distinct_values(shape, rng)
     if values == "ties":
@@ -612,11 +706,17 @@ def test_max_pool_backward_disjoint_windows_match_the_loop_reference(shape, pool
         np.testing.assert_array_equal(got, expected)
         assert got.flags.c_contiguous and got.dtype == np.float64
     x32, g32 = x.astype(np.float32), grad_y.astype(np.float32)
-    got32 = max_pool_backward(g32, x32, pool_size, strides, padding, y=max_pool(x32, pool_size, strides, padding))
+    got32 = max_pool_backward(
+        g32, x32, pool_size, strides, padding, y=max_pool(x32, pool_size, strides, padding)
+    )
     assert got32.dtype == np.float32
-    np.testing.assert_array_equal(got32, reference_max_pool_backward(g32, x32, pool_size, strides_, padding).astype(np.float32))
+    np.testing.assert_array_equal(
+        got32, reference_max_pool_backward(g32, x32, pool_size, strides_, padding).astype(np.float32)
+    )
     # channels_first gives the same numbers, moved
-    first = max_pool_backward(to_first(grad_y), to_first(x), pool_size, strides, padding, "channels_first", y=to_first(y))
+    first = max_pool_backward(
+        to_first(grad_y), to_first(x), pool_size, strides, padding, "channels_first", y=to_first(y)
+    )
     np.testing.assert_array_equal(first, to_first(expected))
 
 
@@ -628,7 +728,10 @@ def test_max_pool_backward_disjoint_windows_keep_infinite_gradients_out_of_uncho
 
 def test_max_pool_backward_checks_the_given_output_shape():
     x = np.zeros((1, 4, 4, 2))
-    with pytest.raises(ValueError, match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)",
+    ):
         max_pool_backward(np.zeros((1, 2, 2, 2)), x, 2, y=x)
 
 

@@ -128,7 +128,9 @@ def test_crop_matches_reference(case, data):
     x, data_format, dtype = case
     x = x.astype(dtype)
     n = x.ndim - 2
-    cropping, pairs = data.draw(pair_arguments(n, 3).filter(lambda c: all(s - b - a >= 1 for s, (b, a) in zip(x.shape[1:-1], c[1]))))
+    cropping, pairs = data.draw(
+        pair_arguments(n, 3).filter(lambda c: all(s - b - a >= 1 for s, (b, a) in zip(x.shape[1:-1], c[1])))
+    )
     y = call(crop, x, data_format, cropping)
     assert y.dtype == dtype
     assert_close(y, reference_crop(x, pairs), dtype)
@@ -145,7 +147,11 @@ def test_upsample_matches_reference(case, data):
     assert_close(y, reference_upsample(x, (size,) * n if isinstance(size, int) else size), dtype)
 
 
-@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=5), seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from([np.float64, np.float32]))
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=5),
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
 def test_flatten_matches_reference(shape, seed, dtype):
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
     expected = reference_flatten(x) if x.ndim > 1 else x.reshape(-1, 1)
@@ -156,7 +162,9 @@ def test_flatten_matches_reference(shape, seed, dtype):
     assert_close(flatten(first, data_format="channels_first"), expected, dtype)
 
 
-@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1), data=st.data())
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1), data=st.data()
+)
 def test_reshape_matches_reference(shape, seed, data):
     x = np.random.default_rng(seed).standard_normal(shape)
     per_sample = math.prod(shape[1:])
@@ -249,7 +257,9 @@ def test_matches_pytorch(case, data):
         up = up.repeat_interleave(r, dim=axis)
     assert_close(upsample_nearest(x_first, size, "channels_first"), up.numpy())
     if all(r == size[0] for r in size):  # interpolate's nearest mode on an integer scale factor
-        expected = F.interpolate(xt, size=tuple(s * r for s, r in zip(x_first.shape[2:], size)), mode="nearest")
+        expected = F.interpolate(
+            xt, size=tuple(s * r for s, r in zip(x_first.shape[2:], size)), mode="nearest"
+        )
         assert_close(upsample_nearest(x_first, size, "channels_first"), expected.numpy())
     assert_close(flatten(x_first, "channels_first"), t.flatten(xt.movedim(1, -1), 1).numpy())
     assert_close(reshape(x_first, (-1,)), t.reshape(xt, (x.shape[0], -1)).numpy())
@@ -263,7 +273,13 @@ def test_input_not_modified(data_format):
     x = np.random.default_rng(5).standard_normal((2, 4, 5, 3))
     keep = x.copy()
     x.flags.writeable = False
-    for y in (zero_pad(x, 1, data_format), crop(x, 1, data_format), upsample_nearest(x, 2, data_format), upsample_nearest(x, 1, data_format), crop(x, 0, data_format)):
+    for y in (
+        zero_pad(x, 1, data_format),
+        crop(x, 1, data_format),
+        upsample_nearest(x, 2, data_format),
+        upsample_nearest(x, 1, data_format),
+        crop(x, 0, data_format),
+    ):
         assert not np.shares_memory(y, x)
         y[...] = 7.0  # new, writable arrays
     flatten(x, data_format)
@@ -273,7 +289,14 @@ def test_input_not_modified(data_format):
 
 def test_integer_input_gives_float32():
     x = np.arange(2 * 4 * 4 * 3).reshape(2, 4, 4, 3)
-    outputs = [zero_pad(x, 1), crop(x, 1), upsample_nearest(x, 2), flatten(x), reshape(x, (-1,)), zero_pad(x.tolist(), 1)]
+    outputs = [
+        zero_pad(x, 1),
+        crop(x, 1),
+        upsample_nearest(x, 2),
+        flatten(x),
+        reshape(x, (-1,)),
+        zero_pad(x.tolist(), 1),
+    ]
     for y in outputs:
         assert y.dtype == np.float32
     np.testing.assert_array_equal(upsample_nearest(x, 2), upsample_nearest(x.astype(np.float32), 2))
@@ -285,11 +308,18 @@ def test_integer_input_gives_float32():
 @pytest.mark.parametrize("op, arg", [(zero_pad, 1), (crop, 1), (upsample_nearest, 2)])
 def test_spatial_op_common_errors(op, arg):
     name = op.__name__
-    with pytest.raises(ValueError, match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: inputs.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: inputs.shape=\(2, 3\)",
+    ):
         op(np.zeros((2, 3)), arg)
-    with pytest.raises(ValueError, match=r"\(batch, channels, \*spatial\).*Received: inputs.shape=\(1, 1, 1, 1, 1, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"\(batch, channels, \*spatial\).*Received: inputs.shape=\(1, 1, 1, 1, 1, 1\)"
+    ):
         op(np.zeros((1,) * 6), arg, data_format="channels_first")
-    with pytest.raises(ValueError, match=r"the `data_format` argument must be one of.*Received: data_format='nchw'"):
+    with pytest.raises(
+        ValueError, match=r"the `data_format` argument must be one of.*Received: data_format='nchw'"
+    ):
         op(np.zeros((1, 4, 4, 1)), arg, data_format="nchw")
     with pytest.raises(TypeError, match=rf"{name} expected a numeric array.*Received: inputs with dtype=<U1"):
         op(np.array([[["a"]]]), arg)
@@ -318,7 +348,12 @@ def test_pair_argument_errors(op, name):
         op(x2, ((1, 2), 1.5))
     with pytest.raises(ValueError, match=two_d + r"\(True, 1\)"):
         op(x2, (True, 1))
-    with pytest.raises(ValueError, match=r"tuple of 3 \(before, after\) pairs of non-negative ints. Received: " + name + r"=\(\(0, 0\), \(0, -1\), \(0, 0\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"tuple of 3 \(before, after\) pairs of non-negative ints. Received: "
+        + name
+        + r"=\(\(0, 0\), \(0, -1\), \(0, 0\)\)",
+    ):
         op(np.zeros((1, 9, 9, 9, 1)), ((0, 0), (0, -1), (0, 0)))
 
 
@@ -329,26 +364,44 @@ def test_crop_to_nothing_shows_the_arithmetic():
         r"at least one cell. Received: cropping=\(\(3, 2\), \(0, 0\)\), inputs.shape=\(1, 4, 4, 1\)",
     ):
         crop(np.zeros((1, 4, 4, 1)), ((3, 2), (0, 0)))
-    with pytest.raises(ValueError, match=r"length: input 4, cropping \(2, 2\) → output 0.*Received: cropping=2"):
+    with pytest.raises(
+        ValueError, match=r"length: input 4, cropping \(2, 2\) → output 0.*Received: cropping=2"
+    ):
         crop(np.zeros((1, 4, 1)), 2)
-    with pytest.raises(ValueError, match=r"depth: input 3, cropping \(2, 2\) → output -1; width: input 5, cropping \(3, 2\) → output 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"depth: input 3, cropping \(2, 2\) → output -1; width: input 5, cropping \(3, 2\) → output 0",
+    ):
         crop(np.zeros((1, 1, 3, 4, 5)), ((2, 2), (1, 1), (3, 2)), data_format="channels_first")
 
 
 def test_upsample_size_errors():
     x = np.zeros((1, 4, 4, 1))
-    with pytest.raises(ValueError, match=r"upsample_nearest: the `size` argument must contain only positive integers. Received: size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"upsample_nearest: the `size` argument must contain only positive integers. Received: size=0",
+    ):
         upsample_nearest(x, 0)
-    with pytest.raises(ValueError, match=r"the `size` argument must be an int or a tuple of 2 ints. Received: size=\(2, 2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the `size` argument must be an int or a tuple of 2 ints. Received: size=\(2, 2, 2\)",
+    ):
         upsample_nearest(x, (2, 2, 2))
-    with pytest.raises(TypeError, match=r"the `size` argument must be an int or a tuple of 2 ints. Received: size=2.0"):
+    with pytest.raises(
+        TypeError, match=r"the `size` argument must be an int or a tuple of 2 ints. Received: size=2.0"
+    ):
         upsample_nearest(x, 2.0)
 
 
 def test_flatten_errors():
-    with pytest.raises(ValueError, match=r"flatten: expected input with a batch axis \(rank >= 1\). Received: inputs.shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"flatten: expected input with a batch axis \(rank >= 1\). Received: inputs.shape=\(\)",
+    ):
         flatten(np.float64(3.0))
-    with pytest.raises(ValueError, match=r"flatten: the `data_format` argument must be one of.*Received: data_format='first'"):
+    with pytest.raises(
+        ValueError, match=r"flatten: the `data_format` argument must be one of.*Received: data_format='first'"
+    ):
         flatten(np.zeros((2, 3)), "first")
     with pytest.raises(TypeError, match=r"flatten expected a numeric array.*Received: inputs with dtype=<U1"):
         flatten(np.array(["a"]))
@@ -356,12 +409,21 @@ def test_flatten_errors():
 
 def test_reshape_errors():
     x = np.zeros((2, 3, 4))
-    with pytest.raises(ValueError, match=r"reshape: expected input with a batch axis \(rank >= 1\). Received: inputs.shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"reshape: expected input with a batch axis \(rank >= 1\). Received: inputs.shape=\(\)",
+    ):
         reshape(np.float64(3.0), (1,))
     expected = r"the `target_shape` argument must be a tuple of positive ints \(the batch axis excluded\), with at most one -1. Received: target_shape="
     with pytest.raises(TypeError, match=r"reshape: " + expected + r"12"):
         reshape(x, 12)
-    for bad, shown in [((0, 12), r"\(0, 12\)"), ((-1, -1), r"\(-1, -1\)"), ((-2, 6), r"\(-2, 6\)"), ((3.0, 4), r"\(3.0, 4\)"), ((True, 12), r"\(True, 12\)")]:
+    for bad, shown in [
+        ((0, 12), r"\(0, 12\)"),
+        ((-1, -1), r"\(-1, -1\)"),
+        ((-2, 6), r"\(-2, 6\)"),
+        ((3.0, 4), r"\(3.0, 4\)"),
+        ((True, 12), r"\(True, 12\)"),
+    ]:
         with pytest.raises(ValueError, match=expected + shown):
             reshape(x, bad)
     with pytest.raises(
@@ -376,7 +438,9 @@ def test_reshape_errors():
         r"12 is not divisible by 5, the product of the known sizes. Received: target_shape=\[5, -1\]",
     ):
         reshape(x, [5, -1], where="Reshape 'r'")
-    with pytest.raises(TypeError, match=r"reshape expected a numeric array.*Received: inputs with dtype=object"):
+    with pytest.raises(
+        TypeError, match=r"reshape expected a numeric array.*Received: inputs with dtype=object"
+    ):
         reshape(np.array([None, None]), (1,))
 
 
@@ -412,7 +476,10 @@ def test_zero_pad_backward_matches_finite_differences(case, data):
     x, data_format, rng = case
     padding, _ = data.draw(pair_arguments(x.ndim - 2, 2))
     check_backward(
-        lambda v: zero_pad(v, padding, data_format), lambda g: zero_pad_backward(g, padding, data_format), x, rng
+        lambda v: zero_pad(v, padding, data_format),
+        lambda g: zero_pad_backward(g, padding, data_format),
+        x,
+        rng,
     )
 
 
@@ -421,7 +488,10 @@ def test_crop_backward_matches_finite_differences(case, data):
     x, data_format, rng = case
     cropping, _ = data.draw(pair_arguments(x.ndim - 2, 1))
     check_backward(
-        lambda v: crop(v, cropping, data_format), lambda g: crop_backward(g, x.shape, cropping, data_format), x, rng
+        lambda v: crop(v, cropping, data_format),
+        lambda g: crop_backward(g, x.shape, cropping, data_format),
+        x,
+        rng,
     )
 
 
@@ -431,16 +501,23 @@ def test_upsample_nearest_backward_matches_finite_differences(case, data):
     n = x.ndim - 2
     size = data.draw(st.one_of(st.integers(1, 3), st.tuples(*[st.integers(1, 3)] * n)))
     check_backward(
-        lambda v: upsample_nearest(v, size, data_format), lambda g: upsample_nearest_backward(g, size, data_format), x, rng
+        lambda v: upsample_nearest(v, size, data_format),
+        lambda g: upsample_nearest_backward(g, size, data_format),
+        x,
+        rng,
     )
 
 
-@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1), data=st.data())
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1), data=st.data()
+)
 def test_flatten_and_reshape_backward_match_finite_differences(shape, seed, data):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     data_format = data.draw(st.sampled_from(FORMATS))
-    grad_x = check_backward(lambda v: flatten(v, data_format), lambda g: flatten_backward(g, x.shape, data_format), x, rng)
+    grad_x = check_backward(
+        lambda v: flatten(v, data_format), lambda g: flatten_backward(g, x.shape, data_format), x, rng
+    )
     assert grad_x.flags.c_contiguous
     target = data.draw(st.sampled_from([(-1,), (1, -1), (-1, 1)]))
     check_backward(lambda v: reshape(v, target), lambda g: reshape_backward(g, x.shape), x, rng)
@@ -449,7 +526,9 @@ def test_flatten_and_reshape_backward_match_finite_differences(shape, seed, data
 def test_backward_by_hand():
     g = np.arange(1.0, 7.0).reshape(1, 6, 1)
     np.testing.assert_array_equal(zero_pad_backward(g, (1, 2)).ravel(), [2, 3, 4])
-    np.testing.assert_array_equal(crop_backward(np.array([5.0, 6.0]).reshape(1, 2, 1), (1, 5, 1), (1, 2)).ravel(), [0, 5, 6, 0, 0])
+    np.testing.assert_array_equal(
+        crop_backward(np.array([5.0, 6.0]).reshape(1, 2, 1), (1, 5, 1), (1, 2)).ravel(), [0, 5, 6, 0, 0]
+    )
     np.testing.assert_array_equal(upsample_nearest_backward(g, 3).ravel(), [6, 15])  # 1+2+3, 4+5+6
     # channels_first flatten: the channels were moved last before flattening
     x_shape = (1, 2, 3)  # 2 channels of length 3
@@ -488,7 +567,10 @@ def test_backward_input_not_modified(data_format):
 
 
 def test_backward_errors():
-    with pytest.raises(ValueError, match=r"zero_pad_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: grad_y.shape=\(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"zero_pad_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: grad_y.shape=\(2, 3\)",
+    ):
         zero_pad_backward(np.zeros((2, 3)), 1)
     with pytest.raises(
         ValueError,
@@ -496,7 +578,10 @@ def test_backward_errors():
         r"Received: padding=\(\(0, 0\), \(2, 2\)\), grad_y.shape=\(1, 4, 3, 1\)",
     ):
         zero_pad_backward(np.zeros((1, 4, 3, 1)), ((0, 0), (2, 2)))
-    with pytest.raises(ValueError, match=r"zero_pad_backward: the `padding` argument must be a non-negative int.*Received: padding=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"zero_pad_backward: the `padding` argument must be a non-negative int.*Received: padding=-1",
+    ):
         zero_pad_backward(np.zeros((1, 4, 1)), -1)
     with pytest.raises(
         ValueError,
@@ -504,9 +589,15 @@ def test_backward_errors():
         r"\(\(1, 1\),\)\). Received: grad_y.shape=\(1, 3, 1\)",
     ):
         crop_backward(np.zeros((1, 3, 1)), (1, 4, 1), 1)
-    with pytest.raises(ValueError, match=r"crop_backward: expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: x_shape=\(1, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"crop_backward: expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: x_shape=\(1, 4\)",
+    ):
         crop_backward(np.zeros((1, 2)), (1, 4), 1, "channels_first")
-    with pytest.raises(ValueError, match=r"crop_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, 4.0, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"crop_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, 4.0, 1\)",
+    ):
         crop_backward(np.zeros((1, 2, 1)), (1, 4.0, 1), 1)
     with pytest.raises(
         ValueError,
@@ -514,13 +605,25 @@ def test_backward_errors():
         r"width: 3 is not a multiple of 2. Received: size=\(2, 2\), grad_y.shape=\(1, 5, 3, 1\)",
     ):
         upsample_nearest_backward(np.zeros((1, 5, 3, 1)), 2)
-    with pytest.raises(ValueError, match=r"upsample_nearest_backward: the `size` argument must contain only positive integers. Received: size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"upsample_nearest_backward: the `size` argument must contain only positive integers. Received: size=0",
+    ):
         upsample_nearest_backward(np.zeros((1, 4, 1)), 0)
-    with pytest.raises(ValueError, match=r"flatten_backward: expected grad_y of shape \(2, 12\), the shape of the forward's output. Received: grad_y.shape=\(2, 6\), x_shape=\(2, 3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"flatten_backward: expected grad_y of shape \(2, 12\), the shape of the forward's output. Received: grad_y.shape=\(2, 6\), x_shape=\(2, 3, 4\)",
+    ):
         flatten_backward(np.zeros((2, 6)), (2, 3, 4))
-    with pytest.raises(ValueError, match=r"flatten_backward: expected x_shape with a batch axis \(rank >= 1\). Received: x_shape=\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"flatten_backward: expected x_shape with a batch axis \(rank >= 1\). Received: x_shape=\(\)",
+    ):
         flatten_backward(np.zeros((1, 1)), ())
-    with pytest.raises(ValueError, match=r"flatten_backward: the `data_format` argument must be one of.*Received: data_format='first'"):
+    with pytest.raises(
+        ValueError,
+        match=r"flatten_backward: the `data_format` argument must be one of.*Received: data_format='first'",
+    ):
         flatten_backward(np.zeros((2, 12)), (2, 3, 4), "first")
     with pytest.raises(
         ValueError,
@@ -528,9 +631,17 @@ def test_backward_errors():
         r"and every value\). Received: grad_y.shape=\(3, 4\), x_shape=\(2, 6\)",
     ):
         reshape_backward(np.zeros((3, 4)), (2, 6))
-    with pytest.raises(ValueError, match=r"reshape_backward: grad_y must have.*Received: grad_y.shape=\(2, 5\), x_shape=\(2, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"reshape_backward: grad_y must have.*Received: grad_y.shape=\(2, 5\), x_shape=\(2, 6\)",
+    ):
         reshape_backward(np.zeros((2, 5)), (2, 6))
-    with pytest.raises(TypeError, match=r"reshape_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=None"):
+    with pytest.raises(
+        TypeError,
+        match=r"reshape_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=None",
+    ):
         reshape_backward(np.zeros((2, 6)), None)
-    with pytest.raises(TypeError, match=r"reshape_backward expected a numeric array.*Received: grad_y with dtype=<U1"):
+    with pytest.raises(
+        TypeError, match=r"reshape_backward expected a numeric array.*Received: grad_y with dtype=<U1"
+    ):
         reshape_backward(np.array([["a"]]), (1, 1))

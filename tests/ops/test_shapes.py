@@ -89,7 +89,9 @@ def test_output_shape_follows_the_rules(sizes, data):
     pairs = st.tuples(*[st.tuples(st.integers(0, 5), st.integers(0, 5))] * rank)
     padding = data.draw(st.one_of(st.sampled_from(names), pairs))
     expected = [
-        own_rule(padding if isinstance(padding, str) else padding[a], sizes[a], kernel[a], strides[a], dilation[a])
+        own_rule(
+            padding if isinstance(padding, str) else padding[a], sizes[a], kernel[a], strides[a], dilation[a]
+        )
         for a in range(rank)
     ]
     if any(out < 1 for _, out in expected):
@@ -129,17 +131,26 @@ def test_explain_records():
 @pytest.mark.parametrize(
     "args, text",
     [
-        (((5,), 3, 1, "valid"), "length: input 5, kernel 3, padding valid → output 3 = floor((5 + 0 + 0 - 3) / 1) + 1"),
+        (
+            ((5,), 3, 1, "valid"),
+            "length: input 5, kernel 3, padding valid → output 3 = floor((5 + 0 + 0 - 3) / 1) + 1",
+        ),
         (
             ((5,), 3, 1, ((2, 0),)),
             "length: input 5, kernel 3, padding explicit (2 before, 0 after) → output 5 = floor((5 + 2 + 0 - 3) / 1) + 1",
         ),
-        (((5,), 3, 1, 0), "length: input 5, kernel 3, padding explicit → output 3 = floor((5 + 0 + 0 - 3) / 1) + 1"),
+        (
+            ((5,), 3, 1, 0),
+            "length: input 5, kernel 3, padding explicit → output 3 = floor((5 + 0 + 0 - 3) / 1) + 1",
+        ),
         (
             ((5,), 3, 1, "causal"),
             "length: input 5, kernel 3, padding causal (2 before, 0 after) → output 5 = floor((5 + 2 + 0 - 3) / 1) + 1",
         ),
-        (((3,), 1, 1, "same"), "length: input 3, kernel 1, padding same → output 3 = floor((3 + 0 + 0 - 1) / 1) + 1"),
+        (
+            ((3,), 1, 1, "same"),
+            "length: input 3, kernel 1, padding same → output 3 = floor((3 + 0 + 0 - 1) / 1) + 1",
+        ),
         (
             ((6,), 2, 3, "full", 2),
             "length: input 6, kernel 2, dilation 2 (effective kernel 3), stride 3, padding full (2 before, 2 after) "
@@ -165,12 +176,28 @@ def test_axis_names():
     "args, kwargs, message",
     [
         (((3, 10), 5), {}, "the output would be empty: height: input 3, kernel 5, padding valid → output -1"),
-        (((10, 3), 5), {}, "width: input 3, kernel 5, padding valid → output -1 = floor((3 + 0 + 0 - 5) / 1) + 1. "
-         "The input is too small for this kernel; use padding='same' or a smaller kernel, stride or dilation."),
-        (((4,), 3), {"dilation_rate": 2}, "length: input 4, kernel 3, dilation 2 (effective kernel 5), padding valid → output 0"),
+        (
+            ((10, 3), 5),
+            {},
+            "width: input 3, kernel 5, padding valid → output -1 = floor((3 + 0 + 0 - 5) / 1) + 1. "
+            "The input is too small for this kernel; use padding='same' or a smaller kernel, stride or dilation.",
+        ),
+        (
+            ((4,), 3),
+            {"dilation_rate": 2},
+            "length: input 4, kernel 3, dilation 2 (effective kernel 5), padding valid → output 0",
+        ),
         (((2, 9, 9), 3, 2), {}, "depth: input 2, kernel 3, stride 2, padding valid → output 0"),
-        (((2, 9), 5), {"padding": ((1, 0), 0)}, "height: input 2, kernel 5, padding explicit (1 before, 0 after) → output -1"),
-        (((3, 10), 5), {"where": "Conv2D 'conv2d'"}, "Conv2D 'conv2d': the output would be empty: height: input 3, kernel 5"),
+        (
+            ((2, 9), 5),
+            {"padding": ((1, 0), 0)},
+            "height: input 2, kernel 5, padding explicit (1 before, 0 after) → output -1",
+        ),
+        (
+            ((3, 10), 5),
+            {"where": "Conv2D 'conv2d'"},
+            "Conv2D 'conv2d': the output would be empty: height: input 3, kernel 5",
+        ),
     ],
 )
 def test_empty_output_error_shows_the_arithmetic(args, kwargs, message):
@@ -181,17 +208,30 @@ def test_empty_output_error_shows_the_arithmetic(args, kwargs, message):
 @pytest.mark.parametrize(
     "kwargs, exception, message",
     [
-        ({"kernel_sizes": 0}, ValueError,
-         "the `kernel_size` argument must contain only positive integers. Received: kernel_size=0"),
+        (
+            {"kernel_sizes": 0},
+            ValueError,
+            "the `kernel_size` argument must contain only positive integers. Received: kernel_size=0",
+        ),
         ({"kernel_sizes": (3, -1)}, ValueError, "Received: kernel_size=(3, -1)"),
-        ({"kernel_sizes": 2.5}, TypeError,
-         "the `kernel_size` argument must be an int or a tuple of 2 ints. Received: kernel_size=2.5"),
+        (
+            {"kernel_sizes": 2.5},
+            TypeError,
+            "the `kernel_size` argument must be an int or a tuple of 2 ints. Received: kernel_size=2.5",
+        ),
         ({"kernel_sizes": True}, TypeError, "Received: kernel_size=True"),
         ({"kernel_sizes": (3, True)}, ValueError, "a tuple of 2 ints. Received: kernel_size=(3, True)"),
         ({"kernel_sizes": (3, 3, 3)}, ValueError, "a tuple of 2 ints. Received: kernel_size=(3, 3, 3)"),
-        ({"strides": (1, 0)}, ValueError, "`strides` argument must contain only positive integers. Received: strides=(1, 0)"),
-        ({"dilation_rate": 0.5}, TypeError,
-         "`dilation_rate` argument must be an int or a tuple of 2 ints. Received: dilation_rate=0.5"),
+        (
+            {"strides": (1, 0)},
+            ValueError,
+            "`strides` argument must contain only positive integers. Received: strides=(1, 0)",
+        ),
+        (
+            {"dilation_rate": 0.5},
+            TypeError,
+            "`dilation_rate` argument must be an int or a tuple of 2 ints. Received: dilation_rate=0.5",
+        ),
         ({"padding": "causal"}, ValueError, "padding='causal' is only for 1-D convolutions"),
         ({"padding": "tight"}, ValueError, "Received: padding='tight'"),
         ({"strides": 0, "where": "MaxPool2D 'p'"}, ValueError, "MaxPool2D 'p': the `strides` argument"),
@@ -253,6 +293,8 @@ def test_field_steps_of_upsampling_and_pointwise_layers():
     assert receptive_field_step((5, 5), (2, 2), *POINTWISE) == ((5, 5), (2, 2))
     # a window step given as a FieldStep equals the plain call
     step = FieldStep(kernel_size=(3, 5), strides=(2, 1), dilation_rate=(1, 2))
-    assert receptive_field_step((1, 1), (1, 1), *step) == receptive_field_step((1, 1), (1, 1), (3, 5), (2, 1), (1, 2))
+    assert receptive_field_step((1, 1), (1, 1), *step) == receptive_field_step(
+        (1, 1), (1, 1), (3, 5), (2, 1), (1, 2)
+    )
     with pytest.raises(ValueError, match=re.escape("Received: widen=-1")):
         receptive_field_step((1,), (1,), *FieldStep(widen=-1))

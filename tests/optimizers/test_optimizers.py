@@ -90,8 +90,12 @@ def ref_weight_decay(w, lr, weight_decay):
 KERAS_DEFAULTS = {
     SGD: dict(learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None),
     Adam: dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=None),
-    AdamW: dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=0.004),
-    RMSprop: dict(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None),
+    AdamW: dict(
+        learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=0.004
+    ),
+    RMSprop: dict(
+        learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None
+    ),
     Adagrad: dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None),
 }
 RULES = {SGD: ref_sgd, Adam: ref_adam, AdamW: ref_adam, RMSprop: ref_rmsprop, Adagrad: ref_adagrad}
@@ -137,11 +141,20 @@ CASES = {
     "rmsprop-defaults": (RMSprop, dict()),
     "rmsprop-momentum": (RMSprop, dict(learning_rate=0.05, rho=0.8, momentum=0.5)),
     "rmsprop-centered": (RMSprop, dict(learning_rate=0.05, centered=True, epsilon=1e-2)),
-    "rmsprop-centered-momentum": (RMSprop, dict(learning_rate=0.05, rho=0.7, momentum=0.9, centered=True, epsilon=1e-2)),
+    "rmsprop-centered-momentum": (
+        RMSprop,
+        dict(learning_rate=0.05, rho=0.7, momentum=0.9, centered=True, epsilon=1e-2),
+    ),
     "adagrad": (Adagrad, dict(learning_rate=0.1, initial_accumulator_value=0.2, epsilon=1e-3)),
     "adagrad-defaults": (Adagrad, dict()),
-    "sgd-schedule": (SGD, dict(learning_rate=ExponentialDecay(0.2, decay_steps=2, decay_rate=0.5), momentum=0.9)),
-    "adam-schedule": (Adam, dict(learning_rate=PiecewiseConstantDecay([1, 3], [0.1, 0.05, 0.01]), beta_2=0.6, amsgrad=True)),
+    "sgd-schedule": (
+        SGD,
+        dict(learning_rate=ExponentialDecay(0.2, decay_steps=2, decay_rate=0.5), momentum=0.9),
+    ),
+    "adam-schedule": (
+        Adam,
+        dict(learning_rate=PiecewiseConstantDecay([1, 3], [0.1, 0.05, 0.01]), beta_2=0.6, amsgrad=True),
+    ),
 }
 
 SHAPES = {"dense/kernel": (3, 4), "dense/bias": (4,)}
@@ -184,7 +197,9 @@ def test_update_against_keras_formula(case, dtype):
     arrays = [v.value for v in variables]
     for step, g in enumerate(grads):
         cast = [g[p].astype(dtype) for p in SHAPES]
-        ref.apply([c.astype(np.float64).ravel().tolist() for c in cast], [ref_w[p] for p in SHAPES], list(SHAPES))
+        ref.apply(
+            [c.astype(np.float64).ravel().tolist() for c in cast], [ref_w[p] for p in SHAPES], list(SHAPES)
+        )
         opt.apply(cast, variables)
         assert opt.iterations == step + 1
         for v in variables:
@@ -230,8 +245,13 @@ def test_no_allocation_per_step():
     """After the first step (which builds slots and the workspace), a step allocates no array."""
     variables = [Variable(np.ones(50_000), name="w", path="w"), Variable(np.ones(20_000), name="b", path="b")]
     grads = [np.full(50_000, 0.1), np.full(20_000, 0.2)]
-    for opt in (SGD(momentum=0.9, nesterov=True), Adam(amsgrad=True, clipnorm=1.0), AdamW(global_clipnorm=0.5),
-                RMSprop(momentum=0.9, centered=True, clipvalue=0.05), Adagrad()):
+    for opt in (
+        SGD(momentum=0.9, nesterov=True),
+        Adam(amsgrad=True, clipnorm=1.0),
+        AdamW(global_clipnorm=0.5),
+        RMSprop(momentum=0.9, centered=True, clipvalue=0.05),
+        Adagrad(),
+    ):
         opt.apply(grads, variables)
         tracemalloc.start()
         opt.apply(grads, variables)
@@ -246,19 +266,34 @@ TORCH_CASES = {
     # Keras keeps lr inside the SGD velocity, PyTorch outside: equal for a constant lr
     "sgd": (dict(learning_rate=0.1), "SGD", dict(lr=0.1)),
     "sgd-momentum": (dict(learning_rate=0.1, momentum=0.9), "SGD", dict(lr=0.1, momentum=0.9)),
-    "sgd-nesterov": (dict(learning_rate=0.1, momentum=0.7, nesterov=True), "SGD",
-                     dict(lr=0.1, momentum=0.7, nesterov=True)),
+    "sgd-nesterov": (
+        dict(learning_rate=0.1, momentum=0.7, nesterov=True),
+        "SGD",
+        dict(lr=0.1, momentum=0.7, nesterov=True),
+    ),
     # epsilon sits elsewhere in Keras (after sqrt(v) uncorrected / inside the sqrt): 0 in both
     "adam": (dict(learning_rate=0.1, epsilon=0.0), "Adam", dict(lr=0.1, eps=0.0)),
-    "adam-amsgrad": (dict(learning_rate=0.1, beta_1=0.8, beta_2=0.9, epsilon=0.0, amsgrad=True), "Adam",
-                     dict(lr=0.1, betas=(0.8, 0.9), eps=0.0, amsgrad=True)),
-    "adamw": (dict(learning_rate=0.1, weight_decay=0.3, epsilon=0.0), "AdamW",
-              dict(lr=0.1, weight_decay=0.3, eps=0.0)),
+    "adam-amsgrad": (
+        dict(learning_rate=0.1, beta_1=0.8, beta_2=0.9, epsilon=0.0, amsgrad=True),
+        "Adam",
+        dict(lr=0.1, betas=(0.8, 0.9), eps=0.0, amsgrad=True),
+    ),
+    "adamw": (
+        dict(learning_rate=0.1, weight_decay=0.3, epsilon=0.0),
+        "AdamW",
+        dict(lr=0.1, weight_decay=0.3, eps=0.0),
+    ),
     "rmsprop": (dict(learning_rate=0.05, rho=0.8, epsilon=0.0), "RMSprop", dict(lr=0.05, alpha=0.8, eps=0.0)),
-    "rmsprop-centered-momentum": (dict(learning_rate=0.05, momentum=0.9, centered=True, epsilon=0.0), "RMSprop",
-                                  dict(lr=0.05, alpha=0.9, momentum=0.9, centered=True, eps=0.0)),
-    "adagrad": (dict(learning_rate=0.1, initial_accumulator_value=0.2, epsilon=0.0), "Adagrad",
-                dict(lr=0.1, initial_accumulator_value=0.2, eps=0.0)),
+    "rmsprop-centered-momentum": (
+        dict(learning_rate=0.05, momentum=0.9, centered=True, epsilon=0.0),
+        "RMSprop",
+        dict(lr=0.05, alpha=0.9, momentum=0.9, centered=True, eps=0.0),
+    ),
+    "adagrad": (
+        dict(learning_rate=0.1, initial_accumulator_value=0.2, epsilon=0.0),
+        "Adagrad",
+        dict(lr=0.1, initial_accumulator_value=0.2, eps=0.0),
+    ),
 }
 CLASSES = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad}
 
@@ -429,15 +464,21 @@ def test_learning_rate_setter_errors():
         "SGD 'SGD': the `learning_rate` argument must be a non-negative float. Received: learning_rate=-1.0"
     )):
         opt.learning_rate = -1.0
-    with pytest.raises(TypeError, match=re.escape(
-        "the `learning_rate` argument must be a non-negative float or a LearningRateSchedule. Received: learning_rate='x'"
-    )):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "the `learning_rate` argument must be a non-negative float or a LearningRateSchedule. Received: learning_rate='x'"
+        ),
+    ):
         opt.learning_rate = "x"
     scheduled = SGD(learning_rate=ExponentialDecay(0.1, 10, 0.9))
-    with pytest.raises(TypeError, match=re.escape(
-        "SGD 'SGD' was created with a LearningRateSchedule as its `learning_rate`, so its learning rate cannot be "
-        "set to a number; create the optimizer with a float learning rate to set it. Received: learning_rate=0.01"
-    )):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "SGD 'SGD' was created with a LearningRateSchedule as its `learning_rate`, so its learning rate cannot be "
+            "set to a number; create the optimizer with a float learning rate to set it. Received: learning_rate=0.01"
+        ),
+    ):
         scheduled.learning_rate = 0.01
 
 
@@ -460,8 +501,16 @@ def test_defaults_and_names_are_keras():
         config = cls().get_config()
         for key, value in defaults.items():
             assert config[key] == value, (cls.__name__, key)
-        assert config["clipnorm"] is None and config["clipvalue"] is None and config["global_clipnorm"] is None
-    assert [cls().name for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)] == ["SGD", "adam", "adamw", "rmsprop", "adagrad"]
+        assert (
+            config["clipnorm"] is None and config["clipvalue"] is None and config["global_clipnorm"] is None
+        )
+    assert [cls().name for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)] == [
+        "SGD",
+        "adam",
+        "adamw",
+        "rmsprop",
+        "adagrad",
+    ]
     assert Adam(name="mine").name == "mine"
 
 
@@ -479,8 +528,18 @@ def test_config_round_trip_through_json(case):
 
 
 def test_get():
-    for name, cls in [("sgd", SGD), ("adam", Adam), ("adamw", AdamW), ("rmsprop", RMSprop), ("adagrad", Adagrad),
-                      ("Adam", Adam), ("RMSProp", RMSprop), ("SGD", SGD), ("ADAGRAD", Adagrad), ("AdamW", AdamW)]:
+    for name, cls in [
+        ("sgd", SGD),
+        ("adam", Adam),
+        ("adamw", AdamW),
+        ("rmsprop", RMSprop),
+        ("adagrad", Adagrad),
+        ("Adam", Adam),
+        ("RMSProp", RMSprop),
+        ("SGD", SGD),
+        ("ADAGRAD", Adagrad),
+        ("AdamW", AdamW),
+    ]:
         assert type(optimizers.get(name)) is cls
     opt = SGD()
     assert optimizers.get(opt) is opt
@@ -520,10 +579,13 @@ def test_get_accepts_keras_3_configs():
     ],
 )
 def test_get_errors(identifier, message):
-    with pytest.raises(ValueError, match=re.escape(
-        "optimizers.get: unknown optimizer. Expected one of ['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd'] (any case), "
-        "an Optimizer instance or a config dict {'class_name': ..., 'config': {...}}. " + message
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "optimizers.get: unknown optimizer. Expected one of ['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd'] (any case), "
+            "an Optimizer instance or a config dict {'class_name': ..., 'config': {...}}. " + message
+        ),
+    ):
         optimizers.get(identifier)
 
 
@@ -534,7 +596,9 @@ def test_from_config_and_serialize_errors():
         "Received: config={'beta_1': 0.9}"
     )):
         SGD.from_config({"beta_1": 0.9})
-    with pytest.raises(TypeError, match=re.escape("optimizers.serialize: expected an Optimizer. Received: 'adam'")):
+    with pytest.raises(
+        TypeError, match=re.escape("optimizers.serialize: expected an Optimizer. Received: 'adam'")
+    ):
         optimizers.serialize("adam")
 
 
@@ -629,7 +693,11 @@ def test_set_state_errors():
 
     prefix = "Adam 'adam'.set_state: "
     fails([1, 2], TypeError, prefix + "expected a dict of name -> array, as state() returns. Received: list")
-    fails({k: v for k, v in good.items() if k != "iterations"}, ValueError, prefix + "missing entries ['iterations']")
+    fails(
+        {k: v for k, v in good.items() if k != "iterations"},
+        ValueError,
+        prefix + "missing entries ['iterations']",
+    )
     fails({k: v for k, v in good.items() if k != "dense/kernel/velocity_hat"}, ValueError,
           prefix + "missing entries ['dense/kernel/velocity_hat']")
     fails({**good, "dense/kernel/accumulator": np.zeros((2, 3))}, ValueError,
@@ -637,10 +705,18 @@ def test_set_state_errors():
           "['iterations', 'learning_rate'] and '<variable path>/<slot>' with slots ['momentum', 'velocity', "
           "'velocity_hat']. Received: entries")
     fails({**good, "scale": np.ones(1)}, ValueError, prefix + "unexpected entries ['scale']")
-    fails({**good, "dense/bias/momentum": np.zeros(3), "dense/bias/velocity": np.zeros(3),
-           "dense/bias/velocity_hat": np.zeros(3)}, ValueError,
-          prefix + "unexpected entries ['dense/bias/momentum', 'dense/bias/velocity', 'dense/bias/velocity_hat']: "
-          "the optimizer has no such variables.")
+    fails(
+        {
+            **good,
+            "dense/bias/momentum": np.zeros(3),
+            "dense/bias/velocity": np.zeros(3),
+            "dense/bias/velocity_hat": np.zeros(3),
+        },
+        ValueError,
+        prefix
+        + "unexpected entries ['dense/bias/momentum', 'dense/bias/velocity', 'dense/bias/velocity_hat']: "
+        "the optimizer has no such variables.",
+    )
     fails({**good, "dense/kernel/momentum": np.zeros((3, 2))}, ValueError,
           prefix + "entry 'dense/kernel/momentum' must have shape (2, 3). Received: an array of shape (3, 2)")
     fails({**good, "dense/kernel/momentum": np.full((2, 3), "a")}, TypeError,
@@ -650,7 +726,11 @@ def test_set_state_errors():
     fails({**good, "iterations": np.array(2.0)}, ValueError, "Received: iterations=array(2.)")
     fails({**good, "learning_rate": np.array(-0.1)}, ValueError,
           prefix + "'learning_rate' must be a non-negative float scalar. Received: learning_rate=array(-0.1)")
-    fails({**good, "learning_rate": np.array([0.1, 0.2])}, ValueError, "Received: learning_rate=array([0.1, 0.2])")
+    fails(
+        {**good, "learning_rate": np.array([0.1, 0.2])},
+        ValueError,
+        "Received: learning_rate=array([0.1, 0.2])",
+    )
 
 
 def test_set_state_errors_for_schedules_and_fresh_optimizers():
@@ -664,17 +744,25 @@ def test_set_state_errors_for_schedules_and_fresh_optimizers():
     assert scheduled.iterations == 3
 
     fresh = Adam()
-    with pytest.raises(ValueError, match=re.escape(
-        "Adam 'adam'.set_state: missing entries ['w/velocity']. Received: entries ['iterations', 'learning_rate', "
-        "'w/momentum']"
-    )):
-        fresh.set_state({"iterations": np.array(1), "learning_rate": np.array(0.1), "w/momentum": np.zeros(3)})
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Adam 'adam'.set_state: missing entries ['w/velocity']. Received: entries ['iterations', 'learning_rate', "
+            "'w/momentum']"
+        ),
+    ):
+        fresh.set_state(
+            {"iterations": np.array(1), "learning_rate": np.array(0.1), "w/momentum": np.zeros(3)}
+        )
     fresh.set_state({"iterations": np.array(1), "learning_rate": np.array(0.1), "w/momentum": np.zeros(3),
                      "w/velocity": np.zeros(3)})
-    with pytest.raises(ValueError, match=re.escape(
-        "Adam 'adam': the 'momentum' slot kept for 'w' has shape (3,), but the variable has another shape (is the "
-        "state from another model, or do two variables share a path?). Received: variable 'w' with shape (4,)"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Adam 'adam': the 'momentum' slot kept for 'w' has shape (3,), but the variable has another shape (is the "
+            "state from another model, or do two variables share a path?). Received: variable 'w' with shape (4,)"
+        ),
+    ):
         fresh.apply([np.ones(4)], [Variable(np.zeros(4), name="w")])
 
 
@@ -693,45 +781,166 @@ def test_restored_slots_take_the_variable_dtype():
 @pytest.mark.parametrize(
     "cls, kwargs, exception, message",
     [
-        (SGD, dict(learning_rate=-0.1), ValueError,
-         "SGD: the `learning_rate` argument must be a non-negative float. Received: learning_rate=-0.1"),
+        (
+            SGD,
+            dict(learning_rate=-0.1),
+            ValueError,
+            "SGD: the `learning_rate` argument must be a non-negative float. Received: learning_rate=-0.1",
+        ),
         (SGD, dict(learning_rate=float("inf")), ValueError, "Received: learning_rate=inf"),
-        (SGD, dict(learning_rate="fast"), TypeError,
-         "SGD: the `learning_rate` argument must be a non-negative float or a LearningRateSchedule. "
-         "Received: learning_rate='fast'"),
-        (Adam, dict(learning_rate=True), TypeError, "Adam: the `learning_rate` argument must be a non-negative "
-                                                    "float or a LearningRateSchedule. Received: learning_rate=True"),
-        (SGD, dict(momentum=1.5), ValueError, "SGD: the `momentum` argument must be a float in [0, 1]. Received: momentum=1.5"),
-        (SGD, dict(momentum=-0.1), ValueError, "SGD: the `momentum` argument must be a float in [0, 1]. Received: momentum=-0.1"),
-        (SGD, dict(momentum=None), TypeError, "SGD: the `momentum` argument must be a float in [0, 1]. Received: momentum=None"),
-        (SGD, dict(nesterov="yes"), TypeError, "SGD: the `nesterov` argument must be True or False. Received: nesterov='yes'"),
-        (SGD, dict(weight_decay=-1), ValueError,
-         "SGD: the `weight_decay` argument must be a non-negative float or None. Received: weight_decay=-1"),
-        (SGD, dict(clipnorm=0), ValueError, "SGD: the `clipnorm` argument must be a positive float or None. Received: clipnorm=0"),
-        (SGD, dict(clipvalue=-1.0), ValueError, "SGD: the `clipvalue` argument must be a positive float or None. Received: clipvalue=-1.0"),
-        (SGD, dict(global_clipnorm="1"), TypeError,
-         "SGD: the `global_clipnorm` argument must be a positive float or None. Received: global_clipnorm='1'"),
-        (Adam, dict(clipnorm=1.0, global_clipnorm=1.0), ValueError,
-         "Adam: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
-         "Received: clipnorm=1.0, clipvalue=None, global_clipnorm=1.0"),
-        (SGD, dict(name=3), TypeError, "SGD: the `name` argument must be a non-empty string or None. Received: name=3"),
-        (Adam, dict(beta_1=1.0), ValueError, "Adam: the `beta_1` argument must be a float in [0, 1). Received: beta_1=1.0"),
-        (Adam, dict(beta_2=-0.5), ValueError, "Adam: the `beta_2` argument must be a float in [0, 1). Received: beta_2=-0.5"),
-        (Adam, dict(epsilon=-1e-7), ValueError, "Adam: the `epsilon` argument must be a non-negative float. Received: epsilon=-1e-07"),
-        (Adam, dict(amsgrad=1), TypeError, "Adam: the `amsgrad` argument must be True or False. Received: amsgrad=1"),
-        (AdamW, dict(weight_decay=None), ValueError,
-         "AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=None"),
-        (AdamW, dict(weight_decay=-0.1), ValueError,
-         "AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=-0.1"),
-        (AdamW, dict(beta_1=2), ValueError, "AdamW: the `beta_1` argument must be a float in [0, 1). Received: beta_1=2"),
-        (RMSprop, dict(rho=1.5), ValueError, "RMSprop: the `rho` argument must be a float in [0, 1]. Received: rho=1.5"),
-        (RMSprop, dict(momentum=2), ValueError, "RMSprop: the `momentum` argument must be a float in [0, 1]. Received: momentum=2"),
-        (RMSprop, dict(epsilon="tiny"), TypeError, "RMSprop: the `epsilon` argument must be a non-negative float. Received: epsilon='tiny'"),
-        (RMSprop, dict(centered=None), TypeError, "RMSprop: the `centered` argument must be True or False. Received: centered=None"),
-        (Adagrad, dict(initial_accumulator_value=-1), ValueError,
-         "Adagrad: the `initial_accumulator_value` argument must be a non-negative float. Received: initial_accumulator_value=-1"),
-        (Adagrad, dict(epsilon=float("nan")), ValueError,
-         "Adagrad: the `epsilon` argument must be a non-negative float. Received: epsilon=nan"),
+        (
+            SGD,
+            dict(learning_rate="fast"),
+            TypeError,
+            "SGD: the `learning_rate` argument must be a non-negative float or a LearningRateSchedule. "
+            "Received: learning_rate='fast'",
+        ),
+        (
+            Adam,
+            dict(learning_rate=True),
+            TypeError,
+            "Adam: the `learning_rate` argument must be a non-negative "
+            "float or a LearningRateSchedule. Received: learning_rate=True",
+        ),
+        (
+            SGD,
+            dict(momentum=1.5),
+            ValueError,
+            "SGD: the `momentum` argument must be a float in [0, 1]. Received: momentum=1.5",
+        ),
+        (
+            SGD,
+            dict(momentum=-0.1),
+            ValueError,
+            "SGD: the `momentum` argument must be a float in [0, 1]. Received: momentum=-0.1",
+        ),
+        (
+            SGD,
+            dict(momentum=None),
+            TypeError,
+            "SGD: the `momentum` argument must be a float in [0, 1]. Received: momentum=None",
+        ),
+        (
+            SGD,
+            dict(nesterov="yes"),
+            TypeError,
+            "SGD: the `nesterov` argument must be True or False. Received: nesterov='yes'",
+        ),
+        (
+            SGD,
+            dict(weight_decay=-1),
+            ValueError,
+            "SGD: the `weight_decay` argument must be a non-negative float or None. Received: weight_decay=-1",
+        ),
+        (
+            SGD,
+            dict(clipnorm=0),
+            ValueError,
+            "SGD: the `clipnorm` argument must be a positive float or None. Received: clipnorm=0",
+        ),
+        (
+            SGD,
+            dict(clipvalue=-1.0),
+            ValueError,
+            "SGD: the `clipvalue` argument must be a positive float or None. Received: clipvalue=-1.0",
+        ),
+        (
+            SGD,
+            dict(global_clipnorm="1"),
+            TypeError,
+            "SGD: the `global_clipnorm` argument must be a positive float or None. Received: global_clipnorm='1'",
+        ),
+        (
+            Adam,
+            dict(clipnorm=1.0, global_clipnorm=1.0),
+            ValueError,
+            "Adam: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+            "Received: clipnorm=1.0, clipvalue=None, global_clipnorm=1.0",
+        ),
+        (
+            SGD,
+            dict(name=3),
+            TypeError,
+            "SGD: the `name` argument must be a non-empty string or None. Received: name=3",
+        ),
+        (
+            Adam,
+            dict(beta_1=1.0),
+            ValueError,
+            "Adam: the `beta_1` argument must be a float in [0, 1). Received: beta_1=1.0",
+        ),
+        (
+            Adam,
+            dict(beta_2=-0.5),
+            ValueError,
+            "Adam: the `beta_2` argument must be a float in [0, 1). Received: beta_2=-0.5",
+        ),
+        (
+            Adam,
+            dict(epsilon=-1e-7),
+            ValueError,
+            "Adam: the `epsilon` argument must be a non-negative float. Received: epsilon=-1e-07",
+        ),
+        (
+            Adam,
+            dict(amsgrad=1),
+            TypeError,
+            "Adam: the `amsgrad` argument must be True or False. Received: amsgrad=1",
+        ),
+        (
+            AdamW,
+            dict(weight_decay=None),
+            ValueError,
+            "AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=None",
+        ),
+        (
+            AdamW,
+            dict(weight_decay=-0.1),
+            ValueError,
+            "AdamW: the `weight_decay` argument must be a non-negative float. Received: weight_decay=-0.1",
+        ),
+        (
+            AdamW,
+            dict(beta_1=2),
+            ValueError,
+            "AdamW: the `beta_1` argument must be a float in [0, 1). Received: beta_1=2",
+        ),
+        (
+            RMSprop,
+            dict(rho=1.5),
+            ValueError,
+            "RMSprop: the `rho` argument must be a float in [0, 1]. Received: rho=1.5",
+        ),
+        (
+            RMSprop,
+            dict(momentum=2),
+            ValueError,
+            "RMSprop: the `momentum` argument must be a float in [0, 1]. Received: momentum=2",
+        ),
+        (
+            RMSprop,
+            dict(epsilon="tiny"),
+            TypeError,
+            "RMSprop: the `epsilon` argument must be a non-negative float. Received: epsilon='tiny'",
+        ),
+        (
+            RMSprop,
+            dict(centered=None),
+            TypeError,
+            "RMSprop: the `centered` argument must be True or False. Received: centered=None",
+        ),
+        (
+            Adagrad,
+            dict(initial_accumulator_value=-1),
+            ValueError,
+            "Adagrad: the `initial_accumulator_value` argument must be a non-negative float. Received: initial_accumulator_value=-1",
+        ),
+        (
+            Adagrad,
+            dict(epsilon=float("nan")),
+            ValueError,
+            "Adagrad: the `epsilon` argument must be a non-negative float. Received: epsilon=nan",
+        ),
     ],
 )
 def test_argument_errors(cls, kwargs, exception, message):
@@ -745,38 +954,77 @@ def test_apply_errors():
     opt = SGD()
     prefix = "SGD 'SGD': "
     cases = [
-        (([np.ones((2, 3))], [w, b]), ValueError,
-         prefix + "expected one gradient per variable (2). Received: 1 gradients for 2 variables"),
-        (([np.ones((3, 2))], [w]), ValueError,
-         prefix + "the gradient for 'dense/kernel' must have the variable's shape (2, 3). Received: grads[0] with shape (3, 2)"),
-        (([np.full((2, 3), "x")], [w]), TypeError,
-         prefix + "the gradient for 'dense/kernel' must be a numeric array. Received: grads[0] of type ndarray with dtype=<U1"),
-        (([[[1], [1, 2]]], [w]), TypeError,
-         prefix + "the gradient for 'dense/kernel' must be a numeric array. Received: grads[0] of type list"),
-        (([np.ones(3)], [np.zeros(3)]), TypeError,
-         prefix + "expected convolve Variables (with an array `.value` and a `.path`). Received: trainable_variables[0]=array([0., 0., 0.])"),
-        (([np.ones(3)], [Variable(np.zeros(3, dtype=np.int64), name="n")]), TypeError,
-         prefix + "can only update floating-point variables. Received: variable 'n' with dtype=int64"),
-        (([np.ones(3)], [Variable(np.broadcast_to(np.zeros(1), (3,)), name="r")]), ValueError,
-         prefix + "the optimizer updates variables in place, so their arrays must be writeable. "
-         "Received: variable 'r' with a read-only array"),
-        (([np.ones(3), np.ones(3)], [b, Variable(np.zeros(3), name="bias", path="dense/bias")]), ValueError,
-         prefix + "each variable must have its own path; the optimizer keeps its state by path. "
-         "Received: two variables with path 'dense/bias'"),
-        (([None, None], [w, b]), ValueError,
-         prefix + "no gradients provided for any variable. Received: grads=None for every variable ['dense/kernel', 'dense/bias']"),
-        (([np.ones(3)], None), ValueError,
-         prefix + "pass the variables with the gradients the first time, or call `optimizer.build(variables)` first. "
-         "Received: trainable_variables=None"),
+        (
+            ([np.ones((2, 3))], [w, b]),
+            ValueError,
+            prefix + "expected one gradient per variable (2). Received: 1 gradients for 2 variables",
+        ),
+        (
+            ([np.ones((3, 2))], [w]),
+            ValueError,
+            prefix
+            + "the gradient for 'dense/kernel' must have the variable's shape (2, 3). Received: grads[0] with shape (3, 2)",
+        ),
+        (
+            ([np.full((2, 3), "x")], [w]),
+            TypeError,
+            prefix
+            + "the gradient for 'dense/kernel' must be a numeric array. Received: grads[0] of type ndarray with dtype=<U1",
+        ),
+        (
+            ([[[1], [1, 2]]], [w]),
+            TypeError,
+            prefix
+            + "the gradient for 'dense/kernel' must be a numeric array. Received: grads[0] of type list",
+        ),
+        (
+            ([np.ones(3)], [np.zeros(3)]),
+            TypeError,
+            prefix
+            + "expected convolve Variables (with an array `.value` and a `.path`). Received: trainable_variables[0]=array([0., 0., 0.])",
+        ),
+        (
+            ([np.ones(3)], [Variable(np.zeros(3, dtype=np.int64), name="n")]),
+            TypeError,
+            prefix + "can only update floating-point variables. Received: variable 'n' with dtype=int64",
+        ),
+        (
+            ([np.ones(3)], [Variable(np.broadcast_to(np.zeros(1), (3,)), name="r")]),
+            ValueError,
+            prefix + "the optimizer updates variables in place, so their arrays must be writeable. "
+            "Received: variable 'r' with a read-only array",
+        ),
+        (
+            ([np.ones(3), np.ones(3)], [b, Variable(np.zeros(3), name="bias", path="dense/bias")]),
+            ValueError,
+            prefix + "each variable must have its own path; the optimizer keeps its state by path. "
+            "Received: two variables with path 'dense/bias'",
+        ),
+        (
+            ([None, None], [w, b]),
+            ValueError,
+            prefix
+            + "no gradients provided for any variable. Received: grads=None for every variable ['dense/kernel', 'dense/bias']",
+        ),
+        (
+            ([np.ones(3)], None),
+            ValueError,
+            prefix
+            + "pass the variables with the gradients the first time, or call `optimizer.build(variables)` first. "
+            "Received: trainable_variables=None",
+        ),
     ]
     for args, exception, message in cases:
         with pytest.raises(exception, match=re.escape(message)):
             opt.apply(*args)
     assert opt.iterations == 0 and not opt.built
     np.testing.assert_array_equal(w.value, np.zeros((2, 3)))
-    with pytest.raises(TypeError, match=re.escape(
-        "SGD 'SGD': apply_gradients expects a list of (gradient, variable) pairs. Received: grads_and_vars=[(1, 2, 3)]"
-    )):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "SGD 'SGD': apply_gradients expects a list of (gradient, variable) pairs. Received: grads_and_vars=[(1, 2, 3)]"
+        ),
+    ):
         opt.apply_gradients([(1, 2, 3)])
     with pytest.raises(TypeError, match=re.escape("Received: grads_and_vars=5")):
         opt.apply_gradients(5)

@@ -43,7 +43,11 @@ from convolve.optimizers.schedules import (
         (CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=10), 60, 0.5),
         (CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=10), 110, 0.0),
         (CosineDecay(0.0, 100, alpha=0.2, warmup_target=1.0, warmup_steps=10), 500, 0.2),
-        (CosineDecay(0.3, 100, warmup_target=1.0, warmup_steps=0), 0, 1.0),  # no warmup steps: decay from the target
+        (
+            CosineDecay(0.3, 100, warmup_target=1.0, warmup_steps=0),
+            0,
+            1.0,
+        ),  # no warmup steps: decay from the target
         (PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]), 0, 1.0),
         (PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]), 10, 1.0),
         (PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]), 11, 0.5),
@@ -98,16 +102,28 @@ def test_keras_configs():
     assert PiecewiseConstantDecay([5], [0.1, 0.2]).get_config() == {
         "boundaries": [5], "values": [0.1, 0.2], "name": "PiecewiseConstant",
     }
-    keras = {"module": "keras.optimizers.schedules", "class_name": "ExponentialDecay", "registered_name": None,
-             "config": {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "staircase": True,
-                        "name": "ExponentialDecay"}}
+    keras = {
+        "module": "keras.optimizers.schedules",
+        "class_name": "ExponentialDecay",
+        "registered_name": None,
+        "config": {
+            "initial_learning_rate": 0.1,
+            "decay_steps": 10,
+            "decay_rate": 0.5,
+            "staircase": True,
+            "name": "ExponentialDecay",
+        },
+    }
     assert schedules.deserialize(keras)(25) == pytest.approx(0.025)
 
 
 def test_schedule_inside_an_optimizer_config():
     opt = optimizers.Adam(learning_rate=CosineDecay(0.1, 20, alpha=0.1))
     data = json.loads(json.dumps(optimizers.serialize(opt)))
-    assert data["config"]["learning_rate"] == {"class_name": "CosineDecay", "config": opt._learning_rate.get_config()}
+    assert data["config"]["learning_rate"] == {
+        "class_name": "CosineDecay",
+        "config": opt._learning_rate.get_config(),
+    }
     again = optimizers.get(data)
     assert isinstance(again._learning_rate, CosineDecay)
     again.iterations = 10
@@ -135,49 +151,111 @@ def test_custom_schedule_subclass():
 @pytest.mark.parametrize(
     "make, exception, message",
     [
-        (lambda: ExponentialDecay(-0.1, 10, 0.5), ValueError,
-         "ExponentialDecay: the `initial_learning_rate` argument must be a non-negative float. Received: initial_learning_rate=-0.1"),
-        (lambda: ExponentialDecay(0.1, 0, 0.5), ValueError,
-         "ExponentialDecay: the `decay_steps` argument must be a positive float. Received: decay_steps=0"),
+        (
+            lambda: ExponentialDecay(-0.1, 10, 0.5),
+            ValueError,
+            "ExponentialDecay: the `initial_learning_rate` argument must be a non-negative float. Received: initial_learning_rate=-0.1",
+        ),
+        (
+            lambda: ExponentialDecay(0.1, 0, 0.5),
+            ValueError,
+            "ExponentialDecay: the `decay_steps` argument must be a positive float. Received: decay_steps=0",
+        ),
         (lambda: ExponentialDecay(0.1, "10", 0.5), TypeError, "Received: decay_steps='10'"),
-        (lambda: ExponentialDecay(0.1, 10, 0.0), ValueError,
-         "ExponentialDecay: the `decay_rate` argument must be a positive float. Received: decay_rate=0.0"),
-        (lambda: ExponentialDecay(0.1, 10, 0.5, staircase="no"), TypeError,
-         "ExponentialDecay: the `staircase` argument must be True or False. Received: staircase='no'"),
-        (lambda: ExponentialDecay(0.1, 10, 0.5, name=""), TypeError,
-         "ExponentialDecay: the `name` argument must be a non-empty string or None. Received: name=''"),
-        (lambda: CosineDecay(0.1, -5), ValueError,
-         "CosineDecay: the `decay_steps` argument must be a positive float. Received: decay_steps=-5"),
-        (lambda: CosineDecay(0.1, 10, alpha=1.5), ValueError,
-         "CosineDecay: the `alpha` argument must be a float in [0, 1]. Received: alpha=1.5"),
-        (lambda: CosineDecay(0.1, 10, warmup_target=-1.0), ValueError,
-         "CosineDecay: the `warmup_target` argument must be a non-negative float or None. Received: warmup_target=-1.0"),
-        (lambda: CosineDecay(0.1, 10, warmup_steps=-1), ValueError,
-         "CosineDecay: the `warmup_steps` argument must be a non-negative float. Received: warmup_steps=-1"),
+        (
+            lambda: ExponentialDecay(0.1, 10, 0.0),
+            ValueError,
+            "ExponentialDecay: the `decay_rate` argument must be a positive float. Received: decay_rate=0.0",
+        ),
+        (
+            lambda: ExponentialDecay(0.1, 10, 0.5, staircase="no"),
+            TypeError,
+            "ExponentialDecay: the `staircase` argument must be True or False. Received: staircase='no'",
+        ),
+        (
+            lambda: ExponentialDecay(0.1, 10, 0.5, name=""),
+            TypeError,
+            "ExponentialDecay: the `name` argument must be a non-empty string or None. Received: name=''",
+        ),
+        (
+            lambda: CosineDecay(0.1, -5),
+            ValueError,
+            "CosineDecay: the `decay_steps` argument must be a positive float. Received: decay_steps=-5",
+        ),
+        (
+            lambda: CosineDecay(0.1, 10, alpha=1.5),
+            ValueError,
+            "CosineDecay: the `alpha` argument must be a float in [0, 1]. Received: alpha=1.5",
+        ),
+        (
+            lambda: CosineDecay(0.1, 10, warmup_target=-1.0),
+            ValueError,
+            "CosineDecay: the `warmup_target` argument must be a non-negative float or None. Received: warmup_target=-1.0",
+        ),
+        (
+            lambda: CosineDecay(0.1, 10, warmup_steps=-1),
+            ValueError,
+            "CosineDecay: the `warmup_steps` argument must be a non-negative float. Received: warmup_steps=-1",
+        ),
         (lambda: CosineDecay(float("nan"), 10), ValueError, "Received: initial_learning_rate=nan"),
-        (lambda: PiecewiseConstantDecay([10, 20], [1.0, 0.5]), ValueError,
-         "PiecewiseConstantDecay: the length of `boundaries` should be 1 less than the length of `values`. "
-         "Received: boundaries=[10, 20] of length 2, and values=[1.0, 0.5] of length 2"),
-        (lambda: PiecewiseConstantDecay([20, 10], [1.0, 0.5, 0.1]), ValueError,
-         "PiecewiseConstantDecay: `boundaries` must be strictly increasing. Received: boundaries=[20, 10]"),
-        (lambda: PiecewiseConstantDecay([10, 10], [1.0, 0.5, 0.1]), ValueError, "Received: boundaries=[10, 10]"),
-        (lambda: PiecewiseConstantDecay([10], [1.0, -0.5]), ValueError,
-         "PiecewiseConstantDecay: the `values[1]` argument must be a non-negative float. Received: values[1]=-0.5"),
-        (lambda: PiecewiseConstantDecay(["a"], [1.0, 0.5]), TypeError,
-         "PiecewiseConstantDecay: the `boundaries[0]` argument must be a finite float. Received: boundaries[0]='a'"),
-        (lambda: PiecewiseConstantDecay(10, [1.0]), TypeError,
-         "PiecewiseConstantDecay: `boundaries` and `values` must be lists of numbers. Received: boundaries=10, values=[1.0]"),
-        (lambda: ExponentialDecay(0.1, 10, 0.5)(-1), ValueError,
-         "ExponentialDecay: the step must be a non-negative number. Received: step=-1"),
-        (lambda: CosineDecay(0.1, 10, name="cos")("3"), ValueError,
-         "cos: the step must be a non-negative number. Received: step='3'"),
-        (lambda: schedules.deserialize({"class_name": "Polynomial", "config": {}}), ValueError,
-         "schedules.deserialize: unknown schedule. Expected one of ['CosineDecay', 'ExponentialDecay', "
-         "'PiecewiseConstantDecay']. Received: class_name='Polynomial'"),
-        (lambda: schedules.deserialize(0.1), ValueError,
-         "schedules.deserialize: expected a dict {'class_name': one of ['CosineDecay', 'ExponentialDecay', "
-         "'PiecewiseConstantDecay'], 'config': {...}}. Received: 0.1"),
-        (lambda: schedules.serialize(0.1), TypeError, "schedules.serialize: expected a LearningRateSchedule. Received: 0.1"),
+        (
+            lambda: PiecewiseConstantDecay([10, 20], [1.0, 0.5]),
+            ValueError,
+            "PiecewiseConstantDecay: the length of `boundaries` should be 1 less than the length of `values`. "
+            "Received: boundaries=[10, 20] of length 2, and values=[1.0, 0.5] of length 2",
+        ),
+        (
+            lambda: PiecewiseConstantDecay([20, 10], [1.0, 0.5, 0.1]),
+            ValueError,
+            "PiecewiseConstantDecay: `boundaries` must be strictly increasing. Received: boundaries=[20, 10]",
+        ),
+        (
+            lambda: PiecewiseConstantDecay([10, 10], [1.0, 0.5, 0.1]),
+            ValueError,
+            "Received: boundaries=[10, 10]",
+        ),
+        (
+            lambda: PiecewiseConstantDecay([10], [1.0, -0.5]),
+            ValueError,
+            "PiecewiseConstantDecay: the `values[1]` argument must be a non-negative float. Received: values[1]=-0.5",
+        ),
+        (
+            lambda: PiecewiseConstantDecay(["a"], [1.0, 0.5]),
+            TypeError,
+            "PiecewiseConstantDecay: the `boundaries[0]` argument must be a finite float. Received: boundaries[0]='a'",
+        ),
+        (
+            lambda: PiecewiseConstantDecay(10, [1.0]),
+            TypeError,
+            "PiecewiseConstantDecay: `boundaries` and `values` must be lists of numbers. Received: boundaries=10, values=[1.0]",
+        ),
+        (
+            lambda: ExponentialDecay(0.1, 10, 0.5)(-1),
+            ValueError,
+            "ExponentialDecay: the step must be a non-negative number. Received: step=-1",
+        ),
+        (
+            lambda: CosineDecay(0.1, 10, name="cos")("3"),
+            ValueError,
+            "cos: the step must be a non-negative number. Received: step='3'",
+        ),
+        (
+            lambda: schedules.deserialize({"class_name": "Polynomial", "config": {}}),
+            ValueError,
+            "schedules.deserialize: unknown schedule. Expected one of ['CosineDecay', 'ExponentialDecay', "
+            "'PiecewiseConstantDecay']. Received: class_name='Polynomial'",
+        ),
+        (
+            lambda: schedules.deserialize(0.1),
+            ValueError,
+            "schedules.deserialize: expected a dict {'class_name': one of ['CosineDecay', 'ExponentialDecay', "
+            "'PiecewiseConstantDecay'], 'config': {...}}. Received: 0.1",
+        ),
+        (
+            lambda: schedules.serialize(0.1),
+            TypeError,
+            "schedules.serialize: expected a LearningRateSchedule. Received: 0.1",
+        ),
     ],
 )
 def test_errors(make, exception, message):

@@ -86,15 +86,21 @@ def test_a_larger_dense_is_refused_before_anything_is_built(saved):
     edit_config(saved, lambda c: c["layers"][-1]["config"].update(units=4_000_000))
     error, peak = peak_bytes_of(lambda: load_model(saved))
     assert isinstance(error, ValueError)
-    assert re.search(r"its architecture declares 4 weights taking [\d,]+ bytes, more than the whole file holds",
-                     str(error))
+    assert re.search(
+        r"its architecture declares 4 weights taking [\d,]+ bytes, more than the whole file holds", str(error)
+    )
     assert peak < 20 * 1024 * 1024
 
 
 def test_an_architecture_that_does_not_match_the_tensors_is_refused(saved):
-    edit_config(saved, lambda c: c["layers"][0]["config"].update(filters=3))  # fewer bytes than the file holds
-    with pytest.raises(ValueError, match=r"weight 0 does not match. The file has 'conv2d\w*/kernel' with shape "
-                                         r"\(3, 3, 1, 4\); the model has 'conv2d\w*/kernel' with shape \(3, 3, 1, 3\)"):
+    edit_config(
+        saved, lambda c: c["layers"][0]["config"].update(filters=3)
+    )  # fewer bytes than the file holds
+    with pytest.raises(
+        ValueError,
+        match=r"weight 0 does not match. The file has 'conv2d\w*/kernel' with shape "
+        r"\(3, 3, 1, 4\); the model has 'conv2d\w*/kernel' with shape \(3, 3, 1, 3\)",
+    ):
         load_model(saved)
 
 
@@ -117,8 +123,11 @@ def test_load_weights_builds_an_unbuilt_model_only_after_the_check(saved):
 def test_a_header_larger_than_100_mb_is_refused_before_reading_it(tmp_path):
     path = tmp_path / "big.safetensors"
     path.write_bytes(struct.pack("<Q", 200 * 1024 * 1024) + b"{}" * 10)
-    with pytest.raises(ValueError, match=r"declare a header of 209,715,200 bytes; convolve reads headers of at most "
-                                         r"104,857,600 bytes"):
+    with pytest.raises(
+        ValueError,
+        match=r"declare a header of 209,715,200 bytes; convolve reads headers of at most "
+        r"104,857,600 bytes",
+    ):
         load_model(path)
 
 
@@ -145,8 +154,11 @@ def test_deeply_nested_json_is_a_value_error_not_a_recursion_error(saved, where)
 
 def test_json_just_over_the_depth_limit_is_refused(saved):
     rewrite_header(saved, lambda h: h["__metadata__"].update(rng_states="[" * 65 + "]" * 65))
-    with pytest.raises(ValueError, match=r"its metadata entry 'rng_states' nests JSON more than 64 levels deep. "
-                                         r"Received: 65 levels"):
+    with pytest.raises(
+        ValueError,
+        match=r"its metadata entry 'rng_states' nests JSON more than 64 levels deep. "
+        r"Received: 65 levels",
+    ):
         load_model(saved)
 
 
@@ -159,8 +171,11 @@ def test_json_depth_counts_levels():
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 def test_a_device_is_refused_without_reading():
-    with pytest.raises(ValueError, match=r"Cannot load '/dev/zero': it is a character device; only regular files "
-                                         r"are read"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cannot load '/dev/zero': it is a character device; only regular files "
+        r"are read",
+    ):
         load_model("/dev/zero")
 
 
@@ -195,8 +210,11 @@ def test_a_link_to_a_device_with_the_right_suffix_is_refused(tmp_path):
 
 
 def test_a_suffix_no_format_handles_lists_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match=r"save_model: the file name must end with one of \.safetensors \(the suffix "
-                                         r"chooses the format\). Received: filepath='.*model.pt' \(\.pt\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"save_model: the file name must end with one of \.safetensors \(the suffix "
+        r"chooses the format\). Received: filepath='.*model.pt' \(\.pt\)",
+    ):
         small().save(tmp_path / "model.pt")
     (tmp_path / "weights").write_bytes(b"x")
     with pytest.raises(ValueError, match=r"load_model: the file name must end with one of \.safetensors"):
@@ -216,7 +234,9 @@ def test_a_save_removes_the_parts_that_killed_saves_left(tmp_path):
     dead = tmp_path / f".model.safetensors.{host}.{dead_pid()}.0123abcd.part"
     old_format = tmp_path / f".model.safetensors.{dead_pid()}.0123abce.part"
     alive = tmp_path / f".model.safetensors.{host}.{os.getpid()}.0123abcf.part"  # being written right now
-    other_host = tmp_path / f".model.safetensors.ffffffff.{dead_pid()}.0123abd0.part"  # its pid means nothing here
+    other_host = (
+        tmp_path / f".model.safetensors.ffffffff.{dead_pid()}.0123abd0.part"
+    )  # its pid means nothing here
     stale = tmp_path / ".model.safetensors.ffffffff.1.0123abd1.part"
     other_target = tmp_path / f".other.safetensors.{host}.{dead_pid()}.0123abd2.part"
     for part in (dead, old_format, alive, other_host, stale, other_target):

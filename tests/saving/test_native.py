@@ -102,8 +102,10 @@ def test_round_trip_keeps_architecture_weights_compile_and_optimizer_state(tmp_p
     assert json.dumps(loaded.get_config()) == json.dumps(model.get_config())
     assert loaded.get_compile_config() == model.get_compile_config()
     same_weights(model, loaded)
-    np.testing.assert_array_equal(next(l for l in loaded.layers if isinstance(l, L.BatchNormalization)).get_weights()[2],
-                                  moving[0].astype("float32"))
+    np.testing.assert_array_equal(
+        next(item for item in loaded.layers if isinstance(item, L.BatchNormalization)).get_weights()[2],
+        moving[0].astype("float32"),
+    )
     assert isinstance(loaded.optimizer, optimizers.Adam)
     assert loaded.optimizer.iterations == model.optimizer.iterations == 3
     state, again = model.optimizer.state(), loaded.optimizer.state()
@@ -114,7 +116,9 @@ def test_round_trip_keeps_architecture_weights_compile_and_optimizer_state(tmp_p
     x, _ = data()
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     # the seeded Dropout's generator continues where it was
-    seeded = lambda m: next(l for l in m.layers if isinstance(l, L.Dropout) and l.seed is not None)  # noqa: E731
+    seeded = lambda m: next(
+        item for item in m.layers if isinstance(item, L.Dropout) and item.seed is not None
+    )  # noqa: E731
     assert seeded(loaded)._rng.bit_generator.state == seeded(model)._rng.bit_generator.state
 
 
@@ -174,7 +178,9 @@ def test_loading_draws_nothing_from_the_global_generator(tmp_path):
     "optimizer",
     [
         "adam",
-        lambda: optimizers.SGD(optimizers.schedules.ExponentialDecay(0.05, 2, 0.5), momentum=0.9, nesterov=True),
+        lambda: optimizers.SGD(
+            optimizers.schedules.ExponentialDecay(0.05, 2, 0.5), momentum=0.9, nesterov=True
+        ),
     ],
     ids=["adam", "sgd-schedule"],
 )
@@ -200,7 +206,7 @@ def test_resuming_after_load_equals_training_straight_through(tmp_path, optimize
     assert resumed.optimizer.iterations == straight.optimizer.iterations == 9
     for a, b in zip(straight.weights, resumed.weights):  # layer names differ (conv2d vs conv2d_1)
         np.testing.assert_array_equal(a.value, b.value, err_msg=a.path)
-    for (ka, a), (kb, b) in zip(straight.optimizer.state().items(), resumed.optimizer.state().items()):
+    for (ka, a), (_, b) in zip(straight.optimizer.state().items(), resumed.optimizer.state().items()):
         np.testing.assert_array_equal(a, b, err_msg=ka)
 
 
@@ -241,8 +247,11 @@ def test_weights_that_do_not_fit_name_both_shapes(tmp_path):
     save_weights(trained(), tmp_path / "w.safetensors")
     wider = every_kind(dense=8)
     before = [w.numpy() for w in wider.weights]
-    with pytest.raises(ValueError, match=r"weight 11 does not match. The file has 'dense\S*/kernel' with shape "
-                                         r"\(45, 6\); the model has 'dense\S*/kernel' with shape \(45, 8\)") as info:
+    with pytest.raises(
+        ValueError,
+        match=r"weight 11 does not match. The file has 'dense\S*/kernel' with shape "
+        r"\(45, 6\); the model has 'dense\S*/kernel' with shape \(45, 8\)",
+    ) as info:
         wider.load_weights(tmp_path / "w.safetensors")
     assert str(tmp_path / "w.safetensors") in str(info.value)
     for b, w in zip(before, wider.weights):  # nothing changed
@@ -254,8 +263,11 @@ def test_weights_that_do_not_fit_name_both_shapes(tmp_path):
 
     swapped = Model([L.Input((4,)), L.BatchNormalization()])  # gamma, beta, moving_mean, moving_variance
     save_weights(Model([L.Input((4,)), L.Dense(4), L.Dense(4)]), tmp_path / "d.safetensors")
-    with pytest.raises(ValueError, match=r"weight 0 does not match. The file has 'dense\S*/kernel' with shape \(4, 4\); "
-                                         r"the model has 'batch_normalization\S*/gamma' with shape \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight 0 does not match. The file has 'dense\S*/kernel' with shape \(4, 4\); "
+        r"the model has 'batch_normalization\S*/gamma' with shape \(4,\)",
+    ):
         swapped.load_weights(tmp_path / "d.safetensors")
 
 
@@ -323,8 +335,14 @@ def test_missing_file(tmp_path):
     [
         (0, r"the file is 0 bytes long, too short for a safetensors file"),
         (5, r"the file is 5 bytes long, too short"),
-        (100, r"the file is truncated or not a safetensors file: its header should be \d+ bytes, but only 92 bytes follow"),
-        (-1, r"the file is truncated: its tensors need \d+ bytes of data, but only \d+ bytes follow the header"),
+        (
+            100,
+            r"the file is truncated or not a safetensors file: its header should be \d+ bytes, but only 92 bytes follow",
+        ),
+        (
+            -1,
+            r"the file is truncated: its tensors need \d+ bytes of data, but only \d+ bytes follow the header",
+        ),
     ],
 )
 def test_truncated_file(saved, keep, message):
@@ -356,25 +374,37 @@ def test_edited_metadata_fails_the_checksum(saved):
 def test_a_plain_safetensors_file_is_not_a_model(tmp_path):
     path = tmp_path / "plain.safetensors"
     safetensors_numpy.save_file({"w": np.ones(3, np.float32)}, str(path), metadata={"format": "pt"})
-    with pytest.raises(ValueError, match="is a safetensors file but not a convolve model file .*'format': 'pt'"):
+    with pytest.raises(
+        ValueError, match="is a safetensors file but not a convolve model file .*'format': 'pt'"
+    ):
         load_model(path)
     safetensors_numpy.save_file({"w": np.ones(3, np.float32)}, str(path))
-    with pytest.raises(ValueError, match=r"not a convolve model file \(its metadata has no 'format': 'convolve'\)"):
+    with pytest.raises(
+        ValueError, match=r"not a convolve model file \(its metadata has no 'format': 'convolve'\)"
+    ):
         load_weights(Model([L.Dense(2)]), path)
 
 
-@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, b"\x10\x00\x00\x00\x00\x00\x00\x00" + b"\xff" * 40])
+@pytest.mark.parametrize(
+    "content",
+    [b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, b"\x10\x00\x00\x00\x00\x00\x00\x00" + b"\xff" * 40],
+)
 def test_a_random_binary_is_not_a_safetensors_file(tmp_path, content):
     path = tmp_path / "picture.safetensors"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"Cannot load '.*picture.safetensors': it is not a safetensors file"):
+    with pytest.raises(
+        ValueError, match=r"Cannot load '.*picture.safetensors': it is not a safetensors file"
+    ):
         load_model(path)
 
 
 def test_a_newer_format_version_is_refused(saved):
     rewrite(saved, lambda h: h["__metadata__"].update(format_version="2"), resign=True)
-    with pytest.raises(ValueError, match=r"it has format_version 2 \(written by convolve .*\), but this convolve "
-                                         r"\(.*\) reads format versions up to 1; upgrade convolve"):
+    with pytest.raises(
+        ValueError,
+        match=r"it has format_version 2 \(written by convolve .*\), but this convolve "
+        r"\(.*\) reads format versions up to 1; upgrade convolve",
+    ):
         load_model(saved)
 
 
@@ -385,13 +415,18 @@ def test_class_names_resolve_only_through_the_registries(saved, monkeypatch):
         header["__metadata__"]["model_config"] = json.dumps(config)
 
     rewrite(saved, edit, resign=True)
-    with pytest.raises(ValueError, match=r"could not be rebuilt: Unknown layer class.*class_name='os.system'"):
+    with pytest.raises(
+        ValueError, match=r"could not be rebuilt: Unknown layer class.*class_name='os.system'"
+    ):
         load_model(saved)
 
 
 def test_unknown_model_class(saved):
     rewrite(saved, lambda h: h["__metadata__"].update(model_class='"Pickle"'), resign=True)
-    with pytest.raises(ValueError, match=r"unknown model class. Expected one of \['Model', 'Sequential'\]. Received: 'Pickle'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown model class. Expected one of \['Model', 'Sequential'\]. Received: 'Pickle'",
+    ):
         load_model(saved)
 
 

@@ -20,7 +20,9 @@ DETECTOR = [[0, 1, 0], [0, 1, 0], [0, 1, 0]]
 
 def reference(x, kernel, bias, strides, padding, dilation, at):
     """conv's value at ``at`` for one (*S, C) image and a (*K, C) kernel."""
-    y = conv(x[None], kernel[..., None], np.array([bias]), strides=strides, padding=padding, dilation_rate=dilation)
+    y = conv(
+        x[None], kernel[..., None], np.array([bias]), strides=strides, padding=padding, dilation_rate=dilation
+    )
     return y[(0, *at, 0)]
 
 
@@ -112,7 +114,9 @@ def test_batch_filter_and_bias_vector_pick_the_layer_value():
     bias = rng.standard_normal(4)
     y = conv(x, kernel, bias, strides=(2, 1), padding="same")
     for index, f, at in [(0, 0, (0, 0)), (2, 3, (3, 5)), (1, 2, (2, 1))]:
-        e = explain(x, kernel, bias, strides=(2, 1), padding="same", at=at, filter=f, index=index, print_fn=None)
+        e = explain(
+            x, kernel, bias, strides=(2, 1), padding="same", at=at, filter=f, index=index, print_fn=None
+        )
         assert abs(e.value - y[(index, *at, f)]) < 1e-12
         assert e.bias == bias[f]
 
@@ -176,7 +180,7 @@ def test_one_dimensional_with_channels_matches_conv():
     e = explain(x, kernel, padding="causal", strides=3, at=(2,), filter=4, print_fn=None)
     assert abs(e.value - y[0, 2, 4]) < 1e-12
     with pytest.raises(AttributeError):
-        e.cols
+        _ = e.cols
 
 
 def test_long_sums_are_summarised():
@@ -192,7 +196,9 @@ def test_named_kernel_from_filters():
     kernel = filters.get("vertical_line")
     e = explain(vertical_line_image(), "vertical_line", at=(0, 2), print_fn=None)
     np.testing.assert_array_equal(e.kernel[..., 0], kernel)
-    expected = conv(vertical_line_image()[None, ..., None], np.asarray(kernel, float)[..., None, None])[0, 0, 2, 0]
+    expected = conv(vertical_line_image()[None, ..., None], np.asarray(kernel, float)[..., None, None])[
+        0, 0, 2, 0
+    ]
     assert e.value == pytest.approx(expected)
 
 
@@ -202,7 +208,11 @@ def test_named_kernel_from_filters():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        (dict(at=(6, 0)), ValueError, r"explain: .*inside the output, which is 6 x 6 .*Received: at=\(6, 0\)"),
+        (
+            dict(at=(6, 0)),
+            ValueError,
+            r"explain: .*inside the output, which is 6 x 6 .*Received: at=\(6, 0\)",
+        ),
         (dict(at=(0, -1)), ValueError, r"which is 6 x 6.*Received: at=\(0, -1\)"),
         (dict(at=None), TypeError, r"explain: the `at` argument is required.*Received: at=None"),
         (dict(at=(0, 0, 0)), ValueError, r"explain: the `at` argument must be .*Received: at=\(0, 0, 0\)"),
@@ -224,12 +234,17 @@ def test_argument_errors(kwargs, exc, match):
 
 
 def test_shape_errors():
-    with pytest.raises(ValueError, match=r"explain: the kernel's channel axis must equal the input's channels, 3\. "
-                       r"Pass channel=0\.\.2 .*Received: kernel channels=1, input channels=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"explain: the kernel's channel axis must equal the input's channels, 3\. "
+        r"Pass channel=0\.\.2 .*Received: kernel channels=1, input channels=3",
+    ):
         explain(np.zeros((5, 5, 3)), np.ones((3, 3)), at=(0, 0), print_fn=None)
     with pytest.raises(ValueError, match=r"Received: kernel channels=2, input channels=3"):
         explain(np.zeros((5, 5, 3)), np.ones((3, 3, 2)), at=(0, 0), print_fn=None)
-    with pytest.raises(ValueError, match=r"`channel` argument must be None or an input channel 0\.\.2\. Received: channel=3"):
+    with pytest.raises(
+        ValueError, match=r"`channel` argument must be None or an input channel 0\.\.2\. Received: channel=3"
+    ):
         explain(np.zeros((5, 5, 3)), np.ones((3, 3)), at=(0, 0), channel=3, print_fn=None)
     with pytest.raises(ValueError, match=r"the input must be \(H, W\).*Received: x.shape=\(1, 1, 5, 5, 1\)"):
         explain(np.zeros((1, 1, 5, 5, 1)), np.ones((3, 3)), at=(0, 0), print_fn=None)

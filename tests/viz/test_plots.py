@@ -96,7 +96,13 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, call):
 def test_names_are_reachable_through_convolve_viz():
     import convolve.viz as viz
 
-    for name in ("plot_filters", "plot_feature_maps", "plot_history", "plot_confusion_matrix", "feature_maps"):
+    for name in (
+        "plot_filters",
+        "plot_feature_maps",
+        "plot_history",
+        "plot_confusion_matrix",
+        "feature_maps",
+    ):
         assert getattr(viz, name) is getattr(plots, name)
 
 
@@ -553,4 +559,6 @@ def test_plot_feature_maps_shows_a_functional_models_input():
     fig = plot_feature_maps(model, x, layers=["image", "conv_a"])
     assert len(fig.subfigs) == 2 and len(fig.axes) == 2 + 4
     assert fig.subfigs[0]._suptitle.get_text() == "image input (None, 10, 10, 2)"
-    np.testing.assert_allclose(drawn(fig.axes[1]), (x[..., 1] - x[..., 1].min()) / np.ptp(x[..., 1]), atol=1e-6)
+    np.testing.assert_allclose(
+        drawn(fig.axes[1]), (x[..., 1] - x[..., 1].min()) / np.ptp(x[..., 1]), atol=1e-6
+    )
