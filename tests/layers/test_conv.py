@@ -249,12 +249,14 @@ def test_output_below_one_shows_arithmetic():
         ({"kernel_size": (2.0, 2)}, r"Received: kernel_size=\(2.0, 2\)"),
         (
             {"padding": "sam"},
-            r"`padding` argument must be one of \{'valid', 'same', 'causal', 'full'\}. Received: padding='sam'",
+            r"`padding` argument must be one of \{'valid', 'same', 'causal', 'full'\}. Received: "
+            r"padding='sam'",
         ),
         ({"padding": "causal"}, r"padding='causal' is only for 1-D convolutions"),
         (
             {"padding_mode": "mirror"},
-            r"`padding_mode` argument must be one of \{'zeros', 'reflect', 'replicate', 'circular'\}. Received: padding_mode='mirror'",
+            r"`padding_mode` argument must be one of \{'zeros', 'reflect', 'replicate', 'circular'\}. "
+            r"Received: padding_mode='mirror'",
         ),
         ({"data_format": "NHWC"}, r"`data_format` argument must be one of"),
         ({"filters": 0}, r"`filters` argument must be a positive integer. Received: filters=0"),
@@ -276,7 +278,8 @@ def test_bad_arguments_raise_at_construction(kwargs, match):
 def test_input_channels_not_divisible_by_groups():
     with pytest.raises(
         ValueError,
-        match=r"input channels must be divisible by the number of groups. Received: input channels=3, groups=2",
+        match=r"input channels must be divisible by the number of groups. Received: input channels=3, "
+        r"groups=2",
     ):
         Conv2D(4, 3, groups=2)(np.zeros((1, 5, 5, 3)))
 
@@ -548,7 +551,8 @@ def test_transpose_against_torch():
     [
         (
             {"output_padding": 2, "strides": 2},
-            r"Conv2DTranspose 'conv2d_transpose': the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)",
+            r"Conv2DTranspose 'conv2d_transpose': the `output_padding` argument must be smaller than "
+            r"`strides` on every axis. Received: output_padding=2, strides=\(2, 2\)",
         ),
         ({"output_padding": 1}, r"Received: output_padding=1, strides=\(1, 1\)"),
         (

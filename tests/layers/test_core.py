@@ -116,7 +116,8 @@ def test_dense_weights_order_shapes_and_errors():
     assert [w.name for w in no_bias.weights] == ["kernel"]
     with pytest.raises(
         ValueError,
-        match=r"Dense 'dense': set_weights expected a list of 2 arrays \(kernel, bias\)\. Received: a list of 1 arrays",
+        match=r"Dense 'dense': set_weights expected a list of 2 arrays \(kernel, bias\)\. Received: a list "
+        r"of 1 arrays",
     ):
         layer.set_weights([np.zeros((3, 4))])
     with pytest.raises(
@@ -132,7 +133,8 @@ def test_dense_input_checks():
     layer(np.zeros((1, 3)))
     with pytest.raises(
         ValueError,
-        match=r"Input of layer Dense 'dense' is incompatible with the layer: expected axis -1 of input shape to have value 3, but received input with shape \(1, 4\)",
+        match=r"Input of layer Dense 'dense' is incompatible with the layer: expected axis -1 of input shape "
+        r"to have value 3, but received input with shape \(1, 4\)",
     ):
         layer(np.zeros((1, 4)))
     assert layer(np.zeros((2, 5, 3))).shape == (2, 5, 2)  # any rank >= 2, as Keras
@@ -142,7 +144,8 @@ def test_dense_input_checks():
         Dense(2)(np.zeros(3))
     with pytest.raises(
         ValueError,
-        match=r"Dense 'dense_2': the last axis of the inputs \(the features\) must have a known size\. Received: input_shape=\(None, None\)",
+        match=r"Dense 'dense_2': the last axis of the inputs \(the features\) must have a known size\. "
+        r"Received: input_shape=\(None, None\)",
     ):
         Sequential([Input((None,)), Dense(2)])
 
@@ -269,7 +272,8 @@ def test_reshape_output_shape_property(dims, split, hole):
 def test_reshape_errors():
     with pytest.raises(
         ValueError,
-        match=r"Reshape 'reshape': the `target_shape` argument must be a tuple of positive ints \(the batch axis excluded\), with at most one -1\. Received: target_shape=\(-1, -1\)",
+        match=r"Reshape 'reshape': the `target_shape` argument must be a tuple of positive ints "
+        r"\(the batch axis excluded\), with at most one -1\. Received: target_shape=\(-1, -1\)",
     ):
         Reshape((-1, -1))
     with pytest.raises(ValueError, match=r"Reshape .*Received: target_shape=\(0, 3\)"):
@@ -280,12 +284,14 @@ def test_reshape_errors():
         Reshape(6)
     with pytest.raises(
         ValueError,
-        match=r"Reshape 'reshape_3': cannot reshape 12 values per sample into target_shape \(5, 2\), which holds 10\. Received: input_shape=\(2, 12\)",
+        match=r"Reshape 'reshape_3': cannot reshape 12 values per sample into target_shape \(5, 2\), which "
+        r"holds 10\. Received: input_shape=\(2, 12\)",
     ):
         Reshape((5, 2))(np.zeros((2, 12)))
     with pytest.raises(
         ValueError,
-        match=r"Reshape 'reshape_4': cannot reshape 12 values per sample into target_shape \(5, -1\): 12 is not divisible by 5",
+        match=r"Reshape 'reshape_4': cannot reshape 12 values per sample into target_shape \(5, -1\): 12 is "
+        r"not divisible by 5",
     ):
         Reshape((5, -1)).compute_output_shape((None, 3, 4))
     layer = Reshape((3, 4))
@@ -339,12 +345,14 @@ def test_dropout_noise_shape():
     assert np.any(y == 0) and np.any(y == 2)
     with pytest.raises(
         ValueError,
-        match=r"Dropout 'dropout_1': `noise_shape` must have one entry per input axis \(3\)\. Received: noise_shape=\(None, 1\) for input of shape \(3, 4, 5\)",
+        match=r"Dropout 'dropout_1': `noise_shape` must have one entry per input axis \(3\)\. Received: "
+        r"noise_shape=\(None, 1\) for input of shape \(3, 4, 5\)",
     ):
         Dropout(0.5, noise_shape=(None, 1))(x, training=True)
     with pytest.raises(
         ValueError,
-        match=r"Dropout 'dropout_2': every entry of `noise_shape` must be 1, None or the input's size on that axis\. Received: noise_shape=\(3, 2, 5\)",
+        match=r"Dropout 'dropout_2': every entry of `noise_shape` must be 1, None or the input's size on "
+        r"that axis\. Received: noise_shape=\(3, 2, 5\)",
     ):
         Dropout(0.5, noise_shape=(3, 2, 5))(x)
     assert Dropout(0.5, noise_shape=[None, 1, 5]).get_config()["noise_shape"] == [None, 1, 5]
@@ -353,7 +361,8 @@ def test_dropout_noise_shape():
 def test_dropout_argument_errors():
     with pytest.raises(
         ValueError,
-        match=r"Dropout 'dropout': the `rate` argument must be a finite number between 0 and 1\. Received: rate=1\.5",
+        match=r"Dropout 'dropout': the `rate` argument must be a finite number between 0 and 1\. Received: "
+        r"rate=1\.5",
     ):
         Dropout(1.5)
     with pytest.raises(ValueError, match=r"Dropout .*Received: rate=-0\.1"):
@@ -364,7 +373,8 @@ def test_dropout_argument_errors():
         Dropout("0.5")
     with pytest.raises(
         ValueError,
-        match=r"Dropout .*the `noise_shape` argument must be None or a tuple of positive ints or None .*Received: noise_shape=\(0, 1\)",
+        match=r"Dropout .*the `noise_shape` argument must be None or a tuple of positive ints or None "
+        r".*Received: noise_shape=\(0, 1\)",
     ):
         Dropout(0.5, noise_shape=(0, 1))
     with pytest.raises(ValueError, match=r"Dropout .*`noise_shape`.*Received: noise_shape='ab'"):
@@ -450,7 +460,8 @@ def test_activation_argument_errors():
         ReLU(max_value=-1)
     with pytest.raises(
         ValueError,
-        match=r"ReLU .*the `negative_slope` argument must be a finite number >= 0\. Received: negative_slope=-0\.5",
+        match=r"ReLU .*the `negative_slope` argument must be a finite number >= 0\. Received: "
+        r"negative_slope=-0\.5",
     ):
         ReLU(negative_slope=-0.5)
     with pytest.raises(
@@ -469,14 +480,16 @@ def test_activation_argument_errors():
         ReLU(max_value="6")
     with pytest.raises(
         ValueError,
-        match=r"LeakyReLU 'leaky_re_lu': the `negative_slope` argument must be a finite number >= 0\. Received: negative_slope=-0\.3",
+        match=r"LeakyReLU 'leaky_re_lu': the `negative_slope` argument must be a finite number >= 0\. "
+        r"Received: negative_slope=-0\.3",
     ):
         LeakyReLU(-0.3)
     with pytest.raises(ValueError, match=r"LeakyReLU .*Received: negative_slope=inf"):
         LeakyReLU(float("inf"))
     with pytest.raises(
         TypeError,
-        match=r"Softmax 'softmax': the `axis` argument must be an int or a tuple of ints\. Received: axis='last'",
+        match=r"Softmax 'softmax': the `axis` argument must be an int or a tuple of ints\. Received: "
+        r"axis='last'",
     ):
         Softmax(axis="last")
     with pytest.raises(TypeError, match=r"Softmax .*Received: axis=\(\)"):
@@ -485,7 +498,8 @@ def test_activation_argument_errors():
         Softmax(axis=1.0)
     with pytest.raises(
         ValueError,
-        match=r"Softmax 'softmax_3': the `axis` argument must be in \[-2, 2\) for input of rank 2\. Received: axis=2, input shape \(1, 3\)",
+        match=r"Softmax 'softmax_3': the `axis` argument must be in \[-2, 2\) for input of rank 2\. "
+        r"Received: axis=2, input shape \(1, 3\)",
     ):
         Softmax(axis=2)(np.zeros((1, 3)))
     with pytest.raises(ValueError, match=r"Softmax .*Received: axis=\(1, -4\)"):

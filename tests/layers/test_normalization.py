@@ -90,12 +90,14 @@ def test_set_weights_order_and_errors():
     assert [w.tolist() for w in layer.get_weights()] == [[1, 2], [3, 4], [5, 6], [7, 8]]
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization 'batch_normalization': set_weights expected a list of 4 arrays \(gamma, beta, moving_mean, moving_variance\)\. Received: a list of 2 arrays",
+        match=r"BatchNormalization 'batch_normalization': set_weights expected a list of 4 arrays "
+        r"\(gamma, beta, moving_mean, moving_variance\)\. Received: a list of 2 arrays",
     ):
         layer.set_weights([[1, 2], [3, 4]])
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization 'batch_normalization': weight 'moving_variance' has shape \(2,\)\. Received: an array of shape \(3,\)",
+        match=r"BatchNormalization 'batch_normalization': weight 'moving_variance' has shape \(2,\)\. "
+        r"Received: an array of shape \(3,\)",
     ):
         layer.set_weights([[1, 2], [3, 4], [5, 6], [7, 8, 9]])
 
@@ -204,17 +206,20 @@ def test_config_round_trip():
 def test_argument_errors():
     with pytest.raises(
         TypeError,
-        match=r"BatchNormalization 'batch_normalization': the `axis` argument must be an int \(the channel axis\)\. Received: axis=\[1, 2\]",
+        match=r"BatchNormalization 'batch_normalization': the `axis` argument must be an int "
+        r"\(the channel axis\)\. Received: axis=\[1, 2\]",
     ):
         BatchNormalization(axis=[1, 2])
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization .*the `momentum` argument must be a finite number between 0 and 1\. Received: momentum=1\.5",
+        match=r"BatchNormalization .*the `momentum` argument must be a finite number between 0 and 1\. "
+        r"Received: momentum=1\.5",
     ):
         BatchNormalization(momentum=1.5)
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization .*the `epsilon` argument must be a finite number >= 0\. Received: epsilon=-0\.001",
+        match=r"BatchNormalization .*the `epsilon` argument must be a finite number >= 0\. Received: "
+        r"epsilon=-0\.001",
     ):
         BatchNormalization(epsilon=-0.001)
     with pytest.raises(
@@ -229,37 +234,43 @@ def test_argument_errors():
 def test_input_errors():
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization 'batch_normalization': the `axis` argument must name a non-batch axis, in \[-4, -1\] or \[1, 3\] for input of rank 4\. Received: axis=4, input shape \(1, 2, 2, 3\)",
+        match=r"BatchNormalization 'batch_normalization': the `axis` argument must name a non-batch axis, in "
+        r"\[-4, -1\] or \[1, 3\] for input of rank 4\. Received: axis=4, input shape \(1, 2, 2, 3\)",
     ):
         BatchNormalization(axis=4)(np.zeros((1, 2, 2, 3)))
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization 'batch_normalization_1': the `axis` argument must name a non-batch axis.*Received: axis=0",
+        match=r"BatchNormalization 'batch_normalization_1': the `axis` argument must name a non-batch "
+        r"axis.*Received: axis=0",
     ):
         BatchNormalization(axis=0)(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"BatchNormalization .*Received: axis=-3, input shape \(None, 3\)"):
         BatchNormalization(axis=-3).compute_output_shape((None, 3))
     with pytest.raises(
         ValueError,
-        match=r"Input of layer BatchNormalization 'batch_normalization_3' is incompatible with the layer: expected min_ndim=2, found ndim=1",
+        match=r"Input of layer BatchNormalization 'batch_normalization_3' is incompatible with the layer: "
+        r"expected min_ndim=2, found ndim=1",
     ):
         BatchNormalization()(np.zeros(3))
     layer = BatchNormalization(axis=1)
     layer(np.zeros((2, 3, 5)))
     with pytest.raises(
         ValueError,
-        match=r"Input of layer BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected axis 1 of input shape to have value 3, but received input with shape \(2, 4, 5\)",
+        match=r"Input of layer BatchNormalization 'batch_normalization_4' is incompatible with the layer: "
+        r"expected axis 1 of input shape to have value 3, but received input with shape \(2, 4, 5\)",
     ):
         layer(np.zeros((2, 4, 5)))
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected ndim=3, found ndim=4",
+        match=r"BatchNormalization 'batch_normalization_4' is incompatible with the layer: expected ndim=3, "
+        r"found ndim=4",
     ):
         layer(np.zeros((2, 3, 5, 1)))
     assert layer(np.zeros((7, 3, 9))).shape == (7, 3, 9)  # other sizes on the other axes are fine
     with pytest.raises(
         ValueError,
-        match=r"BatchNormalization 'batch_normalization_5': the size of axis -1 \(the normalised axis\) must be known\. Received: input_shape=\(None, 4, None\)",
+        match=r"BatchNormalization 'batch_normalization_5': the size of axis -1 \(the normalised axis\) must "
+        r"be known\. Received: input_shape=\(None, 4, None\)",
     ):
         BatchNormalization().build((None, 4, None))
 

@@ -260,24 +260,28 @@ def test_config_round_trip(cls):
 def test_argument_errors():
     with pytest.raises(
         ValueError,
-        match=r"MaxPooling2D 'max_pooling2d': the `pool_size` argument must contain only positive integers\. Received: pool_size=0",
+        match=r"MaxPooling2D 'max_pooling2d': the `pool_size` argument must contain only positive integers\. "
+        r"Received: pool_size=0",
     ):
         MaxPooling2D(0)
     with pytest.raises(
         ValueError,
-        match=r"AveragePooling2D .*the `pool_size` argument must be an int or a tuple of 2 ints\. Received: pool_size=\(2,\)",
+        match=r"AveragePooling2D .*the `pool_size` argument must be an int or a tuple of 2 ints\. Received: "
+        r"pool_size=\(2,\)",
     ):
         AveragePooling2D((2,))
     with pytest.raises(TypeError, match=r"MaxPooling1D .*`pool_size`.*Received: pool_size=2\.5"):
         MaxPooling1D(2.5)
     with pytest.raises(
         ValueError,
-        match=r"MaxPooling3D .*the `strides` argument must contain only positive integers\. Received: strides=\(1, 0, 1\)",
+        match=r"MaxPooling3D .*the `strides` argument must contain only positive integers\. Received: "
+        r"strides=\(1, 0, 1\)",
     ):
         MaxPooling3D(strides=(1, 0, 1))
     with pytest.raises(
         ValueError,
-        match=r"AveragePooling1D .*the `padding` argument must be one of \{'valid', 'same'\}\. Received: padding='causal'",
+        match=r"AveragePooling1D .*the `padding` argument must be one of \{'valid', 'same'\}\. Received: "
+        r"padding='causal'",
     ):
         AveragePooling1D(padding="causal")
     with pytest.raises(ValueError, match=r"MaxPooling2D .*`padding`.*Received: padding='full'"):
@@ -291,7 +295,8 @@ def test_argument_errors():
         GlobalMaxPooling2D(data_format="nchw")
     with pytest.raises(
         TypeError,
-        match=r"GlobalAveragePooling1D 'global_average_pooling1d': the `keepdims` argument must be True or False\. Received: keepdims='yes'",
+        match=r"GlobalAveragePooling1D 'global_average_pooling1d': the `keepdims` argument must be True or "
+        r"False\. Received: keepdims='yes'",
     ):
         GlobalAveragePooling1D(keepdims="yes")
     with pytest.raises(
@@ -303,7 +308,8 @@ def test_argument_errors():
 def test_input_errors():
     with pytest.raises(
         ValueError,
-        match=r"Input of layer MaxPooling2D 'max_pooling2d' is incompatible with the layer: expected ndim=4, found ndim=3",
+        match=r"Input of layer MaxPooling2D 'max_pooling2d' is incompatible with the layer: expected ndim=4, "
+        r"found ndim=3",
     ):
         MaxPooling2D()(np.zeros((1, 4, 4)))
     with pytest.raises(ValueError, match=r"GlobalAveragePooling3D .*expected ndim=5, found ndim=4"):

@@ -245,12 +245,14 @@ def test_config_round_trip(cls):
 def test_argument_errors():
     with pytest.raises(
         ValueError,
-        match=r"ZeroPadding1D 'zero_padding1d': the `padding` argument must be a non-negative int, a tuple of 2 non-negative ints \(before, after\), or a tuple of 1 such pair\. Received: padding=-1",
+        match=r"ZeroPadding1D 'zero_padding1d': the `padding` argument must be a non-negative int, a tuple "
+        r"of 2 non-negative ints \(before, after\), or a tuple of 1 such pair\. Received: padding=-1",
     ):
         ZeroPadding1D(-1)
     with pytest.raises(
         ValueError,
-        match=r"ZeroPadding2D .*the `padding` argument must be .*a tuple of 2 \(before, after\) pairs of non-negative ints\. Received: padding=\(1, 2, 3\)",
+        match=r"ZeroPadding2D .*the `padding` argument must be .*a tuple of 2 \(before, after\) pairs of "
+        r"non-negative ints\. Received: padding=\(1, 2, 3\)",
     ):
         ZeroPadding2D((1, 2, 3))
     with pytest.raises(
@@ -261,7 +263,8 @@ def test_argument_errors():
         ZeroPadding2D(1.5)
     with pytest.raises(
         ValueError,
-        match=r"Cropping2D 'cropping2d': the `cropping` argument must be .*Received: cropping=\(\(1, 2, 3\), 1\)",
+        match=r"Cropping2D 'cropping2d': the `cropping` argument must be .*Received: "
+        r"cropping=\(\(1, 2, 3\), 1\)",
     ):
         Cropping2D(((1, 2, 3), 1))
     with pytest.raises(
@@ -270,17 +273,20 @@ def test_argument_errors():
         Cropping1D((1, 2, 3))
     with pytest.raises(
         ValueError,
-        match=r"UpSampling2D 'up_sampling2d': the `size` argument must contain only positive integers\. Received: size=0",
+        match=r"UpSampling2D 'up_sampling2d': the `size` argument must contain only positive integers\. "
+        r"Received: size=0",
     ):
         UpSampling2D(0)
     with pytest.raises(
         ValueError,
-        match=r"UpSampling3D .*the `size` argument must be an int or a tuple of 3 ints\. Received: size=\(2, 2\)",
+        match=r"UpSampling3D .*the `size` argument must be an int or a tuple of 3 ints\. Received: "
+        r"size=\(2, 2\)",
     ):
         UpSampling3D((2, 2))
     with pytest.raises(
         ValueError,
-        match=r"UpSampling2D 'up_sampling2d_1': the `interpolation` argument must be one of \{'nearest'\} \(Keras' 'bilinear', .*are not supported\)\. Received: interpolation='bilinear'",
+        match=r"UpSampling2D 'up_sampling2d_1': the `interpolation` argument must be one of \{'nearest'\} "
+        r"\(Keras' 'bilinear', .*are not supported\)\. Received: interpolation='bilinear'",
     ):
         UpSampling2D(interpolation="bilinear")
     with pytest.raises(ValueError, match=r"UpSampling2D .*Received: interpolation=None"):
@@ -292,7 +298,8 @@ def test_argument_errors():
         Cropping3D(data_format="ncdhw")
     with pytest.raises(
         TypeError,
-        match=r"Unrecognized keyword argument\(s\) passed to UpSampling1D: \['data_format'\] \(UpSampling1D takes \(batch, steps, channels\) only",
+        match=r"Unrecognized keyword argument\(s\) passed to UpSampling1D: \['data_format'\] "
+        r"\(UpSampling1D takes \(batch, steps, channels\) only",
     ):
         UpSampling1D(data_format="channels_last")
 
@@ -300,14 +307,17 @@ def test_argument_errors():
 def test_input_errors():
     with pytest.raises(
         ValueError,
-        match=r"Cropping2D 'cropping2d': the output would be empty: height: input 3, cropping \(2, 1\) → output 0\. Every spatial axis must keep at least one cell\. Received: cropping=\(\(2, 1\), \(0, 0\)\), input shape \(1, 3, 5, 1\)",
+        match=r"Cropping2D 'cropping2d': the output would be empty: height: input 3, cropping \(2, 1\) → "
+        r"output 0\. Every spatial axis must keep at least one cell\. Received: "
+        r"cropping=\(\(2, 1\), \(0, 0\)\), input shape \(1, 3, 5, 1\)",
     ):
         Cropping2D(((2, 1), (0, 0)))(np.zeros((1, 3, 5, 1)))
     layer = Cropping1D((1, 1))
     layer(np.zeros((1, 5, 1)))
     with pytest.raises(
         ValueError,
-        match=r"Cropping1D 'cropping1d': the output would be empty: length: input 2, cropping \(1, 1\) → output 0",
+        match=r"Cropping1D 'cropping1d': the output would be empty: length: input 2, cropping \(1, 1\) → "
+        r"output 0",
     ):
         layer(np.zeros((1, 2, 1)))  # checked on every call, not only the first
     with pytest.raises(
@@ -316,7 +326,8 @@ def test_input_errors():
         Cropping3D().compute_output_shape((None, 2, 3, 1, 4))
     with pytest.raises(
         ValueError,
-        match=r"Input of layer ZeroPadding2D 'zero_padding2d' is incompatible with the layer: expected ndim=4, found ndim=3",
+        match=r"Input of layer ZeroPadding2D 'zero_padding2d' is incompatible with the layer: expected "
+        r"ndim=4, found ndim=3",
     ):
         ZeroPadding2D()(np.zeros((1, 4, 4)))
     with pytest.raises(ValueError, match=r"UpSampling1D .*expected ndim=3, found ndim=4"):

@@ -304,7 +304,8 @@ def test_config_is_json_with_inbound_connections():
     cycle["layers"][1]["inbound_nodes"] = [[["re_lu", 0, 0]]]  # conv2d reads re_lu, which reads conv2d
     with pytest.raises(
         ValueError,
-        match=r"the remaining calls wait on each other \(a cycle\). Received: \[\('conv2d', \[\['re_lu', 0, 0\]\]\)",
+        match=r"the remaining calls wait on each other \(a cycle\). Received: "
+        r"\[\('conv2d', \[\['re_lu', 0, 0\]\]\)",
     ):
         Model.from_config(cycle)
     broken["layers"][4]["inbound_nodes"] = [["add"]]
@@ -439,7 +440,8 @@ def test_model_construction_errors():
         Model(y, y)
     with pytest.raises(
         TypeError,
-        match=r"Model 'functional_\d+': the functional API needs inputs and outputs.*Received: inputs=given, outputs=None",
+        match=r"Model 'functional_\d+': the functional API needs inputs and outputs.*Received: inputs=given, "
+        r"outputs=None",
     ):
         Model(x)
     with pytest.raises(TypeError, match=r"outputs must be a symbolic tensor .* Received: outputs=\[\]"):
@@ -457,7 +459,8 @@ def test_model_construction_errors():
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(
         ValueError,
-        match=r"fit: training and evaluation support models with one output. Received: a model with 2 outputs",
+        match=r"fit: training and evaluation support models with one output. Received: a model with 2 "
+        r"outputs",
     ):
         model.fit([np.zeros((2, 3))] * 2, np.zeros((2, 2)))
     outs = model.predict([np.zeros((2, 3))] * 2, verbose=0)
@@ -626,7 +629,8 @@ def test_merge_error_messages():
         Add()([np.float64(1.0), np.float64(2.0)])
     with pytest.raises(
         TypeError,
-        match=r"Layer Add 'add_4' expected a numeric array .* for inputs\[1\]. Received: inputs\[1\] with dtype=<U1",
+        match=r"Layer Add 'add_4' expected a numeric array .* for inputs\[1\]. Received: inputs\[1\] with "
+        r"dtype=<U1",
     ):
         Add()([np.zeros((1, 1)), np.array([["a"]])])
 
