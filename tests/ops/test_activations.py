@@ -335,7 +335,8 @@ def test_get():
 def test_get_errors():
     with pytest.raises(
         ValueError,
-        match=r"activation: unknown activation; expected one of \{'relu', .*'linear'\}, None or a callable. Received: activation='swish'",
+        match=r"activation: unknown activation; expected one of \{'relu', .*'linear'\}, None or a callable. "
+        r"Received: activation='swish'",
     ):
         get("swish")
     with pytest.raises(ValueError, match=r"Dense 'dense': unknown activation.*Received: activation=3"):
@@ -413,7 +414,8 @@ def test_argument_errors():
     x = np.zeros(3)
     with pytest.raises(
         ValueError,
-        match=r"relu: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1",
+        match=r"relu: the `negative_slope` argument must be a finite number >= 0. Received: "
+        r"negative_slope=-0.1",
     ):
         relu(x, negative_slope=-0.1)
     with pytest.raises(
@@ -446,7 +448,8 @@ def test_argument_errors():
         relu(x, threshold=True, where="ReLU 're_lu'")
     with pytest.raises(
         ValueError,
-        match=r"leaky_relu: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2",
+        match=r"leaky_relu: the `negative_slope` argument must be a finite number >= 0. Received: "
+        r"negative_slope=-0.2",
     ):
         leaky_relu(x, -0.2)
     with pytest.raises(
@@ -732,12 +735,14 @@ def test_backward_errors():
     x = np.zeros((2, 3))
     with pytest.raises(
         ValueError,
-        match=r"relu_backward: grad_y must have the shape of x. Received: grad_y.shape=\(3,\), x.shape=\(2, 3\)",
+        match=r"relu_backward: grad_y must have the shape of x. Received: grad_y.shape=\(3,\), "
+        r"x.shape=\(2, 3\)",
     ):
         relu_backward(np.zeros(3), x)
     with pytest.raises(
         ValueError,
-        match=r"sigmoid_backward: grad_y must have the shape of y. Received: grad_y.shape=\(2, 1\), y.shape=\(2, 3\)",
+        match=r"sigmoid_backward: grad_y must have the shape of y. Received: grad_y.shape=\(2, 1\), "
+        r"y.shape=\(2, 3\)",
     ):
         sigmoid_backward(np.zeros((2, 1)), x)
     with pytest.raises(
@@ -752,12 +757,14 @@ def test_backward_errors():
         relu_backward(x, x, max_value="6")
     with pytest.raises(
         ValueError,
-        match=r"relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.1",
+        match=r"relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: "
+        r"negative_slope=-0.1",
     ):
         relu_backward(x, x, negative_slope=-0.1)
     with pytest.raises(
         ValueError,
-        match=r"leaky_relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: negative_slope=-0.2",
+        match=r"leaky_relu_backward: the `negative_slope` argument must be a finite number >= 0. Received: "
+        r"negative_slope=-0.2",
     ):
         leaky_relu_backward(x, x, -0.2)
     with pytest.raises(
@@ -766,27 +773,32 @@ def test_backward_errors():
         elu_backward(x, x, float("nan"))
     with pytest.raises(
         TypeError,
-        match=r"gelu_backward: the `approximate` argument must be True or False. Received: approximate='tanh'",
+        match=r"gelu_backward: the `approximate` argument must be True or False. Received: "
+        r"approximate='tanh'",
     ):
         gelu_backward(x, x, approximate="tanh")
     with pytest.raises(
         ValueError,
-        match=r"softmax_backward: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2",
+        match=r"softmax_backward: the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: "
+        r"axis=2",
     ):
         softmax_backward(x, x, axis=2)
     with pytest.raises(
         TypeError,
-        match=r"tanh_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1",
+        match=r"tanh_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y "
+        r"with dtype=<U1",
     ):
         tanh_backward(np.array(["a"]), np.zeros(1))
     with pytest.raises(
         TypeError,
-        match=r"selu_backward expected a numeric array \(integer or float\) for x. Received: x with dtype=object",
+        match=r"selu_backward expected a numeric array \(integer or float\) for x. Received: x with "
+        r"dtype=object",
     ):
         selu_backward(np.zeros(1), np.array([None]))
     with pytest.raises(
         TypeError,
-        match=r"linear_backward expected a numeric array for grad_y. Received: grad_y that cannot become an array",
+        match=r"linear_backward expected a numeric array for grad_y. Received: grad_y that cannot become an "
+        r"array",
     ):
         linear_backward([[1.0], [1.0, 2.0]])
     for fn in (softplus_backward, elu_backward, gelu_backward, tanh_backward):
@@ -828,7 +840,9 @@ def test_relu_out_is_only_for_the_plain_relu():
     x = np.ones((2, 3), np.float32)
     with pytest.raises(
         ValueError,
-        match=r"relu: `out` is for the plain relu \(negative_slope=0, threshold=0\) into an array of x's shape \(2, 3\) and dtype float32. Received: negative_slope=0.5, threshold=0.0, out with shape \(2, 3\) and dtype float32",
+        match=r"relu: `out` is for the plain relu \(negative_slope=0, threshold=0\) into an array of x's "
+        r"shape \(2, 3\) and dtype float32. Received: negative_slope=0.5, threshold=0.0, out with shape "
+        r"\(2, 3\) and dtype float32",
     ):
         relu(x, negative_slope=0.5, out=np.empty_like(x))
     with pytest.raises(

@@ -87,7 +87,8 @@ def test_standardize_tuple_names_the_caller():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Conv2D 'conv2d': the `dilation_rate` argument must contain only positive integers. Received: dilation_rate=0"
+            "Conv2D 'conv2d': the `dilation_rate` argument must contain only positive integers. Received: "
+            "dilation_rate=0"
         ),
     ):
         standardize_tuple(0, 2, "dilation_rate", "Conv2D 'conv2d'")
@@ -108,7 +109,10 @@ def test_check_choice_lower_cases():
 
 @pytest.mark.parametrize("value", ["sam", "", 3, None, ("same",)])
 def test_check_choice_error_lists_the_choices(value):
-    message = f"the `padding` argument must be one of {{'valid', 'same', 'causal', 'full'}}. Received: padding={value!r}"
+    message = (
+        "the `padding` argument must be one of {'valid', 'same', 'causal', 'full'}. Received: "
+        f"padding={value!r}"
+    )
     with pytest.raises(ValueError, match=re.escape(message)):
         check_choice(value, PADDINGS, "padding")
     with pytest.raises(ValueError, match=re.escape("Dense 'd': the `padding` argument")):
@@ -123,7 +127,8 @@ def test_standardize_data_format():
         with pytest.raises(
             ValueError,
             match=re.escape(
-                f"the `data_format` argument must be one of {{'channels_last', 'channels_first'}}. Received: data_format={bad!r}"
+                "the `data_format` argument must be one of {'channels_last', 'channels_first'}. Received: "
+                f"data_format={bad!r}"
             ),
         ):
             standardize_data_format(bad)
@@ -231,7 +236,8 @@ def test_bad_padding_names_the_caller_and_rank():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Conv3D 'c': the `padding` argument must be one of {'valid', 'same', 'causal', 'full'}, a non-negative int, "
+            "Conv3D 'c': the `padding` argument must be one of {'valid', 'same', 'causal', 'full'}, a "
+            "non-negative int, "
             "a tuple of 3 ints, or a tuple of 3 (before, after) pairs. Received: padding=(1, 1)"
         ),
     ):

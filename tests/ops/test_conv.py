@@ -873,7 +873,8 @@ def call(x_shape=(1, 5, 5, 3), k_shape=(3, 3, 3, 4), **kwargs):
             (5, 3, 5, 5, 1),
             (3, 3, 3, 4),
             {"data_format": "channels_first"},
-            "expected input of rank 4 (batch, channels, *spatial) for a 2-D convolution. Received: inputs.shape=(5, 3, 5, 5, 1)",
+            "expected input of rank 4 (batch, channels, *spatial) for a 2-D convolution. Received: "
+            "inputs.shape=(5, 3, 5, 5, 1)",
         ),
         (
             (1, 5, 5, 3),
@@ -978,7 +979,8 @@ def call(x_shape=(1, 5, 5, 3), k_shape=(3, 3, 3, 4), **kwargs):
             (3, 3, 3, 4),
             {"padding": -1},
             "conv: the `padding` argument must be one of {'valid', 'same', "
-            "'causal', 'full'}, a non-negative int, a tuple of 2 ints, or a tuple of 2 (before, after) pairs. "
+            "'causal', 'full'}, a non-negative int, a tuple of 2 ints, or a tuple of 2 (before, after) "
+            "pairs. "
             "Received: padding=-1",
         ),
         (

@@ -234,7 +234,8 @@ def test_backward_choice_is_always_applicable(shape):
 def test_an_inapplicable_backward_formulation_is_refused():
     with pytest.raises(
         ValueError,
-        match=r"conv: the backward formulation must be one of \('im2col',\) for this shape. Received: formulation='taps'",
+        match=r"conv: the backward formulation must be one of \('im2col',\) for this shape. Received: "
+        r"formulation='taps'",
     ):
         conv_backward(
             np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)), strides=2, formulation="taps"

@@ -366,7 +366,8 @@ def test_explain_returns_the_arithmetic_per_axis():
     )
     assert (
         str(a)
-        == "length: input 4, kernel 3, dilation 2 (effective kernel 5), stride 2, padding valid, output_padding 1 → output 12 = (4 - 1) * 2 + 5 - 2 * 0 + 1"
+        == "length: input 4, kernel 3, dilation 2 (effective kernel 5), stride 2, padding valid, "
+        "output_padding 1 → output 12 = (4 - 1) * 2 + 5 - 2 * 0 + 1"
     )
     _, _, (a,) = conv_transpose_output_shape((4,), 3, 2, explain=True)
     assert a.formula() == "4 * 2 + max(3 - 2, 0)" and a.output == 9
@@ -378,14 +379,16 @@ def test_explain_returns_the_arithmetic_per_axis():
 def test_output_padding_must_be_below_the_stride():
     with pytest.raises(
         ValueError,
-        match=r"conv_transpose: the `output_padding` argument must be smaller than `strides` on every axis. Received: output_padding=2, strides=\(2, 2\)",
+        match=r"conv_transpose: the `output_padding` argument must be smaller than `strides` on every axis. "
+        r"Received: output_padding=2, strides=\(2, 2\)",
     ):
         conv_transpose(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 1)), strides=2, output_padding=2)
     with pytest.raises(ValueError, match=r"Received: output_padding=\(0, 1\), strides=\(2, 1\)"):
         conv_transpose_output_shape((4, 4), 3, (2, 1), output_padding=(0, 1))
     with pytest.raises(
         ValueError,
-        match=r"`output_padding` argument must contain only non-negative integers. Received: output_padding=-1",
+        match=r"`output_padding` argument must contain only non-negative integers. Received: "
+        r"output_padding=-1",
     ):
         conv_transpose_output_shape((4,), 3, 2, output_padding=-1)
 
@@ -393,8 +396,10 @@ def test_output_padding_must_be_below_the_stride():
 def test_same_with_an_even_kernel_and_no_output_padding_is_refused():
     with pytest.raises(
         ValueError,
-        match=r"length: input 4, kernel 2, stride 2, padding same.*output_padding 0 → output 6 = \(4 - 1\) \* 2 \+ 2 - 2 \* 1 \+ 0, "
-        r"and a 'same' convolution maps 6 to 3, not to 4. With padding='same' and an even effective kernel, use output_padding >= 1 or None. Received: output_padding=0",
+        match=r"length: input 4, kernel 2, stride 2, padding same.*output_padding 0 → output 6 = \(4 - 1\) "
+        r"\* 2 \+ 2 - 2 \* 1 \+ 0, "
+        r"and a 'same' convolution maps 6 to 3, not to 4. With padding='same' and an even effective kernel, "
+        r"use output_padding >= 1 or None. Received: output_padding=0",
     ):
         conv_transpose(np.ones((1, 4, 1)), np.ones((2, 1, 1)), strides=2, padding="same", output_padding=0)
     with pytest.raises(ValueError, match="maps 0 to 0, not to 1"):
@@ -404,7 +409,8 @@ def test_same_with_an_even_kernel_and_no_output_padding_is_refused():
 def test_padding_must_be_valid_or_same():
     with pytest.raises(
         ValueError,
-        match=r"conv_transpose: the `padding` argument must be one of \{'valid', 'same'\}. Received: padding='full'",
+        match=r"conv_transpose: the `padding` argument must be one of \{'valid', 'same'\}. Received: "
+        r"padding='full'",
     ):
         conv_transpose(np.ones((1, 4, 1)), np.ones((2, 1, 1)), padding="full")
     with pytest.raises(ValueError, match=r"Received: padding=1"):
@@ -422,12 +428,14 @@ def test_empty_input_is_refused():
 def test_kernel_layout_errors():
     with pytest.raises(
         ValueError,
-        match=r"conv_transpose: expected a kernel of rank 3, 4 or 5 \(\*kernel_size, filters, in_channels\). Received: kernel.shape=\(3, 3\)",
+        match=r"conv_transpose: expected a kernel of rank 3, 4 or 5 \(\*kernel_size, filters, in_channels\). "
+        r"Received: kernel.shape=\(3, 3\)",
     ):
         conv_transpose(np.ones((1, 4, 4, 1)), np.ones((3, 3)))
     with pytest.raises(
         ValueError,
-        match=r"expected input of rank 4 \(batch, \*spatial, channels\) for a 2-D transposed convolution. Received: inputs.shape=\(4, 4, 1\)",
+        match=r"expected input of rank 4 \(batch, \*spatial, channels\) for a 2-D transposed convolution. "
+        r"Received: inputs.shape=\(4, 4, 1\)",
     ):
         conv_transpose(np.ones((4, 4, 1)), np.ones((3, 3, 1, 1)))
     with pytest.raises(ValueError, match=r"\(batch, channels, \*spatial\)"):
@@ -437,12 +445,14 @@ def test_kernel_layout_errors():
 def test_channel_mismatch_names_the_layout_and_spots_a_conv_kernel():
     with pytest.raises(
         ValueError,
-        match=r"kernel is \(\*kernel_size, filters, in_channels\), so its last axis must equal the input channels, 3. Received: kernel.shape=\(3, 3, 2, 4\), inputs.shape=\(1, 5, 5, 3\)",
+        match=r"kernel is \(\*kernel_size, filters, in_channels\), so its last axis must equal the input "
+        r"channels, 3. Received: kernel.shape=\(3, 3, 2, 4\), inputs.shape=\(1, 5, 5, 3\)",
     ):
         conv_transpose(np.ones((1, 5, 5, 3)), np.ones((3, 3, 2, 4)))
     with pytest.raises(
         ValueError,
-        match=r"this looks like a convolution kernel \(\*kernel_size, in_channels, filters\); swap its last two axes",
+        match=r"this looks like a convolution kernel \(\*kernel_size, in_channels, filters\); swap its last "
+        r"two axes",
     ):
         conv_transpose(np.ones((1, 5, 5, 3)), np.ones((3, 3, 3, 8)))
     with pytest.raises(ValueError, match=r"must equal the input channels, 2.*inputs.shape=\(1, 2, 5\)"):

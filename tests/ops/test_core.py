@@ -116,7 +116,8 @@ def test_errors():
         dense(np.float64(1.0), kernel)
     with pytest.raises(
         ValueError,
-        match=r"Dense 'dense_1': the input's last axis must have the kernel's input size 3 \(kernel.shape=\(3, 4\)\). "
+        match=r"Dense 'dense_1': the input's last axis must have the kernel's input size 3 "
+        r"\(kernel.shape=\(3, 4\)\). "
         r"Received: inputs.shape=\(2, 5\)",
     ):
         dense(np.zeros((2, 5)), kernel, where="Dense 'dense_1'")
@@ -128,12 +129,14 @@ def test_errors():
         dense(x, kernel, np.zeros((1, 4)))
     with pytest.raises(
         TypeError,
-        match=r"dense expected a numeric array \(integer or float\) for kernel. Received: kernel with dtype=<U1",
+        match=r"dense expected a numeric array \(integer or float\) for kernel. Received: kernel with "
+        r"dtype=<U1",
     ):
         dense(x, np.array([["a"]]))
     with pytest.raises(
         TypeError,
-        match=r"dense expected a numeric array \(integer or float\) for inputs. Received: inputs with dtype=object",
+        match=r"dense expected a numeric array \(integer or float\) for inputs. Received: inputs with "
+        r"dtype=object",
     ):
         dense(np.array([[None]]), kernel)
     with pytest.raises(
@@ -256,12 +259,14 @@ def test_dense_backward_errors():
     x, kernel, g = np.zeros((2, 3)), np.zeros((3, 4)), np.zeros((2, 4))
     with pytest.raises(
         ValueError,
-        match=r"dense_backward: expected grad_y of shape \(2, 4\), the shape of the forward's output. Received: grad_y.shape=\(2, 3\)",
+        match=r"dense_backward: expected grad_y of shape \(2, 4\), the shape of the forward's output. "
+        r"Received: grad_y.shape=\(2, 3\)",
     ):
         dense_backward(np.zeros((2, 3)), x, kernel)
     with pytest.raises(
         ValueError,
-        match=r"dense_backward: expected a kernel of rank 2 \(input_dim, units\). Received: kernel.shape=\(3,\)",
+        match=r"dense_backward: expected a kernel of rank 2 \(input_dim, units\). Received: "
+        r"kernel.shape=\(3,\)",
     ):
         dense_backward(g, x, np.zeros(3))
     with pytest.raises(
@@ -271,7 +276,8 @@ def test_dense_backward_errors():
         dense_backward(g, np.float64(1.0), kernel)
     with pytest.raises(
         ValueError,
-        match=r"the input's last axis must have the kernel's input size 3 \(kernel.shape=\(3, 4\)\). Received: inputs.shape=\(2, 5\)",
+        match=r"the input's last axis must have the kernel's input size 3 \(kernel.shape=\(3, 4\)\). "
+        r"Received: inputs.shape=\(2, 5\)",
     ):
         dense_backward(g, np.zeros((2, 5)), kernel)
     with pytest.raises(
@@ -280,7 +286,8 @@ def test_dense_backward_errors():
         dense_backward(g, x, kernel, need_x=1)
     with pytest.raises(
         TypeError,
-        match=r"dense_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1",
+        match=r"dense_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y "
+        r"with dtype=<U1",
     ):
         dense_backward(np.array([["a"]]), x, kernel)
 

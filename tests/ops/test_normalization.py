@@ -150,7 +150,8 @@ def test_errors():
         batch_norm(x, m, v, axis=(1,))
     with pytest.raises(
         ValueError,
-        match=r"the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2, inputs.shape=\(2, 3\)",
+        match=r"the `axis` argument must be in \[-2, 2\) for input of rank 2. Received: axis=2, "
+        r"inputs.shape=\(2, 3\)",
     ):
         batch_norm(x, m, v, axis=2)
     with pytest.raises(
@@ -176,7 +177,8 @@ def test_errors():
         kwargs[name] = np.ones(2)
         with pytest.raises(
             ValueError,
-            match=rf"BatchNormalization 'bn': expected {name} of shape \(3,\), one value per channel of axis 1. "
+            match=rf"BatchNormalization 'bn': expected {name} of shape \(3,\), one value per channel of axis "
+            r"1. "
             rf"Received: {name}.shape=\(2,\), inputs.shape=\(2, 3\)",
         ):
             batch_norm(x, **kwargs, where="BatchNormalization 'bn'")
@@ -194,12 +196,14 @@ def test_errors():
         batch_norm(x, m, np.array([1.0, -0.5, 2.0]))
     with pytest.raises(
         TypeError,
-        match=r"batch_norm expected a numeric array \(integer or float\) for inputs. Received: inputs with dtype=<U1",
+        match=r"batch_norm expected a numeric array \(integer or float\) for inputs. Received: inputs with "
+        r"dtype=<U1",
     ):
         batch_norm(np.array(["a", "b", "c"]), m, v)
     with pytest.raises(
         TypeError,
-        match=r"batch_norm expected a numeric array \(integer or float\) for beta. Received: beta with dtype=object",
+        match=r"batch_norm expected a numeric array \(integer or float\) for beta. Received: beta with "
+        r"dtype=object",
     ):
         batch_norm(x, m, v, beta=np.array([None, None, None]))
 
@@ -403,35 +407,41 @@ def test_train_and_backward_errors():
     m, v = np.zeros(3), np.ones(3)
     with pytest.raises(
         ValueError,
-        match=r"batch_norm_train: the batch statistics need at least one value per channel; the axes other than axis 1 hold none. "
+        match=r"batch_norm_train: the batch statistics need at least one value per channel; the axes other "
+        r"than axis 1 hold none. "
         r"Received: inputs.shape=\(0, 3\)",
     ):
         batch_norm_train(np.zeros((0, 3)))
     with pytest.raises(
         ValueError,
-        match=r"batch_norm_train: expected gamma of shape \(3,\), one value per channel of axis 1. Received: gamma.shape=\(2,\)",
+        match=r"batch_norm_train: expected gamma of shape \(3,\), one value per channel of axis 1. Received: "
+        r"gamma.shape=\(2,\)",
     ):
         batch_norm_train(x, np.ones(2))
     with pytest.raises(ValueError, match=r"batch_norm_train: the `axis` argument must be in \[-2, 2\)"):
         batch_norm_train(x, axis=-3)
     with pytest.raises(
         ValueError,
-        match=r"batch_norm_train_backward: grad_y must have the shape of the inputs. Received: grad_y.shape=\(3,\), inputs.shape=\(2, 3\)",
+        match=r"batch_norm_train_backward: grad_y must have the shape of the inputs. Received: "
+        r"grad_y.shape=\(3,\), inputs.shape=\(2, 3\)",
     ):
         batch_norm_train_backward(np.zeros(3), x, None, m, v)
     with pytest.raises(
         TypeError,
-        match=r"batch_norm_train_backward: the `batch_mean` argument is required \(an array of shape \(3,\)\). Received: batch_mean=None",
+        match=r"batch_norm_train_backward: the `batch_mean` argument is required "
+        r"\(an array of shape \(3,\)\). Received: batch_mean=None",
     ):
         batch_norm_train_backward(g, x, None, None, v)
     with pytest.raises(
         TypeError,
-        match=r"batch_norm_backward: the `grad_y` argument is required \(an array of shape \(2, 3\)\). Received: grad_y=None",
+        match=r"batch_norm_backward: the `grad_y` argument is required \(an array of shape \(2, 3\)\). "
+        r"Received: grad_y=None",
     ):
         batch_norm_backward(None, x, m, v)
     with pytest.raises(
         ValueError,
-        match=r"batch_norm_train_backward: the batch variance must be >= 0 everywhere. Received: batch_variance with minimum -1.0",
+        match=r"batch_norm_train_backward: the batch variance must be >= 0 everywhere. Received: "
+        r"batch_variance with minimum -1.0",
     ):
         batch_norm_train_backward(g, x, None, m, -v)
     with pytest.raises(
@@ -446,11 +456,13 @@ def test_train_and_backward_errors():
         batch_norm_backward(g, x, m, v.reshape(1, 3))
     with pytest.raises(
         ValueError,
-        match=r"batch_norm_backward: the `epsilon` argument must be a finite number >= 0. Received: epsilon=-1",
+        match=r"batch_norm_backward: the `epsilon` argument must be a finite number >= 0. Received: "
+        r"epsilon=-1",
     ):
         batch_norm_backward(g, x, m, v, epsilon=-1)
     with pytest.raises(
         TypeError,
-        match=r"batch_norm_train_backward expected a numeric array \(integer or float\) for grad_y. Received: grad_y with dtype=<U1",
+        match=r"batch_norm_train_backward expected a numeric array \(integer or float\) for grad_y. "
+        r"Received: grad_y with dtype=<U1",
     ):
         batch_norm_train_backward(np.array([["a"] * 3] * 2), x, None, m, v)

@@ -305,17 +305,20 @@ def test_errors(pool):
     name = pool.__name__
     with pytest.raises(
         ValueError,
-        match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: inputs.shape=\(4, 2\)",
+        match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: "
+        r"inputs.shape=\(4, 2\)",
     ):
         pool(np.zeros((4, 2)), 2)
     with pytest.raises(
         ValueError,
-        match=r"expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: inputs.shape=\(1, 2, 2, 2, 2, 2\)",
+        match=r"expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: "
+        r"inputs.shape=\(1, 2, 2, 2, 2, 2\)",
     ):
         pool(np.zeros((1, 2, 2, 2, 2, 2)), 2, data_format="channels_first")
     with pytest.raises(
         ValueError,
-        match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: pool_size=\(2, 2, 2\)",
+        match=r"the `pool_size` argument must be an int or a tuple of 2 ints. Received: "
+        r"pool_size=\(2, 2, 2\)",
     ):
         pool(x, (2, 2, 2))
     with pytest.raises(
@@ -348,7 +351,8 @@ def test_errors(pool):
         pool(x, 2, data_format="NHWC")
     with pytest.raises(
         ValueError,
-        match=rf"{name}: the output would be empty: width: input 4, kernel 5.*Received: inputs.shape=\(1, 4, 4, 2\), "
+        match=rf"{name}: the output would be empty: width: input 4, kernel 5.*Received: "
+        r"inputs.shape=\(1, 4, 4, 2\), "
         r"pool_size=\(2, 5\), strides=\(2, 5\), padding='valid'",
     ):
         pool(x, (2, 5))
@@ -587,34 +591,40 @@ def test_backward_errors():
     x = np.zeros((1, 4, 4, 2))
     with pytest.raises(
         ValueError,
-        match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)",
+        match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's "
+        r"output. Received: grad_y.shape=\(1, 4, 4, 2\)",
     ):
         max_pool_backward(x, x, 2)
     with pytest.raises(
         ValueError,
-        match=r"average_pool_backward: expected grad_y of shape \(1, 4, 2, 1\).*Received: grad_y.shape=\(1, 2, 2\)",
+        match=r"average_pool_backward: expected grad_y of shape \(1, 4, 2, 1\).*Received: "
+        r"grad_y.shape=\(1, 2, 2\)",
     ):
         average_pool_backward(
             np.zeros((1, 2, 2)), x.shape, 2, data_format="channels_first"
         )  # 4 channels of 4 x 2
     with pytest.raises(
         ValueError,
-        match=r"average_pool_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\).*Received: x_shape=\(4, 2\)",
+        match=r"average_pool_backward: expected input of rank 3, 4 or 5 "
+        r"\(batch, \*spatial, channels\).*Received: x_shape=\(4, 2\)",
     ):
         average_pool_backward(np.zeros((2, 1)), (4, 2), 2)
     with pytest.raises(
         ValueError,
-        match=r"average_pool_backward: the output would be empty: .*Received: x_shape=\(1, 4, 4, 2\), pool_size=\(2, 5\)",
+        match=r"average_pool_backward: the output would be empty: .*Received: x_shape=\(1, 4, 4, 2\), "
+        r"pool_size=\(2, 5\)",
     ):
         average_pool_backward(np.zeros((1, 2, 1, 2)), (1, 4, 4, 2), (2, 5))
     with pytest.raises(
         ValueError,
-        match=r"average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, -4, 2\)",
+        match=r"average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints "
+        r"\(an array's shape\). Received: x_shape=\(1, -4, 2\)",
     ):
         average_pool_backward(np.zeros((1, 2, 2)), (1, -4, 2), 2)
     with pytest.raises(
         TypeError,
-        match=r"global_average_pool_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=4",
+        match=r"global_average_pool_backward: the `x_shape` argument must be a tuple of non-negative "
+        r"ints.*Received: x_shape=4",
     ):
         global_average_pool_backward(np.zeros((1, 2)), 4)
     with pytest.raises(
@@ -628,7 +638,8 @@ def test_backward_errors():
         max_pool_backward(np.array([[["a"]]]), x, 2)
     with pytest.raises(
         ValueError,
-        match=r"global_max_pool_backward: expected grad_y of shape \(1, 2\), the shape of the forward's output \(keepdims=False\). Received: grad_y.shape=\(1, 1, 1, 2\)",
+        match=r"global_max_pool_backward: expected grad_y of shape \(1, 2\), the shape of the forward's "
+        r"output \(keepdims=False\). Received: grad_y.shape=\(1, 1, 1, 2\)",
     ):
         global_max_pool_backward(np.zeros((1, 1, 1, 2)), x)
     with pytest.raises(
@@ -638,12 +649,14 @@ def test_backward_errors():
         global_average_pool_backward(np.zeros((1, 2)), (1, 2, 4, 4), "channels_first", keepdims=True)
     with pytest.raises(
         ValueError,
-        match=r"global_average_pool_backward: every spatial axis must have at least one position.*Received: x_shape=\(1, 0, 2\)",
+        match=r"global_average_pool_backward: every spatial axis must have at least one position.*Received: "
+        r"x_shape=\(1, 0, 2\)",
     ):
         global_average_pool_backward(np.zeros((1, 2)), (1, 0, 2))
     with pytest.raises(
         TypeError,
-        match=r"global_max_pool_backward: the `keepdims` argument must be True or False. Received: keepdims=None",
+        match=r"global_max_pool_backward: the `keepdims` argument must be True or False. Received: "
+        r"keepdims=None",
     ):
         global_max_pool_backward(np.zeros((1, 2)), x, keepdims=None)
 
@@ -730,7 +743,8 @@ def test_max_pool_backward_checks_the_given_output_shape():
     x = np.zeros((1, 4, 4, 2))
     with pytest.raises(
         ValueError,
-        match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's output. Received: grad_y.shape=\(1, 4, 4, 2\)",
+        match=r"max_pool_backward: expected grad_y of shape \(1, 2, 2, 2\), the shape of the forward's "
+        r"output. Received: grad_y.shape=\(1, 4, 4, 2\)",
     ):
         max_pool_backward(np.zeros((1, 2, 2, 2)), x, 2, y=x)
 

@@ -302,7 +302,7 @@ def test_integer_input_gives_float32():
     np.testing.assert_array_equal(upsample_nearest(x, 2), upsample_nearest(x.astype(np.float32), 2))
 
 
-# --- every error message -------------------------------------------------------------------------------------
+# --- every error message ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("op, arg", [(zero_pad, 1), (crop, 1), (upsample_nearest, 2)])
@@ -310,7 +310,8 @@ def test_spatial_op_common_errors(op, arg):
     name = op.__name__
     with pytest.raises(
         ValueError,
-        match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: inputs.shape=\(2, 3\)",
+        match=rf"{name}: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 "
+        r"spatial axes. Received: inputs.shape=\(2, 3\)",
     ):
         op(np.zeros((2, 3)), arg)
     with pytest.raises(
@@ -328,8 +329,15 @@ def test_spatial_op_common_errors(op, arg):
 @pytest.mark.parametrize("op, name", [(zero_pad, "padding"), (crop, "cropping")])
 def test_pair_argument_errors(op, name):
     x1, x2 = np.zeros((1, 9, 1)), np.zeros((1, 9, 9, 1))
-    one_d = rf"{op.__name__}: the `{name}` argument must be a non-negative int, a tuple of 2 non-negative ints \(before, after\), or a tuple of 1 such pair. Received: {name}="
-    two_d = rf"the `{name}` argument must be a non-negative int, a tuple of 2 non-negative ints \(one per spatial axis\), or a tuple of 2 \(before, after\) pairs of non-negative ints. Received: {name}="
+    one_d = (
+        rf"{op.__name__}: the `{name}` argument must be a non-negative int, a tuple of 2 non-negative ints "
+        rf"\(before, after\), or a tuple of 1 such pair. Received: {name}="
+    )
+    two_d = (
+        rf"the `{name}` argument must be a non-negative int, a tuple of 2 non-negative ints "
+        r"\(one per spatial axis\), or a tuple of 2 \(before, after\) pairs of non-negative ints. Received: "
+        rf"{name}="
+    )
     with pytest.raises(ValueError, match=one_d + r"-1"):
         op(x1, -1)
     with pytest.raises(ValueError, match=one_d + r"\(1, 2, 3\)"):
@@ -360,7 +368,8 @@ def test_pair_argument_errors(op, name):
 def test_crop_to_nothing_shows_the_arithmetic():
     with pytest.raises(
         ValueError,
-        match=r"crop: the output would be empty: height: input 4, cropping \(3, 2\) → output -1. Every spatial axis must keep "
+        match=r"crop: the output would be empty: height: input 4, cropping \(3, 2\) → output -1. Every "
+        r"spatial axis must keep "
         r"at least one cell. Received: cropping=\(\(3, 2\), \(0, 0\)\), inputs.shape=\(1, 4, 4, 1\)",
     ):
         crop(np.zeros((1, 4, 4, 1)), ((3, 2), (0, 0)))
@@ -414,7 +423,10 @@ def test_reshape_errors():
         match=r"reshape: expected input with a batch axis \(rank >= 1\). Received: inputs.shape=\(\)",
     ):
         reshape(np.float64(3.0), (1,))
-    expected = r"the `target_shape` argument must be a tuple of positive ints \(the batch axis excluded\), with at most one -1. Received: target_shape="
+    expected = (
+        r"the `target_shape` argument must be a tuple of positive ints \(the batch axis excluded\), with at "
+        r"most one -1. Received: target_shape="
+    )
     with pytest.raises(TypeError, match=r"reshape: " + expected + r"12"):
         reshape(x, 12)
     for bad, shown in [
@@ -428,13 +440,15 @@ def test_reshape_errors():
             reshape(x, bad)
     with pytest.raises(
         ValueError,
-        match=r"reshape: cannot reshape 12 values per sample \(inputs.shape=\(2, 3, 4\)\) into target_shape \(5, 2\), "
+        match=r"reshape: cannot reshape 12 values per sample \(inputs.shape=\(2, 3, 4\)\) into target_shape "
+        r"\(5, 2\), "
         r"which holds 10. Received: target_shape=\(5, 2\)",
     ):
         reshape(x, (5, 2))
     with pytest.raises(
         ValueError,
-        match=r"Reshape 'r': cannot reshape 12 values per sample \(inputs.shape=\(2, 3, 4\)\) into target_shape \(5, -1\): "
+        match=r"Reshape 'r': cannot reshape 12 values per sample \(inputs.shape=\(2, 3, 4\)\) into "
+        r"target_shape \(5, -1\): "
         r"12 is not divisible by 5, the product of the known sizes. Received: target_shape=\[5, -1\]",
     ):
         reshape(x, [5, -1], where="Reshape 'r'")
@@ -569,12 +583,14 @@ def test_backward_input_not_modified(data_format):
 def test_backward_errors():
     with pytest.raises(
         ValueError,
-        match=r"zero_pad_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 or 3 spatial axes. Received: grad_y.shape=\(2, 3\)",
+        match=r"zero_pad_backward: expected input of rank 3, 4 or 5 \(batch, \*spatial, channels\) with 1, 2 "
+        r"or 3 spatial axes. Received: grad_y.shape=\(2, 3\)",
     ):
         zero_pad_backward(np.zeros((2, 3)), 1)
     with pytest.raises(
         ValueError,
-        match=r"zero_pad_backward: grad_y is smaller than the padding it should contain: width: grad_y 3, padding \(2, 2\). "
+        match=r"zero_pad_backward: grad_y is smaller than the padding it should contain: width: grad_y 3, "
+        r"padding \(2, 2\). "
         r"Received: padding=\(\(0, 0\), \(2, 2\)\), grad_y.shape=\(1, 4, 3, 1\)",
     ):
         zero_pad_backward(np.zeros((1, 4, 3, 1)), ((0, 0), (2, 2)))
@@ -585,34 +601,40 @@ def test_backward_errors():
         zero_pad_backward(np.zeros((1, 4, 1)), -1)
     with pytest.raises(
         ValueError,
-        match=r"crop_backward: expected grad_y of shape \(1, 2, 1\), the shape of the forward's output \(x_shape=\(1, 4, 1\) cropped by "
+        match=r"crop_backward: expected grad_y of shape \(1, 2, 1\), the shape of the forward's output "
+        r"\(x_shape=\(1, 4, 1\) cropped by "
         r"\(\(1, 1\),\)\). Received: grad_y.shape=\(1, 3, 1\)",
     ):
         crop_backward(np.zeros((1, 3, 1)), (1, 4, 1), 1)
     with pytest.raises(
         ValueError,
-        match=r"crop_backward: expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: x_shape=\(1, 4\)",
+        match=r"crop_backward: expected input of rank 3, 4 or 5 \(batch, channels, \*spatial\).*Received: "
+        r"x_shape=\(1, 4\)",
     ):
         crop_backward(np.zeros((1, 2)), (1, 4), 1, "channels_first")
     with pytest.raises(
         ValueError,
-        match=r"crop_backward: the `x_shape` argument must be a tuple of non-negative ints \(an array's shape\). Received: x_shape=\(1, 4.0, 1\)",
+        match=r"crop_backward: the `x_shape` argument must be a tuple of non-negative ints "
+        r"\(an array's shape\). Received: x_shape=\(1, 4.0, 1\)",
     ):
         crop_backward(np.zeros((1, 2, 1)), (1, 4.0, 1), 1)
     with pytest.raises(
         ValueError,
-        match=r"upsample_nearest_backward: each spatial size of grad_y must be a multiple of `size`: height: 5 is not a multiple of 2; "
+        match=r"upsample_nearest_backward: each spatial size of grad_y must be a multiple of `size`: height: "
+        r"5 is not a multiple of 2; "
         r"width: 3 is not a multiple of 2. Received: size=\(2, 2\), grad_y.shape=\(1, 5, 3, 1\)",
     ):
         upsample_nearest_backward(np.zeros((1, 5, 3, 1)), 2)
     with pytest.raises(
         ValueError,
-        match=r"upsample_nearest_backward: the `size` argument must contain only positive integers. Received: size=0",
+        match=r"upsample_nearest_backward: the `size` argument must contain only positive integers. "
+        r"Received: size=0",
     ):
         upsample_nearest_backward(np.zeros((1, 4, 1)), 0)
     with pytest.raises(
         ValueError,
-        match=r"flatten_backward: expected grad_y of shape \(2, 12\), the shape of the forward's output. Received: grad_y.shape=\(2, 6\), x_shape=\(2, 3, 4\)",
+        match=r"flatten_backward: expected grad_y of shape \(2, 12\), the shape of the forward's output. "
+        r"Received: grad_y.shape=\(2, 6\), x_shape=\(2, 3, 4\)",
     ):
         flatten_backward(np.zeros((2, 6)), (2, 3, 4))
     with pytest.raises(
@@ -627,7 +649,8 @@ def test_backward_errors():
         flatten_backward(np.zeros((2, 12)), (2, 3, 4), "first")
     with pytest.raises(
         ValueError,
-        match=r"reshape_backward: grad_y must have the batch size and the number of values of x_shape \(the forward keeps the batch axis "
+        match=r"reshape_backward: grad_y must have the batch size and the number of values of x_shape "
+        r"\(the forward keeps the batch axis "
         r"and every value\). Received: grad_y.shape=\(3, 4\), x_shape=\(2, 6\)",
     ):
         reshape_backward(np.zeros((3, 4)), (2, 6))
@@ -638,7 +661,8 @@ def test_backward_errors():
         reshape_backward(np.zeros((2, 5)), (2, 6))
     with pytest.raises(
         TypeError,
-        match=r"reshape_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: x_shape=None",
+        match=r"reshape_backward: the `x_shape` argument must be a tuple of non-negative ints.*Received: "
+        r"x_shape=None",
     ):
         reshape_backward(np.zeros((2, 6)), None)
     with pytest.raises(

@@ -118,7 +118,8 @@ def test_explain_records():
     assert (height.effective_kernel, width.effective_kernel) == (3, 5)
     assert height.formula() == "floor((9 + 1 + 1 - 3) / 2) + 1"
     assert str(height) == (
-        "height: input 9, kernel 3, stride 2, padding same (1 before, 1 after) → output 5 = floor((9 + 1 + 1 - 3) / 2) + 1"
+        "height: input 9, kernel 3, stride 2, padding same (1 before, 1 after) → output 5 = "
+        "floor((9 + 1 + 1 - 3) / 2) + 1"
     )
     assert str(width) == (
         "width: input 10, kernel 3, dilation 2 (effective kernel 5), padding same (2 before, 2 after) "
@@ -137,7 +138,8 @@ def test_explain_records():
         ),
         (
             ((5,), 3, 1, ((2, 0),)),
-            "length: input 5, kernel 3, padding explicit (2 before, 0 after) → output 5 = floor((5 + 2 + 0 - 3) / 1) + 1",
+            "length: input 5, kernel 3, padding explicit (2 before, 0 after) → output 5 = "
+            "floor((5 + 2 + 0 - 3) / 1) + 1",
         ),
         (
             ((5,), 3, 1, 0),
@@ -145,7 +147,8 @@ def test_explain_records():
         ),
         (
             ((5,), 3, 1, "causal"),
-            "length: input 5, kernel 3, padding causal (2 before, 0 after) → output 5 = floor((5 + 2 + 0 - 3) / 1) + 1",
+            "length: input 5, kernel 3, padding causal (2 before, 0 after) → output 5 = "
+            "floor((5 + 2 + 0 - 3) / 1) + 1",
         ),
         (
             ((3,), 1, 1, "same"),
@@ -153,7 +156,8 @@ def test_explain_records():
         ),
         (
             ((6,), 2, 3, "full", 2),
-            "length: input 6, kernel 2, dilation 2 (effective kernel 3), stride 3, padding full (2 before, 2 after) "
+            "length: input 6, kernel 2, dilation 2 (effective kernel 3), stride 3, padding full "
+            "(2 before, 2 after) "
             "→ output 3 = floor((6 + 2 + 2 - 3) / 3) + 1",
         ),
     ],
@@ -180,7 +184,8 @@ def test_axis_names():
             ((10, 3), 5),
             {},
             "width: input 3, kernel 5, padding valid → output -1 = floor((3 + 0 + 0 - 5) / 1) + 1. "
-            "The input is too small for this kernel; use padding='same' or a smaller kernel, stride or dilation.",
+            "The input is too small for this kernel; use padding='same' or a smaller kernel, stride or "
+            "dilation.",
         ),
         (
             ((4,), 3),
