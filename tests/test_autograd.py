@@ -41,7 +41,8 @@ def test_a_non_persistent_tape_computes_once_and_frees_the_saved_arrays():
     np.testing.assert_allclose(grad, d * (v.value * c > 0) * c)
     with pytest.raises(
         RuntimeError,
-        match=r"GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; use GradientTape\(persistent=True\) to call gradient\(\) several times. Received: a second call",
+        match=r"GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; use "
+        r"GradientTape\(persistent=True\) to call gradient\(\) several times. Received: a second call",
     ):
         tape.gradient(t3, [v])
 

@@ -318,7 +318,7 @@ def test_model_checkpoint_missing_monitor_warns_and_saves(tmp_path):
     assert model.saved == [("model", "m.m")]
 
 
-# --- ReduceLROnPlateau ----------------------------------------------------------------------------------------
+# --- ReduceLROnPlateau --------------------------------------------------------------------------------------
 
 
 def lr_per_epoch(model, callback, values, key="val_loss"):
@@ -369,7 +369,7 @@ def test_reduce_lr_missing_monitor_warns():
     assert model.optimizer.learning_rate == 0.1
 
 
-# --- LearningRateScheduler, TerminateOnNaN ---------------------------------------------------------------------
+# --- LearningRateScheduler, TerminateOnNaN ------------------------------------------------------------------
 
 
 def test_learning_rate_scheduler(capsys):
@@ -469,7 +469,7 @@ def test_csv_logger_keeps_rows_when_training_crashes(tmp_path):
     ]  # on disk, though on_train_end never ran
 
 
-# --- every error ----------------------------------------------------------------------------------------------
+# --- every error --------------------------------------------------------------------------------------------
 
 
 def test_errors(tmp_path):

@@ -755,7 +755,8 @@ def test_errors():
         softmax_cross_entropy_with_logits([0], [[1.0, 2.0]], True, label_smoothing=0.1)
     with pytest.raises(
         ValueError,
-        match=r"ignore_class applies to integer labels \(sparse=True\). Received: sparse=False, ignore_class=-1",
+        match=r"ignore_class applies to integer labels \(sparse=True\). Received: sparse=False, "
+        r"ignore_class=-1",
     ):
         softmax_cross_entropy_with_logits([[1.0, 0.0]], [[1.0, 2.0]], False, ignore_class=-1)
     with pytest.raises(

@@ -141,7 +141,8 @@ def test_get_errors(identifier):
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "layer: unknown regularizer. Expected one of ['l1', 'l2', 'l1_l2', 'l1l2'], a Regularizer, a callable or a "
+            "layer: unknown regularizer. Expected one of ['l1', 'l2', 'l1_l2', 'l1l2'], a Regularizer, a "
+            "callable or a "
             f"config dict {{'class_name': 'L1' | 'L2' | 'L1L2', 'config': {{...}}}}. Received: {identifier!r}"
         ),
     ):

@@ -467,7 +467,8 @@ def test_learning_rate_setter_errors():
     with pytest.raises(
         TypeError,
         match=re.escape(
-            "the `learning_rate` argument must be a non-negative float or a LearningRateSchedule. Received: learning_rate='x'"
+            "the `learning_rate` argument must be a non-negative float or a LearningRateSchedule. Received: "
+            "learning_rate='x'"
         ),
     ):
         opt.learning_rate = "x"
@@ -475,8 +476,10 @@ def test_learning_rate_setter_errors():
     with pytest.raises(
         TypeError,
         match=re.escape(
-            "SGD 'SGD' was created with a LearningRateSchedule as its `learning_rate`, so its learning rate cannot be "
-            "set to a number; create the optimizer with a float learning rate to set it. Received: learning_rate=0.01"
+            "SGD 'SGD' was created with a LearningRateSchedule as its `learning_rate`, so its learning rate "
+            "cannot be "
+            "set to a number; create the optimizer with a float learning rate to set it. Received: "
+            "learning_rate=0.01"
         ),
     ):
         scheduled.learning_rate = 0.01
@@ -582,7 +585,8 @@ def test_get_errors(identifier, message):
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "optimizers.get: unknown optimizer. Expected one of ['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd'] (any case), "
+            "optimizers.get: unknown optimizer. Expected one of ['adagrad', 'adam', 'adamw', 'rmsprop', "
+            "'sgd'] (any case), "
             "an Optimizer instance or a config dict {'class_name': ..., 'config': {...}}. " + message
         ),
     ):
@@ -747,7 +751,8 @@ def test_set_state_errors_for_schedules_and_fresh_optimizers():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Adam 'adam'.set_state: missing entries ['w/velocity']. Received: entries ['iterations', 'learning_rate', "
+            "Adam 'adam'.set_state: missing entries ['w/velocity']. Received: entries "
+            "['iterations', 'learning_rate', "
             "'w/momentum']"
         ),
     ):
@@ -759,8 +764,10 @@ def test_set_state_errors_for_schedules_and_fresh_optimizers():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Adam 'adam': the 'momentum' slot kept for 'w' has shape (3,), but the variable has another shape (is the "
-            "state from another model, or do two variables share a path?). Received: variable 'w' with shape (4,)"
+            "Adam 'adam': the 'momentum' slot kept for 'w' has shape (3,), but the variable has another "
+            "shape (is the "
+            "state from another model, or do two variables share a path?). Received: variable 'w' with shape "
+            "(4,)"
         ),
     ):
         fresh.apply([np.ones(4)], [Variable(np.zeros(4), name="w")])
@@ -830,7 +837,8 @@ def test_restored_slots_take_the_variable_dtype():
             SGD,
             dict(weight_decay=-1),
             ValueError,
-            "SGD: the `weight_decay` argument must be a non-negative float or None. Received: weight_decay=-1",
+            "SGD: the `weight_decay` argument must be a non-negative float or None. Received: "
+            "weight_decay=-1",
         ),
         (
             SGD,
@@ -848,7 +856,8 @@ def test_restored_slots_take_the_variable_dtype():
             SGD,
             dict(global_clipnorm="1"),
             TypeError,
-            "SGD: the `global_clipnorm` argument must be a positive float or None. Received: global_clipnorm='1'",
+            "SGD: the `global_clipnorm` argument must be a positive float or None. Received: "
+            "global_clipnorm='1'",
         ),
         (
             Adam,
@@ -933,7 +942,8 @@ def test_restored_slots_take_the_variable_dtype():
             Adagrad,
             dict(initial_accumulator_value=-1),
             ValueError,
-            "Adagrad: the `initial_accumulator_value` argument must be a non-negative float. Received: initial_accumulator_value=-1",
+            "Adagrad: the `initial_accumulator_value` argument must be a non-negative float. Received: "
+            "initial_accumulator_value=-1",
         ),
         (
             Adagrad,
@@ -963,13 +973,15 @@ def test_apply_errors():
             ([np.ones((3, 2))], [w]),
             ValueError,
             prefix
-            + "the gradient for 'dense/kernel' must have the variable's shape (2, 3). Received: grads[0] with shape (3, 2)",
+            + "the gradient for 'dense/kernel' must have the variable's shape (2, 3). Received: grads[0] "
+            "with shape (3, 2)",
         ),
         (
             ([np.full((2, 3), "x")], [w]),
             TypeError,
             prefix
-            + "the gradient for 'dense/kernel' must be a numeric array. Received: grads[0] of type ndarray with dtype=<U1",
+            + "the gradient for 'dense/kernel' must be a numeric array. Received: grads[0] of type ndarray "
+            "with dtype=<U1",
         ),
         (
             ([[[1], [1, 2]]], [w]),
@@ -981,7 +993,8 @@ def test_apply_errors():
             ([np.ones(3)], [np.zeros(3)]),
             TypeError,
             prefix
-            + "expected convolve Variables (with an array `.value` and a `.path`). Received: trainable_variables[0]=array([0., 0., 0.])",
+            + "expected convolve Variables (with an array `.value` and a `.path`). Received: "
+            "trainable_variables[0]=array([0., 0., 0.])",
         ),
         (
             ([np.ones(3)], [Variable(np.zeros(3, dtype=np.int64), name="n")]),
@@ -1004,13 +1017,15 @@ def test_apply_errors():
             ([None, None], [w, b]),
             ValueError,
             prefix
-            + "no gradients provided for any variable. Received: grads=None for every variable ['dense/kernel', 'dense/bias']",
+            + "no gradients provided for any variable. Received: grads=None for every variable "
+            "['dense/kernel', 'dense/bias']",
         ),
         (
             ([np.ones(3)], None),
             ValueError,
             prefix
-            + "pass the variables with the gradients the first time, or call `optimizer.build(variables)` first. "
+            + "pass the variables with the gradients the first time, or call `optimizer.build(variables)` "
+            "first. "
             "Received: trainable_variables=None",
         ),
     ]
@@ -1022,7 +1037,8 @@ def test_apply_errors():
     with pytest.raises(
         TypeError,
         match=re.escape(
-            "SGD 'SGD': apply_gradients expects a list of (gradient, variable) pairs. Received: grads_and_vars=[(1, 2, 3)]"
+            "SGD 'SGD': apply_gradients expects a list of (gradient, variable) pairs. Received: "
+            "grads_and_vars=[(1, 2, 3)]"
         ),
     ):
         opt.apply_gradients([(1, 2, 3)])

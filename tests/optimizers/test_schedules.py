@@ -154,7 +154,8 @@ def test_custom_schedule_subclass():
         (
             lambda: ExponentialDecay(-0.1, 10, 0.5),
             ValueError,
-            "ExponentialDecay: the `initial_learning_rate` argument must be a non-negative float. Received: initial_learning_rate=-0.1",
+            "ExponentialDecay: the `initial_learning_rate` argument must be a non-negative float. Received: "
+            "initial_learning_rate=-0.1",
         ),
         (
             lambda: ExponentialDecay(0.1, 0, 0.5),
@@ -190,18 +191,21 @@ def test_custom_schedule_subclass():
         (
             lambda: CosineDecay(0.1, 10, warmup_target=-1.0),
             ValueError,
-            "CosineDecay: the `warmup_target` argument must be a non-negative float or None. Received: warmup_target=-1.0",
+            "CosineDecay: the `warmup_target` argument must be a non-negative float or None. Received: "
+            "warmup_target=-1.0",
         ),
         (
             lambda: CosineDecay(0.1, 10, warmup_steps=-1),
             ValueError,
-            "CosineDecay: the `warmup_steps` argument must be a non-negative float. Received: warmup_steps=-1",
+            "CosineDecay: the `warmup_steps` argument must be a non-negative float. Received: "
+            "warmup_steps=-1",
         ),
         (lambda: CosineDecay(float("nan"), 10), ValueError, "Received: initial_learning_rate=nan"),
         (
             lambda: PiecewiseConstantDecay([10, 20], [1.0, 0.5]),
             ValueError,
-            "PiecewiseConstantDecay: the length of `boundaries` should be 1 less than the length of `values`. "
+            "PiecewiseConstantDecay: the length of `boundaries` should be 1 less than the length of "
+            "`values`. "
             "Received: boundaries=[10, 20] of length 2, and values=[1.0, 0.5] of length 2",
         ),
         (
@@ -217,17 +221,20 @@ def test_custom_schedule_subclass():
         (
             lambda: PiecewiseConstantDecay([10], [1.0, -0.5]),
             ValueError,
-            "PiecewiseConstantDecay: the `values[1]` argument must be a non-negative float. Received: values[1]=-0.5",
+            "PiecewiseConstantDecay: the `values[1]` argument must be a non-negative float. Received: "
+            "values[1]=-0.5",
         ),
         (
             lambda: PiecewiseConstantDecay(["a"], [1.0, 0.5]),
             TypeError,
-            "PiecewiseConstantDecay: the `boundaries[0]` argument must be a finite float. Received: boundaries[0]='a'",
+            "PiecewiseConstantDecay: the `boundaries[0]` argument must be a finite float. Received: "
+            "boundaries[0]='a'",
         ),
         (
             lambda: PiecewiseConstantDecay(10, [1.0]),
             TypeError,
-            "PiecewiseConstantDecay: `boundaries` and `values` must be lists of numbers. Received: boundaries=10, values=[1.0]",
+            "PiecewiseConstantDecay: `boundaries` and `values` must be lists of numbers. Received: "
+            "boundaries=10, values=[1.0]",
         ),
         (
             lambda: ExponentialDecay(0.1, 10, 0.5)(-1),
@@ -248,7 +255,8 @@ def test_custom_schedule_subclass():
         (
             lambda: schedules.deserialize(0.1),
             ValueError,
-            "schedules.deserialize: expected a dict {'class_name': one of ['CosineDecay', 'ExponentialDecay', "
+            "schedules.deserialize: expected a dict {'class_name': one of "
+            "['CosineDecay', 'ExponentialDecay', "
             "'PiecewiseConstantDecay'], 'config': {...}}. Received: 0.1",
         ),
         (

@@ -116,9 +116,9 @@ def test_round_trip_keeps_architecture_weights_compile_and_optimizer_state(tmp_p
     x, _ = data()
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     # the seeded Dropout's generator continues where it was
-    seeded = lambda m: next(
+    seeded = lambda m: next(  # noqa: E731
         item for item in m.layers if isinstance(item, L.Dropout) and item.seed is not None
-    )  # noqa: E731
+    )
     assert seeded(loaded)._rng.bit_generator.state == seeded(model)._rng.bit_generator.state
 
 
@@ -337,11 +337,13 @@ def test_missing_file(tmp_path):
         (5, r"the file is 5 bytes long, too short"),
         (
             100,
-            r"the file is truncated or not a safetensors file: its header should be \d+ bytes, but only 92 bytes follow",
+            r"the file is truncated or not a safetensors file: its header should be \d+ bytes, but only 92 "
+            r"bytes follow",
         ),
         (
             -1,
-            r"the file is truncated: its tensors need \d+ bytes of data, but only \d+ bytes follow the header",
+            r"the file is truncated: its tensors need \d+ bytes of data, but only \d+ bytes follow the "
+            r"header",
         ),
     ],
 )
