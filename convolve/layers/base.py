@@ -148,7 +148,8 @@ class Layer:
                 value = np.broadcast_to(np.zeros((), dtype=self.dtype), tuple(shape))
             except (ValueError, TypeError) as error:  # a shape NumPy cannot even describe
                 raise ValueError(
-                    f"{self.where}: weight '{name}' would have an impossible shape ({error}). Received: shape={shape!r}"
+                    f"{self.where}: weight '{name}' would have an impossible shape ({error}). "
+                    f"Received: shape={shape!r}"
                 ) from None
         else:
             value = np.asarray(init(tuple(shape), dtype=self.dtype), dtype=self.dtype)
@@ -216,13 +217,14 @@ class Layer:
         shape = tuple(shape)
         if self.input_ndim is not None and len(shape) != self.input_ndim:
             raise ValueError(
-                f"Input of layer {self.where} is incompatible with the layer: expected ndim={self.input_ndim}, "
-                f"found ndim={len(shape)}. Full shape received: {format_shape(shape)}"
+                f"Input of layer {self.where} is incompatible with the layer: expected "
+                f"ndim={self.input_ndim}, found ndim={len(shape)}. Full shape received: {format_shape(shape)}"
             )
         if self.min_ndim is not None and len(shape) < self.min_ndim:
             raise ValueError(
-                f"Input of layer {self.where} is incompatible with the layer: expected min_ndim={self.min_ndim}, "
-                f"found ndim={len(shape)}. Full shape received: {format_shape(shape)}"
+                f"Input of layer {self.where} is incompatible with the layer: expected "
+                f"min_ndim={self.min_ndim}, found ndim={len(shape)}. "
+                f"Full shape received: {format_shape(shape)}"
             )
         if self.built and self._built_input_shape is not None:
             for axis in self._fixed_axes():
@@ -230,7 +232,8 @@ class Layer:
                 if want is not None and got is not None and want != got:
                     raise ValueError(
                         f"Input of layer {self.where} is incompatible with the layer: expected axis {axis} "
-                        f"of input shape to have value {want}, but received input with shape {format_shape(shape)}"
+                        f"of input shape to have value {want}, but received input with shape "
+                        f"{format_shape(shape)}"
                     )
 
     def _fixed_axes(self) -> tuple:

@@ -213,13 +213,15 @@ class Conv1D(Conv):
 
 
 class Conv2D(Conv):
-    """2-D convolution over (batch, height, width, channels). Kernel (kh, kw, in_channels // groups, filters)."""
+    """2-D convolution over (batch, height, width, channels). Kernel (kh, kw, in_channels // groups,
+    filters)."""
 
     rank = 2
 
 
 class Conv3D(Conv):
-    """3-D convolution over (batch, depth, height, width, channels). Kernel (kd, kh, kw, in // groups, filters)."""
+    """3-D convolution over (batch, depth, height, width, channels). Kernel (kd, kh, kw,
+    in // groups, filters)."""
 
     rank = 3
 
@@ -422,8 +424,8 @@ class ConvTranspose(BaseConv):
             )
             if any(p >= s for p, s in zip(self.output_padding, self.strides)):
                 raise ValueError(
-                    f"{self.where}: the `output_padding` argument must be smaller than `strides` on every axis. "
-                    f"Received: output_padding={output_padding!r}, strides={self.strides}"
+                    f"{self.where}: the `output_padding` argument must be smaller than `strides` on every "
+                    f"axis. Received: output_padding={output_padding!r}, strides={self.strides}"
                 )
         self.kernel_initializer = initializers.get(kernel_initializer, self.where)
 
@@ -496,12 +498,14 @@ class Conv1DTranspose(ConvTranspose):
 
 
 class Conv2DTranspose(ConvTranspose):
-    """2-D transposed convolution over (batch, height, width, channels). Kernel (kh, kw, filters, in_channels)."""
+    """2-D transposed convolution over (batch, height, width, channels). Kernel (kh, kw, filters,
+    in_channels)."""
 
     rank = 2
 
 
 class Conv3DTranspose(ConvTranspose):
-    """3-D transposed convolution over (batch, depth, height, width, channels). Kernel (kd, kh, kw, filters, in)."""
+    """3-D transposed convolution over (batch, depth, height, width, channels). Kernel (kd, kh, kw,
+    filters, in)."""
 
     rank = 3

@@ -168,11 +168,13 @@ class Reshape(Layer):
             target = tuple(target_shape)
         except TypeError:
             raise TypeError(
-                f"{self.where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}"
+                f"{self.where}: the `target_shape` argument must be {expected}. "
+                f"Received: target_shape={target_shape!r}"
             ) from None
         if not all(_is_int(d) and (d >= 1 or d == -1) for d in target) or target.count(-1) > 1:
             raise ValueError(
-                f"{self.where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}"
+                f"{self.where}: the `target_shape` argument must be {expected}. "
+                f"Received: target_shape={target_shape!r}"
             )
         self.target_shape = tuple(int(d) for d in target)
 
@@ -224,17 +226,20 @@ class Dropout(Layer):
                 items = tuple(noise_shape)
             except TypeError:
                 raise TypeError(
-                    f"{self.where}: the `noise_shape` argument must be {expected}. Received: noise_shape={noise_shape!r}"
+                    f"{self.where}: the `noise_shape` argument must be {expected}. "
+                    f"Received: noise_shape={noise_shape!r}"
                 ) from None
             if isinstance(noise_shape, str) or not all(d is None or (_is_int(d) and d >= 1) for d in items):
                 raise ValueError(
-                    f"{self.where}: the `noise_shape` argument must be {expected}. Received: noise_shape={noise_shape!r}"
+                    f"{self.where}: the `noise_shape` argument must be {expected}. "
+                    f"Received: noise_shape={noise_shape!r}"
                 )
             noise_shape = tuple(None if d is None else int(d) for d in items)
         self.noise_shape = noise_shape
         if seed is not None and not (_is_int(seed) and seed >= 0):
             raise ValueError(
-                f"{self.where}: the `seed` argument must be None or a non-negative int. Received: seed={seed!r}"
+                f"{self.where}: the `seed` argument must be None or a non-negative int. "
+                f"Received: seed={seed!r}"
             )
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else generator(self.seed)
@@ -253,8 +258,8 @@ class Dropout(Layer):
         for n, s in zip(resolved, shape):
             if n is not None and s is not None and n != 1 and n != s:
                 raise ValueError(
-                    f"{self.where}: every entry of `noise_shape` must be 1, None or the input's size on that axis. "
-                    f"Received: noise_shape={self.noise_shape} for input of shape {format_shape(shape)}"
+                    f"{self.where}: every entry of `noise_shape` must be 1, None or the input's size on that "
+                    f"axis. Received: noise_shape={self.noise_shape} for input of shape {format_shape(shape)}"
                 )
         return resolved
 

@@ -62,8 +62,9 @@ class BatchNormalization(Layer):
         ndim = len(tuple(shape))
         if not (-ndim <= self.axis < ndim) or self.axis % ndim == 0:
             raise ValueError(
-                f"{self.where}: the `axis` argument must name a non-batch axis, in [-{ndim}, -1] or [1, {ndim - 1}] "
-                f"for input of rank {ndim}. Received: axis={self.axis}, input shape {format_shape(shape)}"
+                f"{self.where}: the `axis` argument must name a non-batch axis, in [-{ndim}, -1] or "
+                f"[1, {ndim - 1}] for input of rank {ndim}. "
+                f"Received: axis={self.axis}, input shape {format_shape(shape)}"
             )
 
     def _fixed_axes(self):

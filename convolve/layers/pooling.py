@@ -162,7 +162,8 @@ class BaseGlobalPooling(Layer):
         self.data_format = standardize_data_format(data_format, self.where)
         if not isinstance(keepdims, (bool, np.bool_)):
             raise TypeError(
-                f"{self.where}: the `keepdims` argument must be True or False. Received: keepdims={keepdims!r}"
+                f"{self.where}: the `keepdims` argument must be True or False. "
+                f"Received: keepdims={keepdims!r}"
             )
         self.keepdims = bool(keepdims)
         self.input_ndim = self.rank + 2

@@ -86,7 +86,8 @@ class ZeroPadding1D(BaseZeroPadding):
 
 
 class ZeroPadding2D(BaseZeroPadding):
-    """Zeros around (batch, height, width, channels). ``padding``: int, (ph, pw) or ((top, bottom), (left, right))."""
+    """Zeros around (batch, height, width, channels). ``padding``: int, (ph, pw) or ((top, bottom),
+    (left, right))."""
 
     rank = 2
 
@@ -95,7 +96,8 @@ class ZeroPadding2D(BaseZeroPadding):
 
 
 class ZeroPadding3D(BaseZeroPadding):
-    """Zeros around (batch, depth, height, width, channels). ``padding``: int, 3 ints or 3 (before, after) pairs."""
+    """Zeros around (batch, depth, height, width, channels). ``padding``: int, 3 ints or
+    3 (before, after) pairs."""
 
     rank = 3
 
@@ -122,8 +124,9 @@ class BaseCropping(_Spatial):
         ]
         if problems:
             raise ValueError(
-                f"{self.where}: the output would be empty: {'; '.join(problems)}. Every spatial axis must keep "
-                f"at least one cell. Received: cropping={self.cropping}, input shape {format_shape(shape)}"
+                f"{self.where}: the output would be empty: {'; '.join(problems)}. Every spatial axis must "
+                f"keep at least one cell. Received: cropping={self.cropping}, input shape "
+                f"{format_shape(shape)}"
             )
 
     def compute_output_shape(self, input_shape):
@@ -156,7 +159,8 @@ class Cropping1D(BaseCropping):
 
 
 class Cropping2D(BaseCropping):
-    """Crop (batch, height, width, channels). ``cropping``: int, (ch, cw) or ((top, bottom), (left, right))."""
+    """Crop (batch, height, width, channels). ``cropping``: int, (ch, cw) or
+    ((top, bottom), (left, right))."""
 
     rank = 2
 

@@ -71,9 +71,10 @@ class Model(LayerWeightsMixin, TrainingMixin):
         self._init_model(name if name is not None else unique_name("functional"), trainable)
         if inputs is None or outputs is None:
             raise TypeError(
-                f"{self.where}: the functional API needs inputs and outputs: Model(inputs, outputs), where inputs "
-                "come from Input(shape). Received: "
-                f"inputs={'None' if inputs is None else 'given'}, outputs={'None' if outputs is None else 'given'}"
+                f"{self.where}: the functional API needs inputs and outputs: Model(inputs, outputs), where "
+                "inputs come from Input(shape). Received: "
+                f"inputs={'None' if inputs is None else 'given'}, "
+                f"outputs={'None' if outputs is None else 'given'}"
             )
         self._init_graph(inputs, outputs)
 
@@ -143,8 +144,8 @@ class Model(LayerWeightsMixin, TrainingMixin):
             or not all(isinstance(t, KerasTensor) for t in items)
         ):
             raise TypeError(
-                f"{self.where}: {what} must be a symbolic tensor (from Input(shape) or a layer called on one) "
-                f"or a non-empty list of them. Received: {what}={value!r}"
+                f"{self.where}: {what} must be a symbolic tensor (from Input(shape) or a layer called on "
+                f"one) or a non-empty list of them. Received: {what}={value!r}"
             )
         return list(items)
 
@@ -165,8 +166,8 @@ class Model(LayerWeightsMixin, TrainingMixin):
                     continue
                 if not tensor.inputs:  # a graph source that is not among the inputs
                     raise ValueError(
-                        f"{self.where}: the graph is disconnected: the outputs depend on {tensor!r}, which is not "
-                        f"among the model's inputs. Received: inputs={[t.name for t in self._inputs]}"
+                        f"{self.where}: the graph is disconnected: the outputs depend on {tensor!r}, which "
+                        f"is not among the model's inputs. Received: inputs={[t.name for t in self._inputs]}"
                     )
                 visiting.add(id(tensor))
                 stack.append((tensor, True))
@@ -269,8 +270,8 @@ class Model(LayerWeightsMixin, TrainingMixin):
                 else f"one {type(inputs).__name__}"
             )
             raise ValueError(
-                f"{where}: the model has {n} inputs ({', '.join(t.name for t in self._inputs)}); pass a list of "
-                f"{n} arrays (or a dict by input name). Received: {got}"
+                f"{where}: the model has {n} inputs ({', '.join(t.name for t in self._inputs)}); pass a list "
+                f"of {n} arrays (or a dict by input name). Received: {got}"
             )
         values = []
         for i, (tensor, x) in enumerate(zip(self._inputs, items)):
@@ -355,7 +356,8 @@ class Model(LayerWeightsMixin, TrainingMixin):
         if not self._single_output:
             raise ValueError(
                 f"{self.where}.{what}: training and evaluation support models with one output. "
-                f"Received: a model with {len(self._outputs)} outputs ({', '.join(t.name for t in self._outputs)})"
+                f"Received: a model with {len(self._outputs)} outputs "
+                f"({', '.join(t.name for t in self._outputs)})"
             )
         if x is None:
             return super()._check_data(x, y, sample_weight, what)
@@ -418,7 +420,8 @@ class Model(LayerWeightsMixin, TrainingMixin):
                 and isinstance(ref[1], int)
             ):
                 raise ValueError(
-                    f"Model.from_config: a tensor reference must be [layer name, node index, 0]. Received: {ref!r}"
+                    "Model.from_config: a tensor reference must be [layer name, node index, 0]. "
+                    f"Received: {ref!r}"
                 )
             return tensors.get((ref[0], ref[1]))
 

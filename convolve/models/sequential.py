@@ -62,7 +62,8 @@ class Sequential(Model):
             )
         if any(existing.name == layer.name for existing in self._stack):
             raise ValueError(
-                f"{self.where}: all layers must have unique names. Received: a second layer named {layer.name!r}"
+                f"{self.where}: all layers must have unique names. "
+                f"Received: a second layer named {layer.name!r}"
             )
         if not self._stack and self._input_layer is None and layer._input_shape_arg is not None:
             self._input_layer = InputLayer(shape=layer._input_shape_arg, dtype=layer.dtype)

@@ -74,7 +74,8 @@ class TrainingMixin:
         if not getattr(self, "compiled", False) or self.loss is None:
             raise RuntimeError(
                 f"{self.where}: call compile(optimizer, loss, metrics) before {what}(). "
-                f"Received: a model that is {'compiled without a loss' if getattr(self, 'compiled', False) else 'not compiled'}"
+                "Received: a model that is "
+                f"{'compiled without a loss' if getattr(self, 'compiled', False) else 'not compiled'}"
             )
 
     # ---- one step ----------------------------------------------------------------------
@@ -165,7 +166,8 @@ class TrainingMixin:
             )
         if len(x) != len(y):
             raise ValueError(
-                f"{where}: x and y must have the same number of samples. Received: len(x)={len(x)}, len(y)={len(y)}"
+                f"{where}: x and y must have the same number of samples. "
+                f"Received: len(x)={len(x)}, len(y)={len(y)}"
             )
         if len(x) == 0:
             raise ValueError(
@@ -227,7 +229,8 @@ class TrainingMixin:
             or not 0.0 <= validation_split < 1.0
         ):
             raise ValueError(
-                f"{where}: validation_split must be a number in [0, 1). Received: validation_split={validation_split!r}"
+                f"{where}: validation_split must be a number in [0, 1). "
+                f"Received: validation_split={validation_split!r}"
             )
         x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
         if validation_data is None and validation_split:
@@ -335,7 +338,8 @@ def _resolve_verbose(verbose):
 def _unpack(data):
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise ValueError(
-            f"validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight). Received: {type(data).__name__}"
+            "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight). "
+            f"Received: {type(data).__name__}"
             + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else "")
         )
     return data[0], data[1], (data[2] if len(data) == 3 else None)
@@ -362,7 +366,8 @@ def _apply_class_weight(y, sample_weight, class_weight, where):
     missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
     if missing:
         raise ValueError(
-            f"{where}: class_weight must give a weight for every class in y. Received: no weight for classes {missing}"
+            f"{where}: class_weight must give a weight for every class in y. "
+            f"Received: no weight for classes {missing}"
         )
     table = {int(c): class_weight[int(c)] for c in np.unique(labels)}
     _check_weights(np.array(list(table.values()), dtype=np.float64), "class_weight", where)

@@ -39,7 +39,8 @@ class LayerWeightsMixin:
             shape = np.shape(value)
             if tuple(shape) != var.shape:
                 raise ValueError(
-                    f"{self.where}: weight '{var.path}' has shape {var.shape}. Received: an array of shape {tuple(shape)}"
+                    f"{self.where}: weight '{var.path}' has shape {var.shape}. "
+                    f"Received: an array of shape {tuple(shape)}"
                 )
         i = 0
         for layer in self.layers:

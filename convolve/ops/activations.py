@@ -84,9 +84,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, *, where="relu", 
         negative_slope != 0.0 or threshold != 0.0 or out.shape != x.shape or out.dtype != x.dtype
     ):
         raise ValueError(
-            f"{where}: `out` is for the plain relu (negative_slope=0, threshold=0) into an array of x's shape "
-            f"{x.shape} and dtype {x.dtype}. Received: negative_slope={negative_slope}, threshold={threshold}, "
-            f"out with shape {out.shape} and dtype {out.dtype}"
+            f"{where}: `out` is for the plain relu (negative_slope=0, threshold=0) into an array of x's "
+            f"shape {x.shape} and dtype {x.dtype}. Received: negative_slope={negative_slope}, "
+            f"threshold={threshold}, out with shape {out.shape} and dtype {out.dtype}"
         )
     if negative_slope == 0.0 and threshold == 0.0:
         # maximum(x, 0) == where(x > 0, x, 0) but NaN stays NaN, in one pass that reads x and
@@ -174,7 +174,8 @@ def gelu(x, approximate=False, *, where="gelu"):
     """
     if not isinstance(approximate, (bool, np.bool_)):
         raise TypeError(
-            f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}"
+            f"{where}: the `approximate` argument must be True or False. "
+            f"Received: approximate={approximate!r}"
         )
     x = as_float_array(x, where=where, name="x")
     xp = get_array_module(x)
@@ -198,7 +199,8 @@ def gelu_backward(grad_y, x, approximate=False, *, where="gelu_backward"):
     """
     if not isinstance(approximate, (bool, np.bool_)):
         raise TypeError(
-            f"{where}: the `approximate` argument must be True or False. Received: approximate={approximate!r}"
+            f"{where}: the `approximate` argument must be True or False. "
+            f"Received: approximate={approximate!r}"
         )
     g, x, xp = _grad_and(grad_y, x, "x", where)
     if approximate:
@@ -432,7 +434,8 @@ def _grad_and(grad_y, v, name, where):
     v = as_float_array(v, where=where, name=name)
     if g.shape != v.shape:
         raise ValueError(
-            f"{where}: grad_y must have the shape of {name}. Received: grad_y.shape={g.shape}, {name}.shape={v.shape}"
+            f"{where}: grad_y must have the shape of {name}. "
+            f"Received: grad_y.shape={g.shape}, {name}.shape={v.shape}"
         )
     dtype = np.result_type(g, v)
     return g.astype(dtype, copy=False), v.astype(dtype, copy=False), get_array_module(g, v)

@@ -63,7 +63,8 @@ def check_int(value, name: str, where: str = "", minimum: int = 1, none_ok: bool
     if not _is_int(value) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(
-            f"{_prefix(where)}`{name}` must be {kind}{' or None' if none_ok else ''}. Received: {name}={value!r}"
+            f"{_prefix(where)}`{name}` must be {kind}{' or None' if none_ok else ''}. "
+            f"Received: {name}={value!r}"
         )
     return int(value)
 

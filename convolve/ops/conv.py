@@ -195,8 +195,8 @@ def conv(
     elif formulation not in applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups):
         raise ValueError(
             f"{where}: formulation must be one of "
-            f"{applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups)} for this shape. "
-            f"Received: formulation={formulation!r}"
+            f"{applicable_formulations(spec.channels, spec.kernel_size, spec.strides, groups)} for this "
+            f"shape. Received: formulation={formulation!r}"
         )
     xp = pad(spec.x, spec.pads, spec.padding_mode)  # (N, *P, C)
     y = _forward(
@@ -237,7 +237,8 @@ def _arrays_and_rank(x, kernel, data_format, where, kernel_layout, what):
     n = kernel.ndim - 2
     if n not in (1, 2, 3):
         raise ValueError(
-            f"{where}: expected a kernel of rank 3, 4 or 5 {kernel_layout}. Received: kernel.shape={kernel.shape}"
+            f"{where}: expected a kernel of rank 3, 4 or 5 {kernel_layout}. "
+            f"Received: kernel.shape={kernel.shape}"
         )
     data_format = standardize_data_format(data_format, where)
     if x.ndim != n + 2:
@@ -245,7 +246,8 @@ def _arrays_and_rank(x, kernel, data_format, where, kernel_layout, what):
             "(batch, *spatial, channels)" if data_format == "channels_last" else "(batch, channels, *spatial)"
         )
         raise ValueError(
-            f"{where}: expected input of rank {n + 2} {layout} for a {n}-D {what}. Received: inputs.shape={x.shape}"
+            f"{where}: expected input of rank {n + 2} {layout} for a {n}-D {what}. "
+            f"Received: inputs.shape={x.shape}"
         )
     return x, kernel, n, data_format
 
@@ -1124,10 +1126,13 @@ def _check_transpose(x, kernel, bias, strides, padding, output_padding, dilation
     if kernel.shape[-1] != channels:
         hint = ""
         if kernel.shape[-2] == channels:
-            hint = " (this looks like a convolution kernel (*kernel_size, in_channels, filters); swap its last two axes)"
+            hint = (
+                " (this looks like a convolution kernel (*kernel_size, in_channels, filters); "
+                "swap its last two axes)"
+            )
         raise ValueError(
-            f"{where}: a transposed convolution's kernel is (*kernel_size, filters, in_channels), so its last "
-            f"axis must equal the input channels, {channels}{hint}. "
+            f"{where}: a transposed convolution's kernel is (*kernel_size, filters, in_channels), so its "
+            f"last axis must equal the input channels, {channels}{hint}. "
             f"Received: kernel.shape={kernel.shape}, inputs.shape={input_shape}"
         )
     bias = bias_array(bias, filters, where)

@@ -386,7 +386,8 @@ def _geometry(shape, pool_size, strides, padding, data_format, where, name="inpu
         out_sizes, pads = conv_output_shape(last_shape[1:-1], pool_size, strides, padding, 1, where=where)
     except ValueError as error:  # the only one left: an empty output; add what was received
         raise ValueError(
-            f"{error} Received: {name}={tuple(shape)}, pool_size={pool_size}, strides={strides}, padding={padding!r}"
+            f"{error} Received: {name}={tuple(shape)}, pool_size={pool_size}, strides={strides}, "
+            f"padding={padding!r}"
         ) from None
     return pool_size, strides, out_sizes, pads, data_format, last_shape
 

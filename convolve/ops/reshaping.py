@@ -276,11 +276,13 @@ def reshape(x, target_shape, where="reshape"):
         target = tuple(target_shape)
     except TypeError:
         raise TypeError(
-            f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}"
+            f"{where}: the `target_shape` argument must be {expected}. "
+            f"Received: target_shape={target_shape!r}"
         ) from None
     if not all(_is_int(d) and (d >= 1 or d == -1) for d in target) or sum(d == -1 for d in target) > 1:
         raise ValueError(
-            f"{where}: the `target_shape` argument must be {expected}. Received: target_shape={target_shape!r}"
+            f"{where}: the `target_shape` argument must be {expected}. "
+            f"Received: target_shape={target_shape!r}"
         )
     target = tuple(int(d) for d in target)
     target = resolve_target_shape(
@@ -302,8 +304,8 @@ def resolve_target_shape(
         if per_sample % known:
             raise ValueError(
                 f"{where}: cannot reshape {per_sample} values per sample{described} into "
-                f"target_shape {target}: {per_sample} is not divisible by {known}, the product of the known sizes. "
-                f"Received: {received}"
+                f"target_shape {target}: {per_sample} is not divisible by {known}, the product of the known "
+                f"sizes. Received: {received}"
             )
         return tuple(per_sample // known if d == -1 else d for d in target)
     if known != per_sample:
@@ -321,7 +323,8 @@ def reshape_backward(grad_y, x_shape, where="reshape_backward"):
     if not x_shape or g.ndim == 0 or g.shape[0] != x_shape[0] or g.size != math.prod(x_shape):
         raise ValueError(
             f"{where}: grad_y must have the batch size and the number of values of x_shape "
-            f"(the forward keeps the batch axis and every value). Received: grad_y.shape={g.shape}, x_shape={x_shape}"
+            "(the forward keeps the batch axis and every value). "
+            f"Received: grad_y.shape={g.shape}, x_shape={x_shape}"
         )
     return g.reshape(x_shape)
 
@@ -336,7 +339,10 @@ def _is_int(v) -> bool:
 def standardize_shape(shape, name, where):
     """An array's shape (a sequence of non-negative ints) -> a tuple of ints; for the
     backward passes that take the forward input's shape instead of the input."""
-    message = f"{where}: the `{name}` argument must be a tuple of non-negative ints (an array's shape). Received: {name}={shape!r}"
+    message = (
+        f"{where}: the `{name}` argument must be a tuple of non-negative ints (an array's shape). "
+        f"Received: {name}={shape!r}"
+    )
     try:
         items = tuple(shape)
     except TypeError:

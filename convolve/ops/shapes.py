@@ -149,7 +149,8 @@ def conv_output_shape(
         if out < 1:
             raise ValueError(
                 f"{where + ': ' if where else ''}the output would be empty: {record}. "
-                f"The input is too small for this kernel; use padding='same' or a smaller kernel, stride or dilation."
+                "The input is too small for this kernel; "
+                "use padding='same' or a smaller kernel, stride or dilation."
             )
         outs.append(out)
         pads.append((before, after))
