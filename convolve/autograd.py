@@ -80,7 +80,8 @@ class GradientTape:
     def __init__(self, persistent=False):
         if not isinstance(persistent, (bool, np.bool_)):
             raise TypeError(
-                f"GradientTape: the `persistent` argument must be True or False. Received: persistent={persistent!r}"
+                "GradientTape: the `persistent` argument must be True or False. "
+                f"Received: persistent={persistent!r}"
             )
         self.persistent = bool(persistent)
         self._used = False
@@ -113,7 +114,8 @@ class GradientTape:
         """
         if not isinstance(target, Tensor):
             raise TypeError(
-                f"GradientTape.gradient: the target must be a recorded Tensor. Received: {type(target).__name__}"
+                "GradientTape.gradient: the target must be a recorded Tensor. "
+                f"Received: {type(target).__name__}"
             )
         if self._used and not self.persistent:
             raise RuntimeError(

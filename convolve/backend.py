@@ -62,7 +62,8 @@ def as_float_array(x, dtype=None, *, where: str = "input", name: str = "x"):
             x = np.asarray(x)
         except (ValueError, TypeError) as e:  # ragged lists and the like
             raise TypeError(
-                f"{where} expected a numeric array for {name}. Received: {name} that cannot become an array ({e})"
+                f"{where} expected a numeric array for {name}. "
+                f"Received: {name} that cannot become an array ({e})"
             ) from None
     kind = x.dtype.kind
     if kind not in "biuf":

@@ -126,7 +126,8 @@ class CallbackList(Callback):
                     else type(item).__name__
                 )
                 raise TypeError(
-                    f"CallbackList: expected Callback instances, e.g. EarlyStopping(patience=3). Received: {item!r} of type {kind}"
+                    "CallbackList: expected Callback instances, e.g. EarlyStopping(patience=3). "
+                    f"Received: {item!r} of type {kind}"
                 )
         self.callbacks = flat
         self.history = next((c for c in flat if isinstance(c, History)), None)
@@ -141,7 +142,8 @@ class CallbackList(Callback):
     def append(self, callback):
         if not isinstance(callback, Callback):
             raise TypeError(
-                f"CallbackList.append: expected a Callback instance. Received: {callback!r} of type {type(callback).__name__}"
+                "CallbackList.append: expected a Callback instance. "
+                f"Received: {callback!r} of type {type(callback).__name__}"
             )
         self.callbacks.append(callback)
         if self.model is not None:
@@ -377,8 +379,8 @@ class ModelCheckpoint(Callback):
             isinstance(save_freq, bool) or not isinstance(save_freq, numbers.Integral) or save_freq < 1
         ):
             raise ValueError(
-                "ModelCheckpoint: the `save_freq` argument must be 'epoch' or a positive int (a number of batches). "
-                f"Received: save_freq={save_freq!r}"
+                "ModelCheckpoint: the `save_freq` argument must be 'epoch' or a positive int (a number of "
+                f"batches). Received: save_freq={save_freq!r}"
             )
         self.save_freq = save_freq
         # the direction only matters when comparing
@@ -425,7 +427,8 @@ class ModelCheckpoint(Callback):
         except KeyError as e:
             available = ", ".join(["epoch", *([] if batch is None else ["batch"]), *logs])
             raise KeyError(
-                f'Failed to format this callback filepath: "{self.filepath}". Reason: no value for {e.args[0]}. '
+                f'Failed to format this callback filepath: "{self.filepath}". '
+                f'Reason: no value for {e.args[0]}. '
                 f"Available keys: {available}"
             ) from None
 
@@ -442,7 +445,8 @@ class ModelCheckpoint(Callback):
         if _improved(current, self.best, self.direction, 0.0):
             if self.verbose > 0:
                 _print(
-                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {filepath}"
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving "
+                    f"model to {filepath}"
                 )
             self.best = current
             return True
@@ -551,7 +555,8 @@ class LearningRateScheduler(Callback):
         super().__init__()
         if not callable(schedule):
             raise TypeError(
-                f"LearningRateScheduler: expected a callable schedule(epoch, lr) -> new lr. Received: schedule={schedule!r}"
+                "LearningRateScheduler: expected a callable schedule(epoch, lr) -> new lr. "
+                f"Received: schedule={schedule!r}"
             )
         self.schedule = schedule
         self.verbose = verbose
@@ -602,7 +607,8 @@ class TerminateOnNaN(Callback):
         if math.isnan(loss) or math.isinf(loss):
             if self.raise_error:
                 raise RuntimeError(
-                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. Terminating training immediately."
+                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                    "Terminating training immediately."
                 )
             _print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
@@ -619,7 +625,8 @@ class CSVLogger(Callback):
         self.filename = os.fspath(filename)
         if not isinstance(separator, str) or len(separator) != 1:
             raise ValueError(
-                f"CSVLogger: the `separator` argument must be a single character. Received: separator={separator!r}"
+                "CSVLogger: the `separator` argument must be a single character. "
+                f"Received: separator={separator!r}"
             )
         self.sep = separator
         self.append = append

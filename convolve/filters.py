@@ -342,7 +342,8 @@ def _as_kernel(value, where) -> np.ndarray:
         )
     if array.ndim != 2 or array.size == 0:
         raise ValueError(
-            f"{where}: expected a non-empty 2-D array (kernel_h, kernel_w). Received: an array of shape {array.shape}"
+            f"{where}: expected a non-empty 2-D array (kernel_h, kernel_w). "
+            f"Received: an array of shape {array.shape}"
         )
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{where}: the filter contains NaN or infinite values. Received: {array.tolist()}")
@@ -385,7 +386,8 @@ def _kernel_list(kernels, where) -> list:
     sizes = [k.shape for k in out]
     if len(set(sizes)) > 1:
         raise ValueError(
-            f"{where}: every filter in a bank must have the same size (kernel_h, kernel_w). Received: sizes {sizes}"
+            f"{where}: every filter in a bank must have the same size (kernel_h, kernel_w). "
+            f"Received: sizes {sizes}"
         )
     return out
 

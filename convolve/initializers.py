@@ -127,12 +127,13 @@ class VarianceScaling(_Seeded):
         super().__init__(seed)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(
-                f"VarianceScaling: mode must be one of 'fan_in', 'fan_out', 'fan_avg'. Received: mode={mode!r}"
+                "VarianceScaling: mode must be one of 'fan_in', 'fan_out', 'fan_avg'. "
+                f"Received: mode={mode!r}"
             )
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
             raise ValueError(
-                "VarianceScaling: distribution must be one of 'truncated_normal', 'untruncated_normal', 'uniform'. "
-                f"Received: distribution={distribution!r}"
+                "VarianceScaling: distribution must be one of 'truncated_normal', 'untruncated_normal', "
+                f"'uniform'. Received: distribution={distribution!r}"
             )
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
@@ -222,8 +223,8 @@ def get(identifier, where: str = "") -> Initializer:
         return _BY_NAME[identifier]()
     known = sorted(k for k in _BY_NAME if k.islower() or "_" in k)
     raise ValueError(
-        f"{where + ': ' if where else ''}unknown initializer. Expected one of {known}, an Initializer or a callable. "
-        f"Received: {identifier!r}"
+        f"{where + ': ' if where else ''}unknown initializer. Expected one of {known}, an Initializer or a "
+        f"callable. Received: {identifier!r}"
     )
 
 

@@ -74,7 +74,8 @@ def _as_pair(y_true, y_pred, where):
     y_true = as_float_array(y_true, dtype=y_pred.dtype, where=where, name="y_true")
     if y_pred.ndim == 0:
         raise ValueError(
-            f"{where}: expected y_pred with at least one axis, e.g. (batch, features). Received: y_pred.shape=()"
+            f"{where}: expected y_pred with at least one axis, e.g. (batch, features). "
+            "Received: y_pred.shape=()"
         )
     return _same_rank(y_true, y_pred)
 
@@ -116,7 +117,8 @@ def _broadcast_sample_weight(sample_weight, values, where):
         batch = values.shape[0] if values.ndim else 1
         raise ValueError(
             f"{where}: expected sample_weight with one weight per sample, shape ({batch},), or a shape that "
-            f"broadcasts to the per-sample loss values' shape {values.shape}. Received: sample_weight.shape={original}"
+            f"broadcasts to the per-sample loss values' shape {values.shape}. "
+            f"Received: sample_weight.shape={original}"
         ) from None
 
 
@@ -192,8 +194,8 @@ class Loss:
         values, backward, mask = self.forward(y_true, y_pred)
         if with_grad and backward is None:
             raise NotImplementedError(
-                f"{self.where}: this loss gives values but no gradient, so a model cannot be trained with it. "
-                "Subclass convolve.losses.Loss and implement forward(y_true, y_pred) returning "
+                f"{self.where}: this loss gives values but no gradient, so a model cannot be trained with "
+                "it. Subclass convolve.losses.Loss and implement forward(y_true, y_pred) returning "
                 "(values, backward, mask), or use a built-in loss. "
                 f"Received: {getattr(self, 'fn', self)!r}"
             )
@@ -293,7 +295,8 @@ class MeanAbsoluteError(Loss):
 def _check_label_smoothing(value, where):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
         raise ValueError(
-            f"{where}: the `label_smoothing` argument must be a float in [0, 1]. Received: label_smoothing={value!r}"
+            f"{where}: the `label_smoothing` argument must be a float in [0, 1]. "
+            f"Received: label_smoothing={value!r}"
         )
     return float(value)
 
@@ -303,7 +306,8 @@ def _clip_bounds(dtype):
 
 
 def _sigmoid_cross_entropy(t, x):
-    """Elementwise -t log s(x) - (1-t) log(1-s(x)) = max(x,0) - x t + log(1 + e^-|x|), and its derivative s(x) - t."""
+    """Elementwise -t log s(x) - (1-t) log(1-s(x)) = max(x,0) - x t + log(1 + e^-|x|), and its
+    derivative s(x) - t."""
     z = np.exp(-np.abs(x))
     loss = np.maximum(x, 0) - x * t + np.log1p(z)
     sig = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
@@ -311,7 +315,8 @@ def _sigmoid_cross_entropy(t, x):
 
 
 def _binary_cross_entropy(t, p):
-    """Elementwise Keras BCE on probabilities clipped to [eps, 1-eps], and its derivative (0 where clipped)."""
+    """Elementwise Keras BCE on probabilities clipped to [eps, 1-eps], and its derivative (0 where
+    clipped)."""
     lo, hi = _clip_bounds(p.dtype)
     q = np.clip(p, lo, hi)
     loss = -(t * np.log(q) + (1 - t) * np.log(1 - q))
@@ -338,7 +343,8 @@ def _softmax_cross_entropy(t, x, axis):
 def _probability_cross_entropy(t, p, axis):
     """Keras on probabilities: r = p / sum(p); q = clip(r, eps, 1-eps); -sum(t * log q) over ``axis``.
 
-    Backward through both steps: g = -t/q where the clip is inactive (else 0); dL/dp = (g - sum(g r)) / sum(p).
+    Backward through both steps: g = -t/q where the clip is inactive (else 0);
+    dL/dp = (g - sum(g r)) / sum(p).
     """
     lo, hi = _clip_bounds(p.dtype)
     s = np.sum(p, axis=axis, keepdims=True)
@@ -406,13 +412,15 @@ class CategoricalCrossentropy(Loss):
         if y_true.shape != y_pred.shape:
             raise ValueError(
                 f"{self.where}: expected one-hot y_true with y_pred's shape (for integer labels use "
-                f"SparseCategoricalCrossentropy). Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+                f"SparseCategoricalCrossentropy). Received: y_true.shape={y_true.shape}, "
+                f"y_pred.shape={y_pred.shape}"
             )
         classes = y_pred.shape[axis]
         if classes == 1:
             warnings.warn(
                 f"{self.where}: expected y_pred.shape to be (batch_size, num_classes) with num_classes > 1. "
-                f"Received: y_pred.shape={y_pred.shape}. Consider using 'binary_crossentropy' if you only have 2 classes.",
+                f"Received: y_pred.shape={y_pred.shape}. "
+                "Consider using 'binary_crossentropy' if you only have 2 classes.",
                 stacklevel=3,
             )
         t = y_true
@@ -448,8 +456,8 @@ class SparseCategoricalCrossentropy(Loss):
             isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer))
         ):
             raise ValueError(
-                f"{self.where}: the `ignore_class` argument must be None or an int (a label to ignore, e.g. -1 or 255). "
-                f"Received: ignore_class={ignore_class!r}"
+                f"{self.where}: the `ignore_class` argument must be None or an int (a label to ignore, e.g. "
+                f"-1 or 255). Received: ignore_class={ignore_class!r}"
             )
         self.ignore_class = None if ignore_class is None else int(ignore_class)
         self.axis = axis
@@ -462,8 +470,9 @@ class SparseCategoricalCrossentropy(Loss):
         expected = y_pred.shape[:axis] + y_pred.shape[axis + 1:]
         if y_true.shape != expected:
             raise ValueError(
-                f"{self.where}: expected integer labels of shape {expected} (y_pred.shape without the class axis) "
-                f"or {expected + (1,)}. Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+                f"{self.where}: expected integer labels of shape {expected} (y_pred.shape without the class "
+                f"axis) or {expected + (1,)}. Received: y_true.shape={y_true.shape}, "
+                f"y_pred.shape={y_pred.shape}"
             )
         classes = y_pred.shape[axis]
         mask = None if self.ignore_class is None else (y_true != self.ignore_class)
@@ -473,8 +482,8 @@ class SparseCategoricalCrossentropy(Loss):
             shown = np.unique(y_true[bad])[:5].tolist()
             ignore = "" if self.ignore_class is None else f" (or ignore_class={self.ignore_class})"
             raise ValueError(
-                f"{self.where}: expected integer class labels in [0, {classes}){ignore} for y_pred with {classes} classes. "
-                f"Received: y_true containing {shown}"
+                f"{self.where}: expected integer class labels in [0, {classes}){ignore} for y_pred with "
+                f"{classes} classes. Received: y_true containing {shown}"
             )
         t = _one_hot(labels.astype(np.int64), classes, axis, y_pred.dtype)
         if self.from_logits:
@@ -519,8 +528,8 @@ def softmax_cross_entropy_with_logits(
     if sparse:
         if label_smoothing:
             raise ValueError(
-                "softmax_cross_entropy_with_logits: label_smoothing applies to one-hot targets (sparse=False). "
-                f"Received: sparse=True, label_smoothing={label_smoothing!r}"
+                "softmax_cross_entropy_with_logits: label_smoothing applies to one-hot targets "
+                f"(sparse=False). Received: sparse=True, label_smoothing={label_smoothing!r}"
             )
         loss = SparseCategoricalCrossentropy(from_logits=True, ignore_class=ignore_class, reduction=reduction)
     else:
@@ -608,7 +617,8 @@ def get(identifier):
             return _FUNCTIONS[identifier]()
         return LossFunctionWrapper(identifier)
     raise ValueError(
-        f"unknown loss. Expected one of {_known()}, a Loss or a callable fn(y_true, y_pred). Received: {identifier!r}"
+        f"unknown loss. Expected one of {_known()}, a Loss or a callable fn(y_true, y_pred). "
+        f"Received: {identifier!r}"
     )
 
 

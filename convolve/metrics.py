@@ -40,8 +40,8 @@ def _labels(y_true, y_pred, where):
         y_true = y_true[..., 0]
     if y_pred.ndim == 0 or y_true.shape != y_pred.shape[:-1]:
         raise ValueError(
-            f"{where}: expected integer labels of shape y_pred.shape[:-1] = {y_pred.shape[:-1]} (or with a trailing 1). "
-            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+            f"{where}: expected integer labels of shape y_pred.shape[:-1] = {y_pred.shape[:-1]} (or with a "
+            f"trailing 1). Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
         )
     return y_true
 
@@ -49,8 +49,8 @@ def _labels(y_true, y_pred, where):
 def _one_hot_shapes(y_true, y_pred, where):
     if y_true.shape != y_pred.shape or y_pred.ndim == 0:
         raise ValueError(
-            f"{where}: expected one-hot y_true with y_pred's shape (for integer labels use the sparse_ metric). "
-            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+            f"{where}: expected one-hot y_true with y_pred's shape (for integer labels use the sparse_ "
+            f"metric). Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
         )
 
 
@@ -60,7 +60,8 @@ def _in_top_k(labels, y_pred, k, where):
     bad = (labels != np.floor(labels)) | (labels < 0) | (labels >= classes)
     if bad.any():
         raise ValueError(
-            f"{where}: expected integer class labels in [0, {classes}). Received: labels {np.unique(labels[bad])[:5].tolist()}"
+            f"{where}: expected integer class labels in [0, {classes}). "
+            f"Received: labels {np.unique(labels[bad])[:5].tolist()}"
         )
     target = np.take_along_axis(y_pred, labels.astype(np.int64)[..., None], axis=-1)[..., 0]
     if k >= classes:
@@ -209,8 +210,8 @@ class Mean(Metric):
             weight = np.broadcast_to(weight, values.shape)
         except ValueError:
             raise ValueError(
-                f"{where}: expected sample_weight with one weight per sample, shape {values.shape[:1]}, or the values' "
-                f"shape {values.shape}. Received: sample_weight.shape={original}"
+                f"{where}: expected sample_weight with one weight per sample, shape {values.shape[:1]}, or "
+                f"the values' shape {values.shape}. Received: sample_weight.shape={original}"
             ) from None
         values = values * weight
         if values.ndim > 1:  # Keras: the mean over the extra axes, of the values and of the weights
@@ -253,8 +254,8 @@ class MeanMetricWrapper(Mean):
             fn = config.pop("fn", None)
             if fn not in _FUNCTIONS_BY_NAME:
                 raise ValueError(
-                    f"MeanMetricWrapper.from_config: expected fn to name one of {sorted(_FUNCTIONS_BY_NAME)}. "
-                    f"Received: fn={fn!r}"
+                    "MeanMetricWrapper.from_config: expected fn to name one of "
+                    f"{sorted(_FUNCTIONS_BY_NAME)}. Received: fn={fn!r}"
                 )
             return cls(_FUNCTIONS_BY_NAME[fn], **config)
         return cls(**config)
@@ -455,12 +456,14 @@ def get(identifier, loss=None):
             return _FUNCTIONS[identifier]()
         return MeanMetricWrapper(identifier)
     raise ValueError(
-        f"unknown metric. Expected one of {_known()}, a Metric or a callable fn(y_true, y_pred). Received: {identifier!r}"
+        f"unknown metric. Expected one of {_known()}, a Metric or a callable fn(y_true, y_pred). "
+        f"Received: {identifier!r}"
     )
 
 
 def serialize(metric) -> dict | str:
-    """A Metric as {'class_name': ..., 'config': ...} ('accuracy' chosen from shapes: its name); a function as its name."""
+    """A Metric as {'class_name': ..., 'config': ...} ('accuracy' chosen from shapes: its name); a
+    function as its name."""
     if isinstance(metric, _ShapeInferredAccuracy):
         return metric.name
     if isinstance(metric, Metric):

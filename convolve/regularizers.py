@@ -157,7 +157,8 @@ def get(identifier, where: str = ""):
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]()
     raise ValueError(
-        f"{where + ': ' if where else ''}unknown regularizer. Expected one of {['l1', 'l2', 'l1_l2', 'l1l2']}, "
+        f"{where + ': ' if where else ''}unknown regularizer. "
+        f"Expected one of {['l1', 'l2', 'l1_l2', 'l1l2']}, "
         "a Regularizer, a callable or a config dict {'class_name': 'L1' | 'L2' | 'L1L2', 'config': {...}}. "
         f"Received: {identifier!r}"
     )

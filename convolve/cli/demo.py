@@ -26,11 +26,11 @@ def register(sub, parents):
         parents=parents,
         help="the tour: edge filters on a garment, a small CNN trained, pictures of what it learned",
         description=(
-            "Applies the four edge filters to a garment from Fashion-MNIST and saves the maps; trains a small "
-            "CNN (Conv2D 8 -> MaxPooling2D -> Conv2D 16 -> MaxPooling2D -> Dense 10) on the 3,000 + 1,000 image "
-            "subset bundled with convolve; saves its learned filters, the feature maps of the garment, the "
-            "training curves, the confusion matrix and the model. About a minute on two CPU cores. Needs "
-            'matplotlib, Pillow and safetensors: pip install "convolve[viz,io]".'
+            "Applies the four edge filters to a garment from Fashion-MNIST and saves the maps; trains a "
+            "small CNN (Conv2D 8 -> MaxPooling2D -> Conv2D 16 -> MaxPooling2D -> Dense 10) on the 3,000 + "
+            "1,000 image subset bundled with convolve; saves its learned filters, the feature maps of the "
+            "garment, the training curves, the confusion matrix and the model. About a minute on two CPU "
+            'cores. Needs matplotlib, Pillow and safetensors: pip install "convolve[viz,io]".'
         ),
         examples=["convolve demo", "convolve demo --out /tmp/demo --epochs 5"],
     )
@@ -93,7 +93,8 @@ def run_demo(args) -> int:
 
     # 1. hand-made filters ------------------------------------------------------------------------
     print(
-        f"1. Hand-made edge filters on one garment: test image {index} ({garment_name}, {garment.shape[1]}x{garment.shape[2]} grey)."
+        f"1. Hand-made edge filters on one garment: test image {index} ({garment_name}, "
+        f"{garment.shape[1]}x{garment.shape[2]} grey)."
     )
     save_image(path("garment.png"), garment[0], normalize=None, scale=8)
     with atomic_open(path("garment.npy")) as file:
@@ -111,7 +112,8 @@ def run_demo(args) -> int:
         maps.append(out)
         strongest[name] = tuple(int(v) for v in np.unravel_index(np.argmax(out[0, :, :, 0]), out.shape[1:3]))
         print(
-            f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) {strongest[name]}"
+            f"   {name:<12} {_kernel_text(kernel):<30} strongest response {out.max():.2f} at (row, col) "
+            f"{strongest[name]}"
         )
     save_maps(
         path("edges.png"), np.concatenate(maps, axis=-1), normalize="symmetric", columns=len(maps), scale=8

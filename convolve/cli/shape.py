@@ -151,7 +151,8 @@ def _model_shapes(path) -> int:
         )
     widths = [max(len(row[i]) for row in table) + 2 for i in range(len(table[0]))]
     print(
-        f'Model "{model.name}": input {format_shape(model.input_shape) if not isinstance(model.input_shape, list) else model.input_shape}'
+        f'Model "{model.name}": input '
+        f'{format_shape(model.input_shape) if not isinstance(model.input_shape, list) else model.input_shape}'
     )
     for i, row in enumerate(table):
         print("".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -162,7 +163,8 @@ def _model_shapes(path) -> int:
         for step in _layer_arithmetic(layer, shape if isinstance(shape, tuple) else None):
             print(f"    {step}")
     print(
-        "Receptive field: the input pixels one output sees, per axis; jump: input pixels between neighbouring outputs."
+        "Receptive field: the input pixels one output sees, per axis; "
+        "jump: input pixels between neighbouring outputs."
     )
     return 0
 

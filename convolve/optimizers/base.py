@@ -73,7 +73,8 @@ class Optimizer:
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError(
                 f"{where}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
-                f"Received: clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, global_clipnorm={global_clipnorm!r}"
+                f"Received: clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
+                f"global_clipnorm={global_clipnorm!r}"
             )
         self.name = check_name(name, self._default_name, where)
         self._iterations = 0
@@ -123,9 +124,9 @@ class Optimizer:
             return
         if isinstance(self._learning_rate, schedules.LearningRateSchedule):
             raise TypeError(
-                f"{self.where} was created with a LearningRateSchedule as its `learning_rate`, so its learning "
-                "rate cannot be set to a number; create the optimizer with a float learning rate to set it. "
-                f"Received: learning_rate={value!r}"
+                f"{self.where} was created with a LearningRateSchedule as its `learning_rate`, so its "
+                "learning rate cannot be set to a number; create the optimizer with a float learning rate to "
+                f"set it. Received: learning_rate={value!r}"
             )
         self._learning_rate = _check_learning_rate(value, self.where)
 
@@ -175,9 +176,9 @@ class Optimizer:
         for name, array in slots.items():
             if array.shape != value.shape:
                 raise ValueError(
-                    f"{self.where}: the '{name}' slot kept for '{variable.path}' has shape {array.shape}, but the "
-                    "variable has another shape (is the state from another model, or do two variables share a "
-                    f"path?). Received: variable '{variable.path}' with shape {value.shape}"
+                    f"{self.where}: the '{name}' slot kept for '{variable.path}' has shape {array.shape}, "
+                    "but the variable has another shape (is the state from another model, or do two "
+                    f"variables share a path?). Received: variable '{variable.path}' with shape {value.shape}"
                 )
             if array.dtype != value.dtype:  # a state restored in another dtype
                 slots[name] = array.astype(value.dtype)
@@ -281,8 +282,8 @@ class Optimizer:
             )
         if array.shape != value.shape:
             raise ValueError(
-                f"{self.where}: the gradient for '{variable.path}' must have the variable's shape {value.shape}. "
-                f"Received: grads[{index}] with shape {array.shape}"
+                f"{self.where}: the gradient for '{variable.path}' must have the variable's shape "
+                f"{value.shape}. Received: grads[{index}] with shape {array.shape}"
             )
         return array
 
@@ -380,7 +381,8 @@ class Optimizer:
         where = f"{self.where}.set_state"
         if not isinstance(state, Mapping):
             raise TypeError(
-                f"{where}: expected a dict of name -> array, as state() returns. Received: {type(state).__name__}"
+                f"{where}: expected a dict of name -> array, as state() returns. "
+                f"Received: {type(state).__name__}"
             )
         has_schedule = isinstance(self._learning_rate, schedules.LearningRateSchedule)
         fixed = [ITERATIONS] if has_schedule else [ITERATIONS, LEARNING_RATE]
@@ -422,7 +424,8 @@ class Optimizer:
         if unexpected:
             raise ValueError(
                 f"{where}: unexpected entries {sorted(unexpected)}; this optimizer's entries are "
-                f"{fixed} and '<variable path>/<slot>' with slots {slot_names}. Received: entries {sorted(state)}"
+                f"{fixed} and '<variable path>/<slot>' with slots {slot_names}. "
+                f"Received: entries {sorted(state)}"
             )
         if self._slots:
             expected = {f"{p}/{n}" for p, slots in self._slots.items() for n in slots}
@@ -435,8 +438,8 @@ class Optimizer:
             )
         if present - expected:
             raise ValueError(
-                f"{where}: unexpected entries {sorted(present - expected)}: the optimizer has no such variables. "
-                f"Received: entries {sorted(state)}"
+                f"{where}: unexpected entries {sorted(present - expected)}: the optimizer has no such "
+                f"variables. Received: entries {sorted(state)}"
             )
         arrays = {}
         for path, slots in given.items():
@@ -451,7 +454,8 @@ class Optimizer:
                     )
                 if current is not None and array.shape != current.shape:
                     raise ValueError(
-                        f"{where}: entry '{key}' must have shape {current.shape}. Received: an array of shape {array.shape}"
+                        f"{where}: entry '{key}' must have shape {current.shape}. "
+                        f"Received: an array of shape {array.shape}"
                     )
                 arrays[key] = array
 

@@ -40,7 +40,8 @@ class LearningRateSchedule:
 
     def get_config(self) -> dict:
         raise NotImplementedError(
-            f"Learning rate schedule '{type(self).__name__}' must override `get_config()` in order to be serializable."
+            f"Learning rate schedule '{type(self).__name__}' must override `get_config()` in order to be "
+            "serializable."
         )
 
     @classmethod
@@ -150,7 +151,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         if len(boundaries) != len(values) - 1:
             raise ValueError(
                 f"{where}: the length of `boundaries` should be 1 less than the length of `values`. "
-                f"Received: boundaries={boundaries} of length {len(boundaries)}, and values={values} of length {len(values)}"
+                f"Received: boundaries={boundaries} of length {len(boundaries)}, and values={values} of "
+                f"length {len(values)}"
             )
         self.boundaries = [
             check_float(b, f"boundaries[{i}]", where, keep_int=True) for i, b in enumerate(boundaries)
@@ -186,7 +188,8 @@ def deserialize(config: dict) -> LearningRateSchedule:
     known = sorted(_BY_NAME)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(
-            f"schedules.deserialize: expected a dict {{'class_name': one of {known}, 'config': {{...}}}}. Received: {config!r}"
+            f"schedules.deserialize: expected a dict {{'class_name': one of {known}, 'config': {{...}}}}. "
+            f"Received: {config!r}"
         )
     cls = _BY_NAME.get(config["class_name"])
     if cls is None:

@@ -243,7 +243,8 @@ def _read(path):
         raise _fail(
             path,
             f"it has format_version {version} (written by convolve {metadata.get('convolve_version', '?')}), "
-            f"but this convolve ({_version()}) reads format versions up to {FORMAT_VERSION}; upgrade convolve",
+            f"but this convolve ({_version()}) reads format versions up to {FORMAT_VERSION}; "
+            "upgrade convolve",
         )
     if version < 1:
         raise _fail(path, f"its format_version must be at least 1. Received: {version}")
@@ -278,7 +279,8 @@ def _read(path):
     if _tensors_digest(tensors) != metadata["tensors_sha256"]:
         raise _fail(
             path,
-            "its tensor data does not match its checksum (tensors_sha256): the file was modified or corrupted",
+            "its tensor data does not match its checksum (tensors_sha256): the file was modified or "
+            "corrupted",
         )
 
     decoded = {
@@ -329,7 +331,8 @@ def _check_weights(model, path, stored) -> None:
         if stored_name != var.name or tuple(array.shape) != var.shape:
             raise ValueError(
                 f"Cannot load '{path}' into {model.where}: weight {i} does not match. The file has "
-                f"'{stored_path}' with shape {tuple(array.shape)}; the model has '{var.path}' with shape {var.shape}"
+                f"'{stored_path}' with shape {tuple(array.shape)}; "
+                f"the model has '{var.path}' with shape {var.shape}"
             )
 
 

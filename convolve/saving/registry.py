@@ -76,7 +76,7 @@ def format_for(path, operation: str, where: str) -> Callable:
         known = known_suffixes(operation)
         suffix = os.path.splitext(name)[1] or "no suffix"
         raise ValueError(
-            f"{where}: the file name must end with one of {', '.join(known)} (the suffix chooses the format). "
-            f"Received: filepath={os.fspath(path)!r} ({suffix})"
+            f"{where}: the file name must end with one of {', '.join(known)} (the suffix chooses the "
+            f"format). Received: filepath={os.fspath(path)!r} ({suffix})"
         )
     return function

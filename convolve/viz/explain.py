@@ -136,7 +136,8 @@ def explain(
     """
     if at is None:
         raise TypeError(
-            f"{WHERE}: the `at` argument is required: the output position, (row, col) for 2-D. Received: at=None"
+            f"{WHERE}: the `at` argument is required: the output position, (row, col) for 2-D. "
+            "Received: at=None"
         )
     if isinstance(at, (int, np.integer)) and not isinstance(at, bool):
         at = (int(at),)
@@ -149,7 +150,8 @@ def explain(
     n = len(at)
     if n not in (1, 2) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in at):
         raise ValueError(
-            f"{WHERE}: the `at` argument must be (row, col) for 2-D or (i,) for 1-D, of ints. Received: at={at!r}"
+            f"{WHERE}: the `at` argument must be (row, col) for 2-D or (i,) for 1-D, of ints. "
+            f"Received: at={at!r}"
         )
     at = tuple(int(v) for v in at)
 
@@ -248,7 +250,8 @@ def _one_filter(kernel, n, filter):
         return kernel[..., filter]
     layouts = {1: "(k,), (k, C) or (k, C, F)", 2: "(kh, kw), (kh, kw, C) or (kh, kw, C, F)"}[n]
     raise ValueError(
-        f"{WHERE}: for a {n}-D position `at`, the kernel must be {layouts}. Received: kernel.shape={kernel.shape}"
+        f"{WHERE}: for a {n}-D position `at`, the kernel must be {layouts}. "
+        f"Received: kernel.shape={kernel.shape}"
     )
 
 
@@ -265,7 +268,8 @@ def _pick_channel(x, kernel, channel):
         return x, kernel
     if not isinstance(channel, (int, np.integer)) or isinstance(channel, bool) or not 0 <= channel < c:
         raise ValueError(
-            f"{WHERE}: the `channel` argument must be None or an input channel 0..{c - 1}. Received: channel={channel!r}"
+            f"{WHERE}: the `channel` argument must be None or an input channel 0..{c - 1}. "
+            f"Received: channel={channel!r}"
         )
     if ck not in (1, c):
         raise ValueError(
@@ -288,8 +292,8 @@ def _pick_bias(bias, filter):
     if b.ndim == 1 and 0 <= filter < b.shape[0]:
         return float(b[filter])
     raise ValueError(
-        f"{WHERE}: the `bias` argument must be a number or a (filters,) array with an entry for filter {filter}. "
-        f"Received: bias.shape={b.shape}"
+        f"{WHERE}: the `bias` argument must be a number or a (filters,) array with an entry for filter "
+        f"{filter}. Received: bias.shape={b.shape}"
     )
 
 
@@ -350,8 +354,8 @@ def _sum_text(terms, total) -> str:
 def _axis_formula(a: AxisArithmetic) -> str:
     """out = floor((n + before + after - d*(k-1) - 1) / s) + 1 = out."""
     return (
-        f"out = floor(({a.input} + {a.before} + {a.after} - {a.dilation}*({a.kernel}-1) - 1) / {a.stride}) + 1 "
-        f"= {a.output}"
+        f"out = floor(({a.input} + {a.before} + {a.after} - {a.dilation}*({a.kernel}-1) - 1) / {a.stride}) "
+        f"+ 1 = {a.output}"
     )
 
 

@@ -133,8 +133,8 @@ def _kernel_of(layer_or_kernel, where):
             )
         if not hasattr(layer, "kernel"):  # depthwise and separable layers keep other kernels
             raise TypeError(
-                f"{where}: expected a layer with one convolution kernel (Conv1D, Conv2D); pass the kernel array "
-                f"to draw others. Received: layer {layer.where} of type {type(layer).__name__}"
+                f"{where}: expected a layer with one convolution kernel (Conv1D, Conv2D); pass the kernel "
+                f"array to draw others. Received: layer {layer.where} of type {type(layer).__name__}"
             )
         kernel = np.asarray(layer.kernel.value)
         if kernel.ndim not in (3, 4):
@@ -156,7 +156,8 @@ def _kernel_of(layer_or_kernel, where):
     elif kernel.ndim != 4:
         raise ValueError(
             f"{where}: expected a Conv2D or Conv1D layer, or a kernel array of shape (kh, kw), "
-            f"(k, in_channels, filters) or (kh, kw, in_channels, filters). Received: an array of shape {kernel.shape}"
+            "(k, in_channels, filters) or (kh, kw, in_channels, filters). "
+            f"Received: an array of shape {kernel.shape}"
         )
     if 0 in kernel.shape:
         raise ValueError(f"{where}: the kernel is empty. Received: an array of shape {kernel.shape}")
@@ -200,7 +201,8 @@ def plot_filters(layer_or_kernel, channel=None, normalize="per_filter", columns=
             or not -cin <= channel < cin
         ):
             raise ValueError(
-                f"{where}: channel must be None or an input channel index in [0, {cin}). Received: channel={channel!r}"
+                f"{where}: channel must be None or an input channel index in [0, {cin}). "
+                f"Received: channel={channel!r}"
             )
         kernel = kernel[:, :, [int(channel) % cin], :]
     cin_drawn = kernel.shape[2]
@@ -208,8 +210,9 @@ def plot_filters(layer_or_kernel, channel=None, normalize="per_filter", columns=
     rows_per_filter = 1 if rgb or cin_drawn == 1 else cin_drawn
     if nf * rows_per_filter > MAX_FILTER_CELLS:
         raise ValueError(
-            f"{where}: {nf} filters x {rows_per_filter} input channels is more than {MAX_FILTER_CELLS} cells; "
-            f"draw one input channel with channel=... Received: a kernel of shape {tuple(kernel.shape)}"
+            f"{where}: {nf} filters x {rows_per_filter} input channels is more than {MAX_FILTER_CELLS} "
+            "cells; draw one input channel with channel=... "
+            f"Received: a kernel of shape {tuple(kernel.shape)}"
         )
     Figure = _figure_class(where)
 
@@ -297,8 +300,8 @@ def _resolve_layers(model, layers, where):
         chosen = _default_layers(model)
         if not chosen:
             raise ValueError(
-                f"{where}: {_model_where(model)} has no convolution or pooling layer to show; name the layers "
-                f"with layers=[...] (its layers: {names}). Received: layers=None"
+                f"{where}: {_model_where(model)} has no convolution or pooling layer to show; name the "
+                f"layers with layers=[...] (its layers: {names}). Received: layers=None"
             )
         return chosen
     items = list(layers) if isinstance(layers, (list, tuple)) else [layers]
@@ -318,8 +321,8 @@ def _resolve_layers(model, layers, where):
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             if not -len(all_layers) <= item < len(all_layers):
                 raise ValueError(
-                    f"{where}: layer index {item} is out of range for {_model_where(model)}'s {len(all_layers)} "
-                    f"layers ({names}). Received: layers={layers!r}"
+                    f"{where}: layer index {item} is out of range for {_model_where(model)}'s "
+                    f"{len(all_layers)} layers ({names}). Received: layers={layers!r}"
                 )
             layer = all_layers[int(item)]
         elif isinstance(item, Layer):
@@ -546,7 +549,8 @@ def plot_history(history, metrics=None, path=None):
             ) from None
         if arr.ndim != 1:
             raise ValueError(
-                f"{where}: every entry must be a list of per-epoch numbers. Received: {key!r} with shape {arr.shape}"
+                f"{where}: every entry must be a list of per-epoch numbers. "
+                f"Received: {key!r} with shape {arr.shape}"
             )
         series[str(key)] = arr
     if not series or all(len(v) == 0 for v in series.values()):
@@ -566,13 +570,15 @@ def plot_history(history, metrics=None, path=None):
             base = item[4:] if isinstance(item, str) and item.startswith("val_") else item
             if base not in base_names:
                 raise ValueError(
-                    f"{where}: no metric {item!r} in the history; it has {list(series)}. Received: metrics={metrics!r}"
+                    f"{where}: no metric {item!r} in the history; it has {list(series)}. "
+                    f"Received: metrics={metrics!r}"
                 )
             if base not in chosen:
                 chosen.append(base)
         if not chosen:
             raise ValueError(
-                f"{where}: metrics must name at least one metric ({list(series)}). Received: metrics={metrics!r}"
+                f"{where}: metrics must name at least one metric ({list(series)}). "
+                f"Received: metrics={metrics!r}"
             )
     path = _check_path(path, where)
     Figure = _figure_class(where)
@@ -608,12 +614,14 @@ def _labels(y, name, where):
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(
-            f"{where}: {name} must be integer labels (N,) or one-hot rows (N, K). Received: {name} with shape {y.shape}"
+            f"{where}: {name} must be integer labels (N,) or one-hot rows (N, K). "
+            f"Received: {name} with shape {y.shape}"
         )
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise ValueError(
-                f"{where}: {name} must hold whole numbers (class indices). Received: {name} with non-integer values"
+                f"{where}: {name} must hold whole numbers (class indices). "
+                f"Received: {name} with non-integer values"
             )
     elif y.dtype.kind not in "iub":
         raise TypeError(
@@ -693,7 +701,8 @@ def plot_confusion_matrix(
     n = len(x[0]) if isinstance(x, (list, tuple)) else len(x)  # a list: one array per model input
     if len(y_true) != n:
         raise ValueError(
-            f"{where}: x and y must have the same number of samples. Received: {n} inputs and {len(y_true)} labels"
+            f"{where}: x and y must have the same number of samples. "
+            f"Received: {n} inputs and {len(y_true)} labels"
         )
     Figure = _figure_class(where)
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
@@ -703,11 +712,13 @@ def plot_confusion_matrix(
         y_pred, k = np.argmax(scores, axis=1), scores.shape[1]
     else:
         raise ValueError(
-            f"{where}: the model must output class scores (N, K). Received: predictions of shape {scores.shape}"
+            f"{where}: the model must output class scores (N, K). "
+            f"Received: predictions of shape {scores.shape}"
         )
     if y_true.size and y_true.max() >= k:
         raise ValueError(
-            f"{where}: y holds class {y_true.max()} but the model scores {k} classes. Received: y with values up to {y_true.max()}"
+            f"{where}: y holds class {y_true.max()} but the model scores {k} classes. "
+            f"Received: y with values up to {y_true.max()}"
         )
     if class_names is None:
         class_names = [str(i) for i in range(k)]
