@@ -1,6 +1,7 @@
 """Time convolve.ops.conv (forward, and forward+backward) against PyTorch and the BLAS limit.
 
-    python benchmarks/conv.py                      # all shapes, forward, convolve's default formulation vs torch
+    python benchmarks/conv.py                      # all shapes, forward, convolve's default formulation
+                                                   # vs torch
     python benchmarks/conv.py --backward           # forward and forward+backward, one table (~4 min)
     python benchmarks/conv.py --formulations       # also every applicable formulation, one column each
     python benchmarks/conv.py --backward --formulations   # ... and every backward formulation
@@ -115,7 +116,10 @@ class Shape:
         stride = (
             self.strides[0] if len(set(self.strides)) == 1 else "(" + ",".join(map(str, self.strides)) + ")"
         )
-        return f"{self.rank}D {self.batch}x{spatial}x{self.in_channels} k{self.kernel}→{self.filters} s{stride} {self.padding}"
+        return (
+            f"{self.rank}D {self.batch}x{spatial}x{self.in_channels} k{self.kernel}→{self.filters} "
+            f"s{stride} {self.padding}"
+        )
 
 
 def _shape2d(n, h, w, c, k, f, s, padding):
@@ -526,8 +530,9 @@ def main(argv=None) -> int:
     print(f"# command: {command}")
     print(
         f"# float32, channels_last for convolve, N,C,*S for torch; {args.repeats} interleaved rounds "
-        f"after {args.warmup} warm-up; {args.pause:g} s pause + 1 untimed call at each switch of library; medians; "
-        f"outputs{' and gradients' if args.backward else ''} checked to rel. err. < {MAX_RELATIVE_ERROR:g}"
+        f"after {args.warmup} warm-up; {args.pause:g} s pause + 1 untimed call at each switch of library; "
+        f"medians; outputs{' and gradients' if args.backward else ''} checked to "
+        f"rel. err. < {MAX_RELATIVE_ERROR:g}"
     )
     load_at_start = load_average()
     print(f"# load average at start: {load_at_start}")
@@ -618,8 +623,8 @@ def main(argv=None) -> int:
     )
     if busiest > 0.5:
         print(
-            f"# warning: 1-minute load average up to {busiest:.2f} on {os.cpu_count()} cores: other processes "
-            f"competed for the CPUs, so times are inflated and noisy (2-thread calls the most)"
+            f"# warning: 1-minute load average up to {busiest:.2f} on {os.cpu_count()} cores: other "
+            "processes competed for the CPUs, so times are inflated and noisy (2-thread calls the most)"
         )
     print()
 

@@ -198,8 +198,8 @@ def main(argv=None) -> int:
     py = sys.executable
     start = time.perf_counter()
     print(
-        f"# convolve benchmarks: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
-        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+        f"# convolve benchmarks: {platform.machine()}, {os.cpu_count()} CPUs, python "
+        f"{platform.python_version()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
     print(f"# command: python {' '.join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}", flush=True)
     summary = []  # (figure, convolve, torch, ratio, target)
@@ -298,10 +298,10 @@ def main(argv=None) -> int:
             uncached = import_times("convolve", max(3, import_repeats // 3), cache, cached=False)
             heavy = heavy_imports(cache)
         print(
-            f"import convolve: median {statistics.median(ours):.3f} s [min {min(ours):.3f}, max {max(ours):.3f}] "
-            f"over {import_repeats} fresh interpreters, bytecode cached; numpy alone: median "
-            f"{statistics.median(numpy_alone):.3f} s; without a bytecode cache (compiling every module): "
-            f"median {statistics.median(uncached):.3f} s"
+            f"import convolve: median {statistics.median(ours):.3f} s [min {min(ours):.3f}, max "
+            f"{max(ours):.3f}] over {import_repeats} fresh interpreters, bytecode cached; numpy alone: "
+            f"median {statistics.median(numpy_alone):.3f} s; without a bytecode cache (compiling every "
+            f"module): median {statistics.median(uncached):.3f} s"
         )
         print("slowest convolve modules after numpy (cumulative ms, -X importtime, cached): " + ", ".join(
             f"{name} {us / 1000:.0f}" for us, name in heavy))

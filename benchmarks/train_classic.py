@@ -1,8 +1,11 @@
-"""The classic Keras example CNN on Fashion-MNIST: training and inference speed and memory, convolve vs PyTorch.
+"""The classic Keras example CNN on Fashion-MNIST: training and inference speed and memory, \
+convolve vs PyTorch.
 
-    python benchmarks/train_classic.py                          # time: batches interleaved + inference (~2 min)
+    python benchmarks/train_classic.py                          # time: batches interleaved + inference
+                                                                # (~2 min)
     python benchmarks/train_classic.py --batches 20 --rounds 5  # more batches per visit and more visits
-    python benchmarks/train_classic.py --memory convolve        # one library alone: peak memory of a training run
+    python benchmarks/train_classic.py --memory convolve        # one library alone: peak memory of a
+                                                                # training run
     python benchmarks/train_classic.py --epochs 12 --torch-epochs 2   # full epochs with test accuracy
 
 Model (Keras' mnist_cnn example): Conv2D 32 3x3 relu, Conv2D 64 3x3 relu, MaxPooling2D 2,
@@ -408,7 +411,8 @@ def main(argv=None):
         except ImportError:
             torch_note = "torch not installed"
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python "
+        f"{platform.python_version()}, "
         f"numpy {np.__version__} ({args.threads} BLAS threads), {torch_note}; {note}".rstrip("; ")
     )
     print(
@@ -423,7 +427,8 @@ def main(argv=None):
         result = memory_mode(args, data)
         print(
             f"\n{args.memory}: peak RSS {result['peak_rss_mb']:.0f} MB over {args.batches} training steps "
-            f"(RSS after loading data and model: {result['rss_after_load_mb']:.0f} MB; {result['step_ms_mean']:.0f} ms/step)"
+            f"(RSS after loading data and model: {result['rss_after_load_mb']:.0f} MB; "
+            f"{result['step_ms_mean']:.0f} ms/step)"
         )
     else:
         result = epochs_mode(args, data)

@@ -56,7 +56,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.epochs < 1 or not 1 <= args.samples <= 3000:
         parser.error(
-            f"--epochs must be >= 1 and --samples in 1..3000. Received: --epochs {args.epochs} --samples {args.samples}"
+            "--epochs must be >= 1 and --samples in 1..3000. "
+            f"Received: --epochs {args.epochs} --samples {args.samples}"
         )
 
     set_random_seed(args.seed)
