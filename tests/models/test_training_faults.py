@@ -205,3 +205,19 @@ def test_negative_class_weights_are_refused():
     zero = classic()
     zero.fit(x, y, class_weight={0: 0.0, 1: 1.0, 2: 1.0}, epochs=1, verbose=0)  # zero is a valid weight
     assert zero.optimizer.iterations == 1
+
+
+def test_scalars_are_not_batches():
+    model = classic()
+    x, _ = data(4)
+    with pytest.raises(ValueError, match=r"\.fit: x and y must be batches of samples. "
+                                         r"Received: x.shape=\(4, 8, 8, 1\), y.shape=\(\)"):
+        model.fit(x, np.int64(0), verbose=0)
+    with pytest.raises(ValueError, match=r"\.predict: expected a batch of inputs. Received: a scalar"):
+        Sequential([L.Dense(2)]).predict(np.float32(3.0), verbose=0)
+
+
+def test_build_needs_a_batch_axis():
+    with pytest.raises(ValueError, match=r"Sequential '\w+': build\(\) expects an input shape with a batch axis, "
+                                         r"e.g. \(None, 28, 28, 1\). Received: input_shape=\(28,\)"):
+        Sequential([L.Dense(2)]).build((28,))

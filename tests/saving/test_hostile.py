@@ -269,3 +269,34 @@ def test_a_save_killed_with_sigkill_leaves_a_part_that_the_next_save_removes(tmp
     save_model(small(), target)
     assert os.listdir(tmp_path) == ["model.safetensors"]
     assert load_model(target).count_params() == small().count_params()
+
+
+# ---- every message a loader gives names the file and what was wrong --------------------------------
+def test_an_impossible_weight_shape_names_the_layer_and_the_weight(saved):
+    edit_config(saved, lambda c: c.update(input_shape=[None, 2**40, 2**40, 1]))
+    with pytest.raises(ValueError, match=r"Cannot load '.*model.safetensors': its architecture could not be rebuilt: "
+                                         r"Dense '\w+': weight 'kernel' would have an impossible shape"):
+        load_model(saved)
+
+
+def test_metadata_that_is_not_json_is_named(saved):
+    rewrite_header(saved, lambda h: h["__metadata__"].update(rng_states="{not json"))
+    with pytest.raises(ValueError, match=r"its metadata entry 'rng_states' is not valid JSON \(.*\)\. "
+                                         r"Received: '\{not json'"):
+        load_model(saved)
+
+
+def test_a_path_that_is_not_a_path_is_a_type_error():
+    with pytest.raises(TypeError, match=r"load_model: the file path must be a str or os.PathLike. Received: filepath=3"):
+        load_model(3)
+    with pytest.raises(TypeError, match=r"save_model: the file path must be a str or os.PathLike. Received: "):
+        save_model(small(), 3.5)
+
+
+def test_a_file_that_shrinks_while_it_is_read_is_named(tmp_path):
+    path = tmp_path / "short.bin"
+    path.write_bytes(b"12345")
+    with open(path, "rb") as file:
+        with pytest.raises(ValueError, match=r"Cannot load '.*short.bin': the file ended while reading the header: "
+                                             r"expected 8 bytes. Received: 5 bytes"):
+            guards.read_exactly(file, 8, str(path), "the header")
