@@ -218,6 +218,7 @@ def test_scalars_are_not_batches():
 
 
 def test_build_needs_a_batch_axis():
-    with pytest.raises(ValueError, match=r"Sequential '\w+': build\(\) expects an input shape with a batch axis, "
-                                         r"e.g. \(None, 28, 28, 1\). Received: input_shape=\(28,\)"):
+    expected = (r"Sequential '\w+': build\(\) expects an input shape with a batch axis, "
+                r"e.g. \(None, 28, 28, 1\). Received: input_shape=\(28,\)")
+    with pytest.raises(ValueError, match=expected):
         Sequential([L.Dense(2)]).build((28,))

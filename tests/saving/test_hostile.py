@@ -274,8 +274,9 @@ def test_a_save_killed_with_sigkill_leaves_a_part_that_the_next_save_removes(tmp
 # ---- every message a loader gives names the file and what was wrong --------------------------------
 def test_an_impossible_weight_shape_names_the_layer_and_the_weight(saved):
     edit_config(saved, lambda c: c.update(input_shape=[None, 2**40, 2**40, 1]))
-    with pytest.raises(ValueError, match=r"Cannot load '.*model.safetensors': its architecture could not be rebuilt: "
-                                         r"Dense '\w+': weight 'kernel' would have an impossible shape"):
+    expected = (r"Cannot load '.*model.safetensors': its architecture could not be rebuilt: "
+                r"Dense '\w+': weight 'kernel' would have an impossible shape")
+    with pytest.raises(ValueError, match=expected):
         load_model(saved)
 
 
@@ -287,9 +288,10 @@ def test_metadata_that_is_not_json_is_named(saved):
 
 
 def test_a_path_that_is_not_a_path_is_a_type_error():
-    with pytest.raises(TypeError, match=r"load_model: the file path must be a str or os.PathLike. Received: filepath=3"):
+    must = r"the file path must be a str or os.PathLike. Received: "
+    with pytest.raises(TypeError, match=r"load_model: " + must + "filepath=3"):
         load_model(3)
-    with pytest.raises(TypeError, match=r"save_model: the file path must be a str or os.PathLike. Received: "):
+    with pytest.raises(TypeError, match=r"save_model: " + must):
         save_model(small(), 3.5)
 
 
@@ -297,6 +299,6 @@ def test_a_file_that_shrinks_while_it_is_read_is_named(tmp_path):
     path = tmp_path / "short.bin"
     path.write_bytes(b"12345")
     with open(path, "rb") as file:
-        with pytest.raises(ValueError, match=r"Cannot load '.*short.bin': the file ended while reading the header: "
-                                             r"expected 8 bytes. Received: 5 bytes"):
+        expected = r"Cannot load '.*short.bin': the file ended while reading the header: expected 8 bytes. "
+        with pytest.raises(ValueError, match=expected + r"Received: 5 bytes"):
             guards.read_exactly(file, 8, str(path), "the header")
