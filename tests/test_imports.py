@@ -17,20 +17,12 @@ ROOT = Path(convolve.__file__).parent
 #: the layers, bottom to top: a module may import its own layer and the ones below it
 LAYERS = [
     {"_version", "_files", "backend", "random", "variables", "ops"},
-    {
-        "autograd",
-        "initializers",
-        "regularizers",
-        "losses",
-        "metrics",
-        "activations",
-        "optimizers",
-        "callbacks",
-    },
-    {"layers"},
-    {"saving"},
+    {"autograd", "initializers", "regularizers", "losses", "metrics", "activations", "optimizers", "callbacks"},
+    {"layers", "filters"},
+    {"saving", "images"},
+    {"data"},
     {"models", "utils"},
-    {"datasets", "filters", "images", "viz"},
+    {"datasets", "viz"},
     {"cli", "__main__"},
 ]
 LEVEL = {name: k for k, names in enumerate(LAYERS) for name in names}
