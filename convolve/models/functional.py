@@ -30,6 +30,7 @@ import numpy as np
 from .. import autograd, saving
 from ..autograd import Tensor
 from ..backend import as_float_array
+from ..data.adapters import OutOfData, adapt, is_batch_source, source_name
 from ..layers.base import InputLayer, SymbolicInput, format_shape, unique_name
 from ..layers.symbolic import KerasTensor
 from ..ops.args import check_int
@@ -315,11 +316,22 @@ class Model(LayerWeightsMixin, TrainingMixin):
         is recorded. ``steps``: at most this many batches (default: all of ``x``). Empty ``x``
         (0 samples) gives empty outputs of the right shape, ``(0, ...)``.
 
+        ``x`` may also be a source of batches (a ``convolve.data.Dataset``, a ``PyDataset``, a
+        generator): each batch's inputs (``x`` or the first item of ``(x, y)``) are predicted
+        and the outputs concatenated; ``batch_size`` is then the source's own.
+
         ``verbose``: 'auto' or 1 shows a progress bar, 0 is silent.
         """
         where = f"{self.where}.predict"
-        batch_size = check_int(32 if batch_size is None else batch_size, "batch_size", where)
         steps = check_int(steps, "steps", where, none_ok=True)
+        if is_batch_source(x):
+            if batch_size is not None:
+                raise ValueError(
+                    f"{where}: when x is {source_name(x)} its batches have their own size; pass no "
+                    f"batch_size. Received: batch_size={batch_size!r}"
+                )
+            return self._predict_batches(adapt(x, steps=steps, where=where), where, verbose)
+        batch_size = check_int(batch_size, "batch_size", where, none_ok=True) or 32
         self._build_for(x, where)
         xs = self._standardize(x, where, arrays_only=True)
         if any(a.ndim == 0 for a in xs):
@@ -346,6 +358,30 @@ class Model(LayerWeightsMixin, TrainingMixin):
                 batches.append(self._run([a[sl] for a in xs], training=False))
                 if bar:
                     bar.update(step + 1)
+        outputs = [np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0] for parts in zip(*batches)]
+        return outputs[0] if self._single_output else outputs
+
+    def _predict_batches(self, source, where, verbose):
+        """``predict`` over the batches of a Dataset, PyDataset or generator."""
+        bar = Progbar(source.steps) if verbose in ("auto", 1, True) else None
+        batches = []
+        try:
+            with autograd.no_record():
+                for step, (xb, _, _) in enumerate(source.epoch()):
+                    try:
+                        self._build_for(xb, where)
+                        xs = self._standardize(xb, where, arrays_only=True)
+                        self._propagate_shapes([(None, *a.shape[1:]) for a in xs])
+                    except (ValueError, TypeError) as error:
+                        raise type(error)(f"{error} (in batch {step} of the data)") from None
+                    batches.append(self._run(xs, training=False))
+                    if bar:
+                        bar.update(step + 1)
+        except OutOfData as reason:
+            raise ValueError(f"{where}: the data ran out: {reason}") from None
+        source.end_epoch()
+        if bar:
+            bar.done()
         outputs = [np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0] for parts in zip(*batches)]
         return outputs[0] if self._single_output else outputs
 

@@ -1,7 +1,9 @@
 """A Keras-style progress line: ``3/10 [=========>....................] - 1s 12ms/step``.
 
 On a terminal the line is redrawn in place; otherwise (a log file, CI) only the final
-line is written, so logs get one line per run instead of hundreds.
+line is written, so logs get one line per run instead of hundreds. With an unknown target
+(a generator without ``len``) the line is ``3/Unknown - 1s 12ms/step``, and ``done()``
+writes the last one.
 """
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import time
 
 
 class Progbar:
-    def __init__(self, target: int, width: int = 30, stream=None, interactive=None):
-        self.target = max(int(target), 1)
+    def __init__(self, target, width: int = 30, stream=None, interactive=None):
+        self.target = None if target is None else max(int(target), 1)
         self.width = width
         self.stream = stream if stream is not None else sys.stdout
         if interactive is None:
@@ -22,6 +24,10 @@ class Progbar:
         self.seen = 0
 
     def _line(self, current: int, values) -> str:
+        if self.target is None:
+            elapsed = time.perf_counter() - self.start
+            line = f"{current}/Unknown - {elapsed:.0f}s {elapsed / max(current, 1) * 1000:.0f}ms/step"
+            return line + "".join(f" - {name}: {value:.4f}" for name, value in values or ())
         filled = int(self.width * current / self.target)
         bar = "=" * max(filled - 1, 0) + (">" if current < self.target else "=") * (filled > 0)
         bar = bar.ljust(self.width, ".")
@@ -40,14 +46,25 @@ class Progbar:
     def update(self, current: int, values=None) -> None:
         """Show progress after ``current`` steps; ``values`` is a list of (name, number)."""
         self.seen = current
+        finished = self.target is not None and current >= self.target
         if self.interactive:
             self.stream.write("\r" + self._line(current, values))
-            if current >= self.target:
+            if finished:
                 self.stream.write("\n")
             self.stream.flush()
-        elif current >= self.target:
+        elif finished:
             self.stream.write(self._line(current, values) + "\n")
             self.stream.flush()
+
+    def done(self, values=None) -> None:
+        """End a bar whose target was unknown with its final line (a known target already has it)."""
+        if self.target is not None:
+            return
+        if self.interactive:
+            self.stream.write("\r" + self._line(self.seen, values) + "\n")
+        else:
+            self.stream.write(self._line(self.seen, values) + "\n")
+        self.stream.flush()
 
     def finish(self, text: str) -> None:
         """End the bar with ``text`` as its last line (the epoch's summary), replacing the bar

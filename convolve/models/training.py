@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -27,8 +28,8 @@ from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..backend import as_float_array
+from ..data.adapters import ArrayBatches, OutOfData, adapt, is_batch_source, source_name
 from ..ops.args import check_int
-from ..random import generator
 from .progress import Progbar
 
 _FUSABLE = ("CategoricalCrossentropy", "SparseCategoricalCrossentropy")
@@ -183,6 +184,53 @@ class TrainingMixin:
             _check_weights(sample_weight, "sample_weight", where)
         return x, y, sample_weight
 
+    # ---- batches from any source -------------------------------------------------------------
+    def _batches(
+        self, x, y, sample_weight, *, batch_size, steps, shuffle, class_weight, what, default_batch=32
+    ):
+        """(batches, source) for ``x``: arrays checked whole and sliced (class weights applied
+        once), or a Dataset/generator/PyDataset whose batches are checked one by one."""
+        where = f"{self.where}.{what}"
+        if not is_batch_source(x):
+            batch_size = check_int(default_batch if batch_size is None else batch_size, "batch_size", where)
+            x, y, sample_weight = self._check_data(x, y, sample_weight, what)
+            sample_weight = _apply_class_weight(y, sample_weight, class_weight, where)
+            return ArrayBatches(x, y, sample_weight, batch_size, shuffle=shuffle, steps=steps), False
+        given = [(name, value) for name, value in (("y", y), ("sample_weight", sample_weight),
+                                                   ("batch_size", batch_size)) if value is not None]
+        if given:
+            raise ValueError(
+                f"{where}: when x is {source_name(x)}, its batches hold the targets and weights and their "
+                f"size is its own; pass no {', '.join(name for name, _ in given)}. "
+                f"Received: {', '.join(f'{name}={type(value).__name__}' for name, value in given)}"
+            )
+        return adapt(x, shuffle=shuffle, steps=steps, where=where), True
+
+    def _prepared(self, batch, index, what, class_weight):
+        """One batch from a Dataset/generator/PyDataset, checked as arrays are, class weights applied."""
+        xb, yb, swb = batch
+        where = f"{self.where}.{what}"
+        try:
+            xb, yb, swb = self._check_data(xb, yb, swb, what)
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{error} (in batch {index} of the data)") from None
+        return xb, yb, _apply_class_weight(yb, swb, class_weight, where)
+
+    def _evaluate_batches(self, batches, source, what, bar=None):
+        """Loss and metrics over one epoch of ``batches``, recording nothing."""
+        self._reset_metrics()
+        tracker = metrics_module.Mean(name="loss")
+        logs = {}
+        for step, batch in enumerate(batches.epoch()):
+            xb, yb, swb = self._prepared(batch, step, what, None) if source else batch
+            logs = self._step(xb, yb, swb, training=False, tracker=tracker)
+            if bar:
+                bar.update(step + 1, list(logs.items()))
+        batches.end_epoch()
+        if bar:
+            bar.done(list(logs.items()))
+        return logs
+
     # ---- fit / evaluate --------------------------------------------------------------------
     def fit(
         self,
@@ -205,13 +253,20 @@ class TrainingMixin:
     ):
         """Train for ``epochs`` epochs; returns a History. Ctrl-C stops cleanly, keeping the model.
 
+        ``x``: arrays (with ``y``), or a source of batches: a ``convolve.data.Dataset`` (such
+        as ``image_dataset_from_directory`` returns), a ``PyDataset``, or a Python generator or
+        iterable of ``(x, y)`` / ``(x, y, sample_weight)`` batches (then ``y``,
+        ``sample_weight``, ``batch_size`` and ``validation_split`` are not given). With
+        ``steps_per_epoch`` a generator goes on from epoch to epoch; if it runs out, training
+        stops with a warning, as in Keras. ``validation_data`` takes any of these too.
+
         Progress: a bar per epoch on a terminal, one line per epoch otherwise (verbose 'auto'
         or 1); 2 prints one line per epoch always; 0 is silent.
         """
         where = f"{self.where}.fit"
         self._require_compiled("fit")
         # every argument checked before any data is touched (Keras 3 is lax here)
-        batch_size = check_int(32 if batch_size is None else batch_size, "batch_size", where)
+        batch_size = check_int(batch_size, "batch_size", where, none_ok=True)
         epochs = check_int(epochs, "epochs", where)
         initial_epoch = check_int(initial_epoch, "initial_epoch", where, minimum=0)
         if initial_epoch >= epochs:
@@ -232,8 +287,13 @@ class TrainingMixin:
                 f"{where}: validation_split must be a number in [0, 1). "
                 f"Received: validation_split={validation_split!r}"
             )
-        x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
+        if validation_split and is_batch_source(x):
+            raise ValueError(
+                f"{where}: validation_split needs arrays to split; for {source_name(x)} pass "
+                f"validation_data. Received: validation_split={validation_split!r}"
+            )
         if validation_data is None and validation_split:
+            x, y, sample_weight = self._check_data(x, y, sample_weight, "fit")
             cut = int(len(x) * (1.0 - validation_split))  # Keras: the last fraction, before shuffling
             if cut == 0 or cut == len(x):
                 raise ValueError(
@@ -244,12 +304,22 @@ class TrainingMixin:
             validation_data = (x[cut:], y[cut:]) + (() if sample_weight is None else (sample_weight[cut:],))
             x, y = x[:cut], y[:cut]
             sample_weight = None if sample_weight is None else sample_weight[:cut]
-        sample_weight = _apply_class_weight(y, sample_weight, class_weight, where)
-        if not self.built:
-            self.build((None, *x.shape[1:]))
+        batches, source = self._batches(
+            x, y, sample_weight, batch_size=batch_size, steps=steps_per_epoch, shuffle=shuffle,
+            class_weight=class_weight, what="fit",
+        )
+        validation = None
+        if validation_data is not None:
+            if is_batch_source(validation_data):
+                vx, vy, vw = validation_data, None, None
+            else:
+                vx, vy, vw = _unpack(validation_data)
+            validation = self._batches(
+                vx, vy, vw, batch_size=validation_batch_size, steps=validation_steps, shuffle=False,
+                class_weight=None, what="fit (validation_data)", default_batch=batch_size or 32,
+            )
 
-        n = len(x)
-        steps = steps_per_epoch or math.ceil(n / batch_size)
+        steps = batches.steps
         verbose = _resolve_verbose(verbose)
         history = callbacks_module.History()
         cb = callbacks_module.CallbackList(
@@ -267,29 +337,42 @@ class TrainingMixin:
                 if verbose:
                     print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout, flush=True)
                 bar = Progbar(steps, interactive=None if verbose == 1 else False) if verbose else None
-                order = generator().permutation(n) if shuffle else np.arange(n)
                 tracker = metrics_module.Mean(name="loss")
-                logs = {}
+                logs, done = {}, 0
                 start = time.perf_counter()
-                for step in range(steps):
-                    idx = order[(step * batch_size) % n : (step * batch_size) % n + batch_size]
-                    cb.on_train_batch_begin(step, {})
-                    sw = None if sample_weight is None else sample_weight[idx]
-                    logs = self._step(x[idx], y[idx], sw, training=True, tracker=tracker)
-                    cb.on_train_batch_end(step, logs)
-                    if bar and step + 1 < steps:
-                        bar.update(step + 1, list(logs.items()))
-                    if self.stop_training:
+                try:
+                    for step, batch in enumerate(batches.epoch()):
+                        xb, yb, swb = self._prepared(batch, step, "fit", class_weight) if source else batch
+                        cb.on_train_batch_begin(step, {})
+                        logs = self._step(xb, yb, swb, training=True, tracker=tracker)
+                        done = step + 1
+                        cb.on_train_batch_end(step, logs)
+                        if bar and (steps is None or done < steps):
+                            bar.update(done, list(logs.items()))
+                        if self.stop_training:
+                            break
+                except OutOfData as reason:
+                    warnings.warn(
+                        f"{where}: your input ran out of data ({reason}); training stops. Make sure it can "
+                        f"give steps_per_epoch * epochs batches.",
+                        UserWarning, stacklevel=2,
+                    )
+                    self.stop_training = True
+                    if not done:
                         break
+                batches.end_epoch()
                 logs = dict(logs)
-                if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                    vx, vy, vw = _unpack(validation_data)
-                    val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
-                                        sample_weight=vw, steps=validation_steps, return_dict=True)
-                    logs.update({f"val_{k}": v for k, v in val.items()})
+                if validation is not None and (epoch + 1) % validation_freq == 0:
+                    try:
+                        val = self._evaluate_batches(*validation, "fit (validation_data)")
+                    except OutOfData as reason:
+                        warnings.warn(f"{where}: the validation data ran out ({reason}); no validation "
+                                      "this epoch", UserWarning, stacklevel=2)
+                    else:
+                        logs.update({f"val_{k}": v for k, v in val.items()})
                 if bar:
                     elapsed = time.perf_counter() - start
-                    line = f"{steps}/{steps} - {elapsed:.0f}s {elapsed / steps * 1000:.0f}ms/step - "
+                    line = f"{done}/{done} - {elapsed:.0f}s {elapsed / max(done, 1) * 1000:.0f}ms/step - "
                     bar.finish(line + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
                 cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -304,26 +387,24 @@ class TrainingMixin:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
-        """Loss and metrics on (x, y), computed in batches without recording anything."""
+        """Loss and metrics on (x, y), or on the batches of a Dataset, PyDataset or generator,
+        computed without recording anything."""
         where = f"{self.where}.evaluate"
         self._require_compiled("evaluate")
-        batch_size = check_int(32 if batch_size is None else batch_size, "batch_size", where)
+        check_int(batch_size, "batch_size", where, none_ok=True)
         steps = check_int(steps, "steps", where, none_ok=True)
-        x, y, sample_weight = self._check_data(x, y, sample_weight, "evaluate")
-        self._reset_metrics()
-        tracker = metrics_module.Mean(name="loss")
-        total = (
-            math.ceil(len(x) / batch_size) if steps is None else min(steps, math.ceil(len(x) / batch_size))
+        batches, source = self._batches(
+            x, y, sample_weight, batch_size=batch_size, steps=steps, shuffle=False, class_weight=None,
+            what="evaluate",
         )
+        if not source and steps is not None:
+            batches.steps = min(steps, math.ceil(batches.n / batches.batch_size))
         verbose = _resolve_verbose(verbose)
-        bar = Progbar(total) if verbose else None
-        logs = {}
-        for step in range(total):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            sw = None if sample_weight is None else sample_weight[sl]
-            logs = self._step(x[sl], y[sl], sw, training=False, tracker=tracker)
-            if bar:
-                bar.update(step + 1, list(logs.items()))
+        bar = Progbar(batches.steps) if verbose else None
+        try:
+            logs = self._evaluate_batches(batches, source, "evaluate", bar)
+        except OutOfData as reason:
+            raise ValueError(f"{where}: the data ran out: {reason}. Received: steps={steps}") from None
         return logs if return_dict else _as_list(logs)
 
 

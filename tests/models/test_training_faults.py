@@ -120,8 +120,8 @@ def test_predict_and_evaluate_steps_limit_the_batches():
             {"steps_per_epoch": 0},
             r"`steps_per_epoch` must be a positive integer or None. Received: steps_per_epoch=0",
         ),
-        ({"batch_size": 0}, r"`batch_size` must be a positive integer. Received: batch_size=0"),
-        ({"batch_size": 2.0}, r"`batch_size` must be a positive integer. Received: batch_size=2.0"),
+        ({"batch_size": 0}, r"`batch_size` must be a positive integer or None. Received: batch_size=0"),
+        ({"batch_size": 2.0}, r"`batch_size` must be a positive integer or None. Received: batch_size=2.0"),
         ({"initial_epoch": -1}, r"`initial_epoch` must be an integer >= 0. Received: initial_epoch=-1"),
         (
             {"epochs": 2, "initial_epoch": 2},
@@ -170,7 +170,7 @@ def test_predict_and_evaluate_check_batch_size_and_steps(method):
     call = (lambda **kw: model.predict(x, verbose=0, **kw)) if method == "predict" else (
         lambda **kw: model.evaluate(x, y, verbose=0, **kw))
     with pytest.raises(
-        ValueError, match=rf"\.{method}: `batch_size` must be a positive integer. Received: batch_size=-2"
+        ValueError, match=rf"\.{method}: `batch_size` must be a positive integer or None. Received: batch_size=-2"
     ):
         call(batch_size=-2)
     with pytest.raises(
