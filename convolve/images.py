@@ -39,7 +39,7 @@ from .ops.conv import conv
 
 __all__ = [
     "load_image", "to_image_array", "normalize_maps", "diverging_colormap", "tile_maps",
-    "save_image", "save_maps", "filter_image", "ImageTooLargeError",
+    "save_image", "save_maps", "filter_image", "ImageTooLargeError", "read_image", "open_image",
 ]
 
 COLOR_MODES = ("grayscale", "rgb", "auto")
@@ -152,10 +152,50 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
     interpolation = check_choice(interpolation, INTERPOLATIONS, "interpolation", where)
     if target_size is not None:
         target_size = standardize_tuple(target_size, 2, "target_size", where)
-    default_limit = isinstance(max_pixels, str) and max_pixels == "default"
-    if max_pixels is not None and not default_limit:
-        also = "None (no limit) or 'default' (Pillow's limit)"
-        max_pixels = _positive_int(max_pixels, "max_pixels", where, also=also)
+    max_pixels = _check_max_pixels(max_pixels, where)
+    convert = lambda img, what: _to_array(img, color_mode, target_size, interpolation, what)  # noqa: E731
+    return open_image(path, convert, max_pixels, where)
+
+
+def read_image(path, color_mode="rgb", unit=255.0, max_pixels="default", where="read_image"):
+    """float32 (H, W, C) pixels of an image file, with ``load_image``'s guards, not resized.
+
+    For the data pipeline (``convolve.data``): the same checks and value rules as
+    ``load_image`` (pixel limit from the header before decoding, NaN and out-of-range float
+    images refused, 16-bit files divided by 65535, ...), except that white is ``unit`` instead
+    of 1. With ``unit=255`` an 8-bit image keeps its integer values 0..255 exactly (each is
+    divided by 255 / 255 = 1). ``color_mode`` is "grayscale", "rgb", "auto" or "rgba" (4
+    channels: Pillow's RGBA conversion, which keeps a file's transparency; a 16-bit or 32-bit
+    grey file is repeated into R, G, B with A = ``unit``). Errors as ``load_image``'s, prefixed by
+    ``where``.
+    """
+    color_mode = check_choice(color_mode, COLOR_MODES + ("rgba",), "color_mode", where)
+    max_pixels = _check_max_pixels(max_pixels, where)
+    return open_image(
+        path, lambda img, what: _to_array(img, color_mode, None, None, what, unit)[0], max_pixels, where
+    )
+
+
+def _check_max_pixels(max_pixels, where):
+    """``max_pixels`` checked: "default", None (no limit) or a positive int."""
+    if max_pixels is None or (isinstance(max_pixels, str) and max_pixels == "default"):
+        return max_pixels
+    also = "None (no limit) or 'default' (Pillow's limit)"
+    return _positive_int(max_pixels, "max_pixels", where, also=also)
+
+
+def open_image(path, convert, max_pixels, where):
+    """``convert(img, what)`` of the decoded Pillow image at ``path``, refused above ``max_pixels``.
+
+    The one guarded way in for image files (``load_image``, ``read_image``, the data pipeline's
+    ``load_img``): the size is checked from the header before any pixel is decoded
+    (``max_pixels``, checked by ``_check_max_pixels``: "default" for Pillow's
+    ``MAX_IMAGE_PIXELS`` read now, None for no limit, or a number), Pillow's own bomb warning
+    never reaches the user, the file is closed afterwards, and every way Pillow fails becomes a
+    ValueError naming the file. ``what`` is how messages about pixel values name the file.
+    ``convert`` must return something that does not need the file (an array, or a loaded Pillow
+    image such as ``img.copy()``).
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{where}: `path` must be a file name (str or os.PathLike). Received: path={path!r}")
     if not os.path.exists(path):
@@ -165,8 +205,7 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
             f"{where}: expected an image file, found a folder. Received: path={os.fspath(path)!r}"
         )
     Image = _pil(where)
-    limit = Image.MAX_IMAGE_PIXELS if default_limit else max_pixels
-    resample = None if target_size is None else getattr(Image.Resampling, interpolation.upper())
+    limit = Image.MAX_IMAGE_PIXELS if isinstance(max_pixels, str) else max_pixels
     # Pillow warns between MAX_IMAGE_PIXELS and twice that: we check the size ourselves
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -175,7 +214,7 @@ def load_image(path, color_mode="grayscale", target_size=None, interpolation="ne
                 _check_pixels(img.size, limit, path, where)  # from the header, before decoding
                 img.load()
                 what = f"{where}: the image {os.fspath(path)!r}"  # how value errors name the file
-                return _to_array(img, color_mode, target_size, resample, what)
+                return convert(img, what)
         except (PermissionError, ImageTooLargeError, _PixelValueError):
             raise
         except Image.DecompressionBombError as e:
@@ -215,25 +254,34 @@ _HIGH_BIT_WHITE = {"I": 2**31 - 1, "I;16": 65535, "I;16B": 65535, "I;16L": 65535
 _STRIP_PIXELS = 1 << 20  # pixels converted at a time: bounds the temporaries beside the output
 
 
-def _to_array(img, color_mode, target_size, resample, what):
-    """float32 (1, H, W, C) in [0, 1] from a loaded Pillow image: the one full-size float array."""
+def _to_array(img, color_mode, target_size, interpolation, what, unit=1.0):
+    """float32 (1, H, W, C) in [0, unit] from a loaded Pillow image: the one full-size float array.
+
+    ``color_mode`` "rgba" (only ``read_image`` passes it) converts 8-bit files with Pillow's RGBA
+    conversion; a high-bit grey file is read as grey, repeated into R, G, B, with A = ``unit``.
+    """
     grey_file = img.mode in _GREY_MODES
-    if color_mode == "grayscale" or grey_file:  # "rgb" of a grey file repeats its one channel
+    if color_mode == "rgba" and img.mode not in _HIGH_BIT_WHITE:
+        mode, read = "RGBA", 4
+    elif color_mode == "grayscale" or grey_file:  # "rgb" of a grey file repeats its one channel
         mode = img.mode if grey_file and img.mode in _HIGH_BIT_WHITE else "L"  # "L": luma, alpha dropped
         read = 1
     else:
         mode, read = "RGB", 3  # alpha dropped
-    channels = 3 if color_mode == "rgb" else read
+    channels = {"rgb": 3, "rgba": 4}.get(color_mode, read)
     width, height = img.size
     if target_size is None:
         out = np.empty((1, height, width, channels), np.float32)
-        _fill(img, mode, out[0], what)
+        _fill(img, mode, out[0], what, unit)
+        if channels == 4 and read == 1:
+            out[..., 3] = unit  # a high-bit grey file is opaque
         return out
     full = np.empty((height, width, read), np.float32)
     _fill(img, mode, full, what)
     h, w = target_size
     out = np.empty((1, h, w, channels), np.float32)
     Image = _pil("load_image")
+    resample = getattr(Image.Resampling, interpolation.upper())
     for c in range(read):
         small = Image.fromarray(np.ascontiguousarray(full[:, :, c])).resize((w, h), resample)
         np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0, out=out[0, :, :, c])
@@ -242,20 +290,20 @@ def _to_array(img, color_mode, target_size, resample, what):
     return out
 
 
-def _fill(img, mode, dest, what):
-    """Write ``img`` converted to Pillow ``mode`` and scaled to [0, 1] into ``dest`` (H, W, C), in strips.
+def _fill(img, mode, dest, what, unit=1.0):
+    """Write ``img`` converted to Pillow ``mode`` and scaled to [0, unit] into ``dest`` (H, W, C), in strips.
 
     A grey ``mode`` fills channel 0 and is repeated into the others. Raises _PixelValueError for
     values that do not map onto [0, 1].
     """
     height, width, channels = dest.shape
-    white = _HIGH_BIT_WHITE.get(mode, 255)
+    white = _HIGH_BIT_WHITE.get(mode, 255) / unit  # 8-bit with unit 255: divided by 1, so exact
     white = np.float64(white) if mode == "I" else np.float32(white)  # int32 / float32 would be float64 anyway
     rows = max(1, _STRIP_PIXELS // max(width, 1))
     low, high = np.inf, -np.inf
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
-        piece = img.crop((0, top, width, bottom))
+        piece = img if bottom - top == height else img.crop((0, top, width, bottom))  # one strip: no copy
         if piece.mode != mode:
             piece = piece.convert(mode)
         a = np.asarray(piece)
