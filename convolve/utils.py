@@ -1,10 +1,14 @@
-"""Keras-style utilities (``keras.utils``): label and array preparation, seeds.
+"""Keras-style utilities (``keras.utils``): label and array preparation, seeds, your own images.
 
     y = to_categorical([0, 2, 1])            # (3, 3) float32 one-hot rows, the class axis last
     unit = normalize(x, axis=-1, order=2)    # each row divided by its L2 norm
+    train = image_dataset_from_directory("photos/", image_size=(180, 180))   # class folders
+    x = img_to_array(load_img("cat.jpg"))    # float32 (H, W, 3), values 0..255
 
-Both are data-preparation functions on arrays: they take array-likes and return new NumPy
-arrays, never modifying the caller's array, and record nothing on a GradientTape.
+``to_categorical`` and ``normalize`` are data-preparation functions on arrays: they take
+array-likes and return new NumPy arrays, never modifying the caller's array, and record nothing
+on a GradientTape. The image functions and ``PyDataset`` live in ``convolve.data`` and are
+gathered here under Keras' names.
 """
 from __future__ import annotations
 
@@ -14,9 +18,15 @@ import numbers
 import numpy as np
 
 from .backend import as_float_array, floatx, get_array_module
+from .data.directory import image_dataset_from_directory
+from .data.image_utils import array_to_img, img_to_array, load_img, save_img
+from .data.pydataset import PyDataset
 from .random import set_random_seed
 
-__all__ = ["normalize", "set_random_seed", "to_categorical"]
+__all__ = [
+    "PyDataset", "array_to_img", "image_dataset_from_directory", "img_to_array", "load_img",
+    "normalize", "save_img", "set_random_seed", "to_categorical",
+]
 
 
 def to_categorical(x, num_classes=None):
