@@ -44,6 +44,19 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from .preprocessing import (
+    CenterCrop,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
 from .reshaping import (
     Cropping1D,
     Cropping2D,
@@ -68,6 +81,9 @@ __all__ = [
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
     "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
     "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    "CenterCrop", "Normalization", "Rescaling", "Resizing",
+    "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation",
+    "RandomZoom",
     "Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract",
     # Keras' functional forms of the merging layers: add(inputs) is Add()(inputs)
     "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract",

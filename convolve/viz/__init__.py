@@ -25,6 +25,7 @@ _WHERE = {
     "confusion_matrix": "plots",
     "feature_maps": "plots",
     "animate_convolution": "animate",
+    "plot_augmentations": "augment",
 }
 
 __all__ = sorted([*_WHERE, "explain", "Explanation"])
