@@ -416,10 +416,10 @@ class Normalization(Layer):
                 f"{where}: `batch_size` is for arrays; {_describe(data)} comes in batches already. "
                 f"Received: batch_size={batch_size}"
             )
-        if hasattr(data, "__getitem__") and hasattr(data, "__len__") and not isinstance(data, (list, tuple)):
+        if hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
+            items = iter(data)  # a convolve.data.Dataset, a generator, a list of batches
+        elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
             items = (data[i] for i in range(len(data)))  # a PyDataset
-        elif hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
-            items = iter(data)
         else:
             raise TypeError(
                 f"{where}: expected an array, a dataset, a PyDataset or an iterable of batches. "
@@ -491,9 +491,10 @@ class Resizing(_ImageLayer):
         fill_mode="constant",
         fill_value=0.0,
         antialias=False,
+        data_format=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(data_format=data_format, **kwargs)
         self.height = _positive_int(height, "height", self.where)
         self.width = _positive_int(width, "width", self.where)
         self.interpolation = _choice(
@@ -572,8 +573,8 @@ class CenterCrop(_ImageLayer):
     """The central height x width window of each image, in training and inference; images
     smaller than that on an axis are cropped to the target's aspect ratio and resized."""
 
-    def __init__(self, height, width, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
         self.height = _positive_int(height, "height", self.where)
         self.width = _positive_int(width, "width", self.where)
 
@@ -598,8 +599,8 @@ class RandomFlip(_RandomLayer):
 
     MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
-    def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.mode = _choice(mode, self.MODES, "mode", self.where)
 
     def _augment(self, inputs):
@@ -669,9 +670,16 @@ class RandomRotation(_Geometric):
     ``fill_value``) or "nearest"; ``interpolation``: "bilinear" or "nearest"."""
 
     def __init__(
-        self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs
+        self,
+        factor,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        data_format=None,
+        **kwargs,
     ):
-        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format=data_format, **kwargs)
         self.factor = _factor(factor, "factor", self.where)
 
     def _transforms(self, rng, n, height, width):
@@ -698,9 +706,10 @@ class RandomZoom(_Geometric):
         interpolation="bilinear",
         seed=None,
         fill_value=0.0,
+        data_format=None,
         **kwargs,
     ):
-        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format=data_format, **kwargs)
         self.height_factor = height_factor
         self.width_factor = width_factor
         self._height = _factor(height_factor, "height_factor", self.where, open_low=True)
@@ -739,9 +748,10 @@ class RandomTranslation(_Geometric):
         interpolation="bilinear",
         seed=None,
         fill_value=0.0,
+        data_format=None,
         **kwargs,
     ):
-        super().__init__(fill_mode, interpolation, seed, fill_value, **kwargs)
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format=data_format, **kwargs)
         self.height_factor = height_factor
         self.width_factor = width_factor
         self._height = _factor(height_factor, "height_factor", self.where)
@@ -770,8 +780,8 @@ class RandomCrop(_RandomLayer):
     Keras); images smaller than that on an axis, and every image at inference, are centre-cropped
     as CenterCrop does (resized first to the target's aspect ratio when smaller)."""
 
-    def __init__(self, height, width, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
+    def __init__(self, height, width, seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.height = _positive_int(height, "height", self.where)
         self.width = _positive_int(width, "width", self.where)
 

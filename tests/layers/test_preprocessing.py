@@ -5,6 +5,7 @@ checks against plain loops) with the random draws written out; gradients by fini
 data formats, single images, seeds, saving; every error message."""
 from __future__ import annotations
 
+import inspect
 import json
 import math
 
@@ -14,7 +15,7 @@ import pytest
 from convolve import autograd
 from convolve import layers as L
 from convolve.autograd import GradientTape
-from convolve.data import PyDataset
+from convolve.data import Dataset, PyDataset
 from convolve.models import Model, Sequential, load_model
 from convolve.ops import image as image_ops
 from convolve.ops.shapes import POINTWISE
@@ -133,6 +134,32 @@ def test_receptive_fields():
     assert all(layer.receptive_field() is None for layer in others)
 
 
+#: Keras 3's constructor arguments, in order, with their defaults (keras/src/layers/preprocessing/)
+KERAS_SIGNATURES = {
+    "Rescaling": "scale, offset=0.0",
+    "Normalization": "axis=-1, mean=None, variance=None, invert=False",
+    "Resizing": "height, width, interpolation='bilinear', crop_to_aspect_ratio=False, "
+                "pad_to_aspect_ratio=False, fill_mode='constant', fill_value=0.0, antialias=False, "
+                "data_format=None",
+    "CenterCrop": "height, width, data_format=None",
+    "RandomFlip": "mode='horizontal_and_vertical', seed=None, data_format=None",
+    "RandomRotation": "factor, fill_mode='reflect', interpolation='bilinear', seed=None, fill_value=0.0, "
+                      "data_format=None",
+    "RandomZoom": "height_factor, width_factor=None, fill_mode='reflect', interpolation='bilinear', "
+                  "seed=None, fill_value=0.0, data_format=None",
+    "RandomTranslation": "height_factor, width_factor, fill_mode='reflect', interpolation='bilinear', "
+                         "seed=None, fill_value=0.0, data_format=None",
+    "RandomCrop": "height, width, seed=None, data_format=None",
+    "RandomContrast": "factor, value_range=(0, 255), seed=None",
+    "RandomBrightness": "factor, value_range=(0, 255), seed=None",
+}
+
+
+@pytest.mark.parametrize("name", KERAS_SIGNATURES)
+def test_arguments_and_defaults_are_keras(name):
+    assert str(inspect.signature(getattr(L, name))) == f"({KERAS_SIGNATURES[name]}, **kwargs)"
+
+
 # ---- Rescaling ------------------------------------------------------------------------------------
 
 
@@ -190,7 +217,8 @@ def test_normalization_adapts_to_batch_sources():
         for i in range(0, 12, 5):
             yield x[i:i + 5]
 
-    for source in [Batches(), generator(), [x[:7], x[7:]], x]:
+    dataset = Dataset.from_tensor_slices((x, np.zeros(12))).batch(5)
+    for source in [Batches(), generator(), [x[:7], x[7:]], x, dataset]:
         layer = L.Normalization(dtype="float64")
         layer.adapt(source)
         assert_close(layer.mean.value, expected[0])
