@@ -17,7 +17,8 @@ ROOT = Path(convolve.__file__).parent
 #: the layers, bottom to top: a module may import its own layer and the ones below it
 LAYERS = [
     {"_version", "_files", "backend", "random", "variables", "ops"},
-    {"autograd", "initializers", "regularizers", "losses", "metrics", "activations", "optimizers", "callbacks"},
+    {"autograd", "initializers", "regularizers", "losses", "metrics", "activations"},
+    {"optimizers", "callbacks"},
     {"layers", "filters"},
     {"saving", "images"},
     {"data"},

@@ -193,7 +193,9 @@ def test_predict_progress_and_input_errors(capsys):
         r"\(None: any size\). Received: x with shape \(4, 8, 8, 3\)",
     ):
         model.predict(np.zeros((4, 8, 8, 3)))
-    with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer or None. Received: batch_size=0"):
+    with pytest.raises(
+        ValueError, match=r"`batch_size` must be a positive integer or None. Received: batch_size=0"
+    ):
         model.predict(x, batch_size=0)
     with pytest.raises(
         ValueError, match=r"Model 'residual': input 'input_layer' expects shape \(None, 8, 8, 2\)"

@@ -196,7 +196,9 @@ def test_predict_checks_every_layer_before_computing():
     model = Sequential([Conv2D(1, 3), Conv2D(1, 7, name="late")])
     with pytest.raises(ValueError, match="Conv2D 'late'.*height: input 6, kernel 7"):
         model.predict(np.zeros((2, 8, 8, 1)), verbose=0)
-    with pytest.raises(ValueError, match="`batch_size` must be a positive integer or None. Received: batch_size=0"):
+    with pytest.raises(
+        ValueError, match="`batch_size` must be a positive integer or None. Received: batch_size=0"
+    ):
         model.predict(np.zeros((2, 8, 8, 1)), batch_size=0)
     with pytest.raises(TypeError, match="numeric array"):
         model.predict(np.array(["x"] * 4))

@@ -170,7 +170,8 @@ def test_predict_and_evaluate_check_batch_size_and_steps(method):
     call = (lambda **kw: model.predict(x, verbose=0, **kw)) if method == "predict" else (
         lambda **kw: model.evaluate(x, y, verbose=0, **kw))
     with pytest.raises(
-        ValueError, match=rf"\.{method}: `batch_size` must be a positive integer or None. Received: batch_size=-2"
+        ValueError,
+        match=rf"\.{method}: `batch_size` must be a positive integer or None. Received: batch_size=-2",
     ):
         call(batch_size=-2)
     with pytest.raises(
