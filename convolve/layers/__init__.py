@@ -1,4 +1,13 @@
 """Keras-style layers: each owns its weights, builds lazily, and calls one op."""
+from .augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from .base import Input, InputLayer, Layer, clear_session
 from .conv import (
     Conv1D,
@@ -44,19 +53,7 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from .preprocessing import (
-    CenterCrop,
-    Normalization,
-    RandomBrightness,
-    RandomContrast,
-    RandomCrop,
-    RandomFlip,
-    RandomRotation,
-    RandomTranslation,
-    RandomZoom,
-    Rescaling,
-    Resizing,
-)
+from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from .reshaping import (
     Cropping1D,
     Cropping2D,

@@ -1,4 +1,4 @@
-"""Preprocessing and augmentation layers (convolve/layers/preprocessing.py).
+"""Preprocessing and augmentation layers (convolve/layers/preprocessing.py and augmentation.py).
 
 Keras' arguments, defaults and conventions; values against the ops (which tests/ops/test_image.py
 checks against plain loops) with the random draws written out; gradients by finite differences;
