@@ -577,6 +577,14 @@ class Model(LayerWeightsMixin, TrainingMixin):
         """Load weights saved by ``save_weights`` or ``save`` (``convolve.saving.load_weights``)."""
         saving.load_weights(self, filepath)
 
+    def export(self, filepath, format="onnx", verbose=True, **kwargs):
+        """Write the model for inference elsewhere, as Keras 3's ``export``: ``format="onnx"``
+        (the one format convolve exports) gives an ONNX graph that ONNX Runtime runs
+        (``convolve.saving.export_model``; needs ``pip install "convolve[onnx]"``)."""
+        saving.export_model(self, filepath, format=format, **kwargs)
+        if verbose:
+            print(f"Saved the model as ONNX to '{filepath}'.")
+
 
 def _merge_fields(fields):
     """(field, jump) where branches meet: the widest field if the jumps agree, else None."""

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 
-from . import native  # noqa: F401  (registers the .safetensors format)
 from .guards import checked_path
 from .registry import FileFormat, format_for, known_suffixes, register_format, register_model_class
 
 __all__ = [
-    "save_model", "load_model", "save_weights", "load_weights",
+    "save_model", "load_model", "save_weights", "load_weights", "export_model",
     "FileFormat", "register_format", "register_model_class", "known_suffixes",
 ]
 
@@ -72,6 +71,20 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         )
     path = checked_path(filepath, "load_model")
     return format_for(path, "load_model", "load_model")(path, compile=compile)
+
+
+def export_model(model, filepath, format="onnx", **options) -> None:
+    """Write ``model`` for inference elsewhere (Keras 3's ``model.export``): ``format="onnx"``,
+    the one format convolve exports (``onnx_format.export_onnx``; needs ``convolve[onnx]``)."""
+    if format != "onnx":
+        raise ValueError(
+            f"export: convolve exports one format, 'onnx'; to save a model use save() with .safetensors, "
+            f".keras or .h5. Received: format={format!r}"
+        )
+    path = _checked_target(filepath, True, "export")
+    from .onnx_format import export_onnx
+
+    export_onnx(model, path, **options)
 
 
 def load_weights(model, filepath) -> None:

@@ -7,10 +7,12 @@
 * **File formats.** ``save_model``/``load_model`` pick the format from the file's suffix:
   each format registers the suffixes it handles and its four functions (save and load a
   model, save and load weights). The longest matching suffix wins, so ``.weights.h5`` can
-  be told from ``.h5``.
+  be told from ``.h5``. The modules listed in ``PROVIDERS`` register themselves when they are
+  imported, which happens on the first save or load.
 """
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Callable, NamedTuple
 
@@ -55,6 +57,11 @@ class FileFormat(NamedTuple):
 
 _FORMATS: dict[str, FileFormat] = {}
 
+#: the modules of convolve.saving that register formats when imported; imported on first use,
+#: so that `import convolve` never loads them (nor h5py or onnx, which they import lazily too)
+PROVIDERS = ("native", "keras_format", "onnx_format")
+_loaded = False
+
 
 def register_format(file_format: FileFormat) -> FileFormat:
     for suffix in file_format.suffixes:
@@ -62,13 +69,28 @@ def register_format(file_format: FileFormat) -> FileFormat:
     return file_format
 
 
+def _load_providers() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for module in PROVIDERS:
+        try:
+            importlib.import_module(f"{__package__}.{module}")
+        except ModuleNotFoundError as error:  # a provider not written yet
+            if error.name != f"{__package__}.{module}":
+                raise
+    _loaded = True
+
+
 def known_suffixes(operation: str) -> list:
     """The suffixes whose format can do ``operation`` ('save_model', 'load_weights', ...)."""
+    _load_providers()
     return sorted(s for s, f in _FORMATS.items() if getattr(f, operation) is not None)
 
 
 def format_for(path, operation: str, where: str) -> Callable:
     """The function doing ``operation`` for ``path``'s format, chosen by the longest suffix."""
+    _load_providers()
     name = os.path.basename(os.fspath(path)).lower()
     matches = [s for s in _FORMATS if name.endswith(s) and len(name) > len(s)]
     function = getattr(_FORMATS[max(matches, key=len)], operation) if matches else None
