@@ -75,14 +75,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def export_model(model, filepath, format="onnx", **options) -> None:
     """Write ``model`` for inference elsewhere (Keras 3's ``model.export``): ``format="onnx"``,
-    the one format convolve exports (``onnx_format.export_onnx``; needs ``convolve[onnx]``)."""
+    the one format convolve exports (``onnx_export.export_onnx``; needs ``convolve[onnx]``)."""
     if format != "onnx":
         raise ValueError(
             f"export: convolve exports one format, 'onnx'; to save a model use save() with .safetensors, "
             f".keras or .h5. Received: format={format!r}"
         )
     path = _checked_target(filepath, True, "export")
-    from .onnx_format import export_onnx
+    from .onnx_export import export_onnx
 
     export_onnx(model, path, **options)
 
