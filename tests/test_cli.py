@@ -32,6 +32,7 @@ SUBCOMMANDS = [
     "evaluate",
     "predict",
     "features",
+    "augment",
 ]
 LIMIT = "200"  # images of the bundled subset used by the training tests
 
@@ -347,7 +348,14 @@ def test_model_file_errors_are_one_line(capsys, tmp_path, sub):
 
 
 # ---- predict / features -----------------------------------------------------------------------------
-def test_predict_shows_the_models_top_classes(capsys, tmp_path, trained, data):
+def read_csv(text):
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_predict_writes_the_models_top_classes_as_csv(capsys, tmp_path, trained, data):
     from convolve.models import load_model
 
     (_, _), (xt, yt) = data
@@ -356,16 +364,16 @@ def test_predict_shows_the_models_top_classes(capsys, tmp_path, trained, data):
     paths.append(str(tmp_path / "img3.npy"))
     code, out, _ = run(capsys, "predict", trained, *paths, "--top", 2)
     assert code == 0
-    lines = out.splitlines()
-    assert len(lines) == 4
+    rows = read_csv(out)
+    assert rows[0] == ["path", "class_1", "prob_1", "class_2", "prob_2"]
+    assert len(rows) == 5 and out.endswith("\n") and "\r" not in out
     probs = load_model(trained).predict(np.stack([xt[i] for i in range(4)])[..., None] / 255.0, verbose=0)
     names = fashion_mnist.CLASS_NAMES
-    for line, path, p in zip(lines, paths, probs):
-        assert line.startswith(path)
+    for row, path, p in zip(rows[1:], paths, probs):
         first, second = np.argsort(-p, kind="stable")[:2]
-        assert re.search(
-            rf"{re.escape(names[first])} {p[first]:.3f}\s+{re.escape(names[second])} {p[second]:.3f}$", line
-        ), line
+        assert row == [path, names[first], f"{p[first]:.6f}", names[second], f"{p[second]:.6f}"]
+    code, out, _ = run(capsys, "predict", trained, paths[0])  # --top 1 by default
+    assert read_csv(out)[0] == ["path", "class_1", "prob_1"] and len(read_csv(out)) == 2
 
 
 def test_predict_resizes_and_inverts(capsys, tmp_path, trained, data):
@@ -379,7 +387,8 @@ def test_predict_resizes_and_inverts(capsys, tmp_path, trained, data):
     code, out, _ = run(capsys, "predict", trained, tmp_path / "big.png", "--invert", "--top", 1)
     assert code == 0
     p = load_model(trained).predict(xt[:1, ..., None] / 255.0, verbose=0)[0]
-    assert out.split()[1:] == [*fashion_mnist.CLASS_NAMES[int(np.argmax(p))].split(), f"{p.max():.3f}"]
+    name = fashion_mnist.CLASS_NAMES[int(np.argmax(p))]
+    assert read_csv(out)[1] == [str(tmp_path / "big.png"), name, f"{p.max():.6f}"]
 
 
 def test_predict_errors_are_one_line(capsys, tmp_path, trained):
@@ -876,6 +885,7 @@ def test_max_pixels_option_of_every_command_that_reads_images(capsys, tmp_path, 
         "explain": ["explain", "--input", line_image, "--kernel", "sobel_x", "--at", 0, 0],
         "predict": ["predict", trained, line_image],
         "features": ["features", trained, line_image, "-o", tmp_path / "f.png"],
+        "augment": ["augment", line_image, "--layer", "random-flip", "-o", tmp_path / "a.png"],
     }
     for sub, argv in commands.items():
         code, _, err = run(capsys, *argv, "--max-pixels", 191)

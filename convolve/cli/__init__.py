@@ -8,9 +8,10 @@
 stderr, ``convolve <subcommand>: error: ...``, never a traceback; ``--traceback`` (or the
 environment variable ``CONVOLVE_DEBUG=1``) re-raises them for debugging.
 
-Each group of subcommands lives in its own module (``shape``, ``models``, ``pictures``,
-``demo``), which imports NumPy-heavy or optional parts (matplotlib, Pillow, safetensors)
-only inside the functions that run a subcommand, so ``convolve --help`` stays fast.
+Each group of subcommands lives in its own module (``shape``, ``models``, ``predict``,
+``pictures``, ``augment``, ``demo``), which imports NumPy-heavy or optional parts (matplotlib,
+Pillow, safetensors) only inside the functions that run a subcommand, so ``convolve --help``
+stays fast.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ examples:
   convolve animate --input-size 5 --kernel-size 3 --stride 2 --padding same -o conv.gif
   convolve train --dataset bundled --model small --epochs 3 -o model.safetensors
   convolve predict model.safetensors boot.png --top 3
+  convolve train --dataset ./photos --image-size 64 64 -o photos.safetensors
+  convolve augment photo.jpg --layer random-flip:horizontal --layer random-rotation:0.1 -o grid.png
 
 Errors print one line on stderr; add --traceback (or set CONVOLVE_DEBUG=1) to see where they came from."""
 
@@ -51,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser for every subcommand (each one's ``run`` function is ``args.run``)."""
-    from . import demo, models, pictures, shape
+    from . import augment, demo, models, pictures, predict, shape
 
     parser = _Parser(
         prog="convolve", description=DESCRIPTION, epilog=EPILOG,
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in (demo, pictures, shape, models):
+    for module in (demo, pictures, shape, models, predict, augment):
         module.register(sub, [common])
     return parser
 

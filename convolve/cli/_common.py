@@ -13,7 +13,19 @@ DATASETS = {
     "bundled": "fashion_mnist_subset",
     "fashion-mnist": "fashion_mnist",
     "mnist": "mnist",
+    "cifar10": "cifar10",
+    "cifar100": "cifar100",
+    "cifar100-coarse": "cifar100_coarse",
 }
+#: how many classes each of them has
+DATASET_CLASSES = {
+    "bundled": 10, "fashion-mnist": 10, "mnist": 10, "cifar10": 10, "cifar100": 100, "cifar100-coarse": 20,
+}
+DATASET_HELP = (
+    "bundled (the Fashion-MNIST subset shipped with convolve), fashion-mnist, mnist, cifar10, cifar100 "
+    "(its 100 fine labels), cifar100-coarse (its 20 superclasses), or a folder: MNIST-style IDX files, or "
+    "class subfolders of images (DIR/<class>/<image>.png)"
+)
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
@@ -365,21 +377,40 @@ def class_names(dataset: str | None, count: int):
         names = list(fashion_mnist.CLASS_NAMES)
     elif dataset == "mnist":
         names = [str(i) for i in range(10)]
+    elif dataset == "cifar10":
+        from ..datasets import cifar10
+
+        names = list(cifar10.CLASS_NAMES)
+    elif dataset in ("cifar100", "cifar100-coarse"):
+        from ..datasets import cifar100
+
+        names = list(cifar100.class_names("coarse" if dataset == "cifar100-coarse" else "fine"))
     else:
         names = []
     return names if len(names) == count else [f"class {i}" for i in range(count)]
 
 
+def model_class_names(model, dataset: str | None, count: int):
+    """The names of a model's ``count`` classes: those saved with it (``model.class_names``) when
+    there are ``count`` of them, else ``dataset``'s (``class_names``)."""
+    names = getattr(model, "class_names", None)
+    if isinstance(names, (list, tuple)) and len(names) == count:
+        return [str(name) for name in names]
+    return class_names(dataset, count)
+
+
 def load_dataset(dataset: str, limit: int | None = None):
-    """((x, y), (x_test, y_test), title) scaled to [0, 1] with a channel axis: (N, H, W, 1) float32.
+    """((x, y), (x_test, y_test), title) scaled to [0, 1] with a channel axis: (N, H, W, C) float32
+    (C = 1 for the grey datasets, 3 for CIFAR), labels int64 (N,).
 
     ``dataset``: 'bundled' (the 3,000 + 1,000 Fashion-MNIST subset shipped with convolve),
-    'fashion-mnist', 'mnist', or a folder / .npz file holding MNIST-style data. ``limit``
-    keeps the first ``limit`` training and test images.
+    'fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'cifar100-coarse', or a folder / .npz file
+    holding MNIST-style data (class folders are read by ``_folders``). ``limit`` keeps the first
+    ``limit`` training and test images.
     """
     import numpy as np
 
-    from ..datasets import fashion_mnist, mnist
+    from ..datasets import cifar10, cifar100, fashion_mnist, mnist
 
     if dataset == "bundled":
         data, title = fashion_mnist.load_subset(), "the Fashion-MNIST subset bundled with convolve"
@@ -387,14 +418,20 @@ def load_dataset(dataset: str, limit: int | None = None):
         data, title = fashion_mnist.load_data(), "Fashion-MNIST"
     elif dataset == "mnist":
         data, title = mnist.load_data(), "MNIST"
+    elif dataset == "cifar10":
+        data, title = cifar10.load_data(), "CIFAR-10"
+    elif dataset in ("cifar100", "cifar100-coarse"):
+        mode = "coarse" if dataset == "cifar100-coarse" else "fine"
+        data, title = cifar100.load_data(label_mode=mode), f"CIFAR-100 ({mode} labels)"
     elif os.path.exists(dataset):
         data, title = mnist.load_data(path=dataset), f"the data in '{dataset}'"
     else:
         raise CLIError(
-            "unknown dataset: expected bundled, fashion-mnist, mnist, or a folder or .npz file holding "
-            f"MNIST-style data. Received: --dataset {dataset}"
+            "unknown dataset: expected bundled, fashion-mnist, mnist, cifar10, cifar100, cifar100-coarse, or "
+            f"a folder (IDX files or class subfolders) or .npz file. Received: --dataset {dataset}"
         )
     (x, y), (xt, yt) = data
+    y, yt = np.reshape(y, -1), np.reshape(yt, -1)  # CIFAR's labels are (N, 1)
     if limit is not None:
         x, y, xt, yt = x[:limit], y[:limit], xt[:limit], yt[:limit]
 

@@ -78,7 +78,8 @@ def run_demo(args) -> int:
     from ..utils import set_random_seed
     from ..viz.plots import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
     from ._common import load_dataset
-    from .models import _close, build_model
+    from .models import build_model
+    from .predict import _close
 
     start = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
@@ -124,6 +125,7 @@ def run_demo(args) -> int:
     # 2. training ---------------------------------------------------------------------------------
     set_random_seed(args.seed)
     model = build_model("small", x.shape[1:], 10, name="fashion_mnist_subset_small")
+    model.class_names = list(names)  # saved with the model: `convolve predict` names the classes
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     print(f"\n2. Training a small CNN on {title} ({len(x):,} training and {len(xt):,} test images, "
           f"{args.epochs} epochs, seed {args.seed}):")

@@ -32,6 +32,17 @@ Every other value is JSON text:
 * ``rng_states``: ``{layer name: bit generator state}`` for layers with their own generator
   (a Dropout with a ``seed``), so their next masks are the ones they would have drawn.
 
+Optional entries (absent means unknown; readers that do not know one ignore it, and
+``metadata_sha256`` covers it like every other entry, so ``format_version`` stays 1):
+
+* ``class_names``: a JSON list of strings, the name of each output class in order (what
+  ``image_dataset_from_directory`` found as class folders, ``fashion_mnist.CLASS_NAMES``, ...).
+  ``save_model`` writes it when the model has a ``class_names`` attribute that is not None (a
+  list or tuple of at most ``MAX_CLASS_NAMES`` strings of at most ``MAX_CLASS_NAME_CHARS``
+  characters each; anything else is refused before writing), and ``load_model`` sets
+  ``model.class_names`` (a list) from it, after the same check; a model file without it gets no
+  attribute. ``save_weights`` does not write it and ``load_weights`` does not read it.
+
 The checksums detect corruption and edits made without recomputing them; they are not a
 signature: anyone can write a valid file, so loading treats every file as hostile.
 
@@ -78,6 +89,11 @@ _WEIGHT_NAME = re.compile(r"^weights/(\d+)/(.+)$")
 _CHUNK = 1 << 20
 #: metadata values stored as plain strings; all others are JSON text
 _PLAIN_KEYS = ("format", "convolve_version", "tensors_sha256", "metadata_sha256")
+
+#: the optional ``class_names`` entry: at most this many names, each at most this many characters
+MAX_CLASS_NAMES = 100_000
+MAX_CLASS_NAME_CHARS = 256
+_CLASS_NAMES = "class_names"
 
 #: the keys every convolve file has (both contents)
 REQUIRED_KEYS = (
@@ -149,6 +165,34 @@ def _weight_tensors(model) -> dict:
     }
 
 
+def _class_names_problem(names) -> str | None:
+    """Why ``names`` cannot be a model's class names, or None when it can."""
+    if not isinstance(names, (list, tuple)):
+        return f"it must be a list of strings. Received: a {type(names).__name__}"
+    if len(names) > MAX_CLASS_NAMES:
+        return f"it may hold at most {MAX_CLASS_NAMES:,} names. Received: {len(names):,} names"
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            return f"every name must be a string. Received: item {i}, a {type(name).__name__}"
+        if len(name) > MAX_CLASS_NAME_CHARS:
+            return (
+                f"every name may have at most {MAX_CLASS_NAME_CHARS} characters. "
+                f"Received: item {i}, {len(name):,} characters"
+            )
+    return None
+
+
+def _class_names_entry(model) -> dict:
+    """``{"class_names": JSON}`` for a model with a ``class_names`` attribute, else ``{}``."""
+    names = getattr(model, _CLASS_NAMES, None)
+    if names is None:
+        return {}
+    problem = _class_names_problem(names)
+    if problem is not None:
+        raise ValueError(f"save_model: `model.class_names` (saved with the model) is invalid: {problem}")
+    return {_CLASS_NAMES: json.dumps([str(name) for name in names])}
+
+
 def _serialize(model, tensors: dict, contents: str, compile_config, optimizer_keys) -> bytes:
     metadata = {
         "format": FORMAT,
@@ -160,6 +204,7 @@ def _serialize(model, tensors: dict, contents: str, compile_config, optimizer_ke
         "compile_config": json.dumps(compile_config),
         "optimizer_state_keys": json.dumps(list(optimizer_keys)),
         "rng_states": json.dumps(_rng_states(model)),
+        **(_class_names_entry(model) if contents == "model" else {}),
         "tensors_sha256": _tensors_digest(tensors),
     }
     metadata["metadata_sha256"] = _metadata_digest(metadata)
@@ -292,6 +337,12 @@ def _read(path):
         for key in REQUIRED_KEYS
     }
     decoded["format_version"] = version
+    if _CLASS_NAMES in metadata:
+        names = guards.loads(metadata[_CLASS_NAMES], path, f"metadata entry {_CLASS_NAMES!r}")
+        problem = _class_names_problem(names)
+        if problem is not None:
+            raise _fail(path, f"its 'class_names' entry is invalid: {problem}")
+        decoded[_CLASS_NAMES] = list(names)
     if decoded["contents"] not in ("model", "weights"):
         raise _fail(path, f"its 'contents' must be 'model' or 'weights'. Received: {decoded['contents']!r}")
     return decoded, tensors, size
@@ -421,6 +472,8 @@ def load_model(path: str, compile=True):
         )
     model = _rebuild(cls, meta["model_config"], path, _stored_weights(path, tensors), size)
     _restore_rng_states(model, path, meta["rng_states"])
+    if _CLASS_NAMES in meta:
+        model.class_names = meta[_CLASS_NAMES]
 
     keys = meta["optimizer_state_keys"]
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
