@@ -77,6 +77,7 @@ MAX_WEIGHTS_BYTES = 1 << 31
 MAX_DEFLATE_RATIO = 1032
 _KERAS_LOSSES = ("MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
                  "SparseCategoricalCrossentropy")
+_KERAS_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
 _COMPILE_EXTRAS = {"loss_weights": None, "weighted_metrics": None, "run_eagerly": False,
                    "steps_per_execution": 1, "jit_compile": False}
 
@@ -91,6 +92,10 @@ def _refuse_compile(model, detail) -> ConversionError:
 
 def keras_compile_config(model) -> dict:
     """``model.get_compile_config()`` as Keras 3 writes ``compile_config``."""
+    name = type(model.optimizer).__name__
+    if model.optimizer is not None and name not in _KERAS_OPTIMIZERS:
+        raise _refuse_compile(model, f"its optimizer is a {name}, which Keras does not have. Received: "
+                                     f"optimizer={model.optimizer!r}")
     config = model.get_compile_config()
     loss = config["loss"]
     if isinstance(loss, dict):

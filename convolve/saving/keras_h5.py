@@ -158,7 +158,7 @@ def optimizer_slots(optimizer) -> list:
     if name == "Adagrad":
         return [("accumulator",)]
     raise ValueError(
-        f"convolve does not know Keras' variable order for the optimizer {name}. Received: {name}"
+        f"convolve knows Keras' variable order for SGD, Adam, AdamW, RMSprop and Adagrad. Received: a {name}"
     )
 
 
