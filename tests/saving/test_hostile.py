@@ -212,12 +212,14 @@ def test_a_link_to_a_device_with_the_right_suffix_is_refused(tmp_path):
 def test_a_suffix_no_format_handles_lists_the_known_ones(tmp_path):
     with pytest.raises(
         ValueError,
-        match=r"save_model: the file name must end with one of \.safetensors \(the suffix "
-        r"chooses the format\). Received: filepath='.*model.pt' \(\.pt\)",
+        match=r"save_model: the file name must end with one of \.h5, \.keras, \.safetensors, \.weights\.h5 "
+        r"\(the suffix chooses the format\). Received: filepath='.*model.pt' \(\.pt\)",
     ):
         small().save(tmp_path / "model.pt")
     (tmp_path / "weights").write_bytes(b"x")
-    with pytest.raises(ValueError, match=r"load_model: the file name must end with one of \.safetensors"):
+    with pytest.raises(
+        ValueError, match=r"load_model: the file name must end with one of .*\.keras.*\.safetensors"
+    ):
         load_model(tmp_path / "weights")
 
 
