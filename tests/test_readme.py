@@ -11,7 +11,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_example_outputs_are_real():
     text = README.read_text()
-    blocks = re.findall(r"```python\n(.*?)```\s*prints\s*```\n(.*?)```", text, re.S)
+    # a code block directly followed by "prints" and its output (never reaching over another block)
+    blocks = re.findall(r"```python\n((?:(?!```).)*?)```\s*prints\s*```\n(.*?)```", text, re.S)
     assert len(blocks) >= 2  # the ten lines and viz.explain
     for code, shown in blocks:
         clear_session()
