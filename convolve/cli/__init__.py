@@ -40,6 +40,7 @@ examples:
   convolve predict model.safetensors boot.png --top 3
   convolve train --dataset ./photos --image-size 64 64 -o photos.safetensors
   convolve augment photo.jpg --layer random-flip:horizontal --layer random-rotation:0.1 -o grid.png
+  convolve export model.safetensors -o model.onnx
 
 Errors print one line on stderr; add --traceback (or set CONVOLVE_DEBUG=1) to see where they came from."""
 
@@ -54,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser for every subcommand (each one's ``run`` function is ``args.run``)."""
-    from . import augment, demo, models, pictures, predict, shape
+    from . import augment, demo, export, models, pictures, predict, shape
 
     parser = _Parser(
         prog="convolve", description=DESCRIPTION, epilog=EPILOG,
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in (demo, pictures, shape, models, predict, augment):
+    for module in (demo, pictures, shape, models, predict, augment, export):
         module.register(sub, [common])
     return parser
 

@@ -1,0 +1,73 @@
+"""``convolve export``: a saved model written as ONNX, .keras, .h5 or .safetensors
+(convolve/cli/export.py), and the other commands reading what it wrote."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convolve import layers as L
+from convolve.cli import main
+from convolve.models import Sequential, load_model
+from tests.helpers import relative_error, requires
+
+pytest.importorskip("safetensors")
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = Sequential([L.Input((8, 8, 1)), L.Conv2D(3, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(),
+                        L.Dense(4, activation="softmax")])
+    path = tmp_path / "small.safetensors"
+    model.save(path)
+    return path, model
+
+
+def images():
+    return np.random.default_rng(0).random((5, 8, 8, 1)).astype("float32")
+
+
+@requires("onnx")
+@pytest.mark.parametrize("opset", [None, 18])
+def test_export_to_onnx_and_read_it_back(capsys, tmp_path, saved, opset):
+    path, model = saved
+    target = tmp_path / "small.onnx"
+    code, out, err = run(capsys, "export", path, "-o", target, *(["--opset", opset] if opset else []))
+    assert code == 0 and err == "" and out == f"Wrote {path} as {target}.\n"
+    import onnx
+
+    graph = onnx.load(str(target))
+    assert graph.opset_import[0].version == (opset or 17)
+    again = load_model(target)
+    assert relative_error(again.predict(images(), verbose=0), model.predict(images(), verbose=0)) < 1e-5
+
+
+@requires("h5py")
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".safetensors"])
+def test_export_to_the_other_formats(capsys, tmp_path, saved, suffix):
+    path, model = saved
+    target = tmp_path / f"copy{suffix}"
+    code, _, _ = run(capsys, "export", path, "-o", target)
+    assert code == 0
+    code, out, _ = run(capsys, "summary", target)
+    assert code == 0 and "conv2d" in out
+    np.testing.assert_allclose(load_model(target).predict(images(), verbose=0),
+                               model.predict(images(), verbose=0), rtol=1e-6)
+
+
+def test_export_errors(capsys, tmp_path, saved):
+    path, _ = saved
+    code, _, err = run(capsys, "export", path, "-o", tmp_path / "x.pt")
+    assert code == 1
+    assert "convolve export: error: -o must name a .onnx or .keras or .h5 or .safetensors file. " \
+           f"Received: -o {tmp_path / 'x.pt'}" in err
+    code, _, err = run(capsys, "export", path, "-o", tmp_path / "x.keras", "--opset", 17)
+    assert code == 1
+    assert f"--opset is for .onnx output. Received: --opset 17 with -o {tmp_path / 'x.keras'}" in err
+    code, _, err = run(capsys, "export", tmp_path / "missing.safetensors", "-o", tmp_path / "x.onnx")
+    assert code == 1 and "missing.safetensors" in err
