@@ -4,9 +4,16 @@
     model = convolve.saving.load_model("model.safetensors")   # also convolve.models.load_model
     model.save_weights("w.safetensors"); model.load_weights("w.safetensors")
 
-Formats register their suffixes and functions in ``registry.py``; today there is one,
-``.safetensors`` (weights in safetensors, everything else as JSON in its metadata). Every
-loader treats a file as untrusted: ``guards.py`` holds the checks they share (regular files
+Formats register their suffixes and functions in ``registry.py``:
+
+* ``.safetensors`` (``native.py``): convolve's own, everything convolve can express;
+* ``.keras`` (Keras 3's archive), ``.weights.h5`` (Keras 3's weights) and legacy ``.h5``
+  (``keras_format.py``; needs h5py, ``convolve[keras]``): read and written, so models move to
+  and from Keras;
+* ``.onnx`` (``onnx_format.py``; needs onnx, ``convolve[onnx]``): read; written by
+  ``model.export(path, format="onnx")`` (``onnx_export.py``).
+
+Every loader treats a file as untrusted: ``guards.py`` holds the checks they share (regular files
 only, declared sizes against real ones, bounded JSON). No loader runs code from a file.
 
 Where this package sits: ``convolve.models`` imports it (a model's ``save`` method calls
@@ -44,9 +51,14 @@ def _checked_target(filepath, overwrite: bool, where: str) -> str:
 
 def save_model(model, filepath, overwrite=True) -> None:
     """Save the architecture, the weights, the compile settings and the optimizer state in the
-    format ``filepath``'s suffix names (``.safetensors``), atomically: a crash leaves the
-    previous file as it was."""
+    format ``filepath``'s suffix names (``.safetensors``, ``.keras``, ``.h5``), atomically: a
+    crash leaves the previous file as it was."""
     path = _checked_target(filepath, overwrite, "save_model")
+    if path.lower().endswith(".onnx"):
+        raise ValueError(
+            "save_model: ONNX is an export format: use model.export(path, format='onnx') (or `convolve "
+            f"export`); save() writes .safetensors, .keras or .h5. Received: filepath={path!r}"
+        )
     format_for(path, "save_model", "save_model")(model, path)
 
 

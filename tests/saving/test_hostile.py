@@ -304,3 +304,9 @@ def test_a_file_that_shrinks_while_it_is_read_is_named(tmp_path):
         expected = r"Cannot load '.*short.bin': the file ended while reading the header: expected 8 bytes. "
         with pytest.raises(ValueError, match=expected + r"Received: 5 bytes"):
             guards.read_exactly(file, 8, str(path), "the header")
+
+
+def test_saving_as_onnx_points_to_export(tmp_path):
+    with pytest.raises(ValueError, match=r"save_model: ONNX is an export format: use model.export\(path, "
+                                         r"format='onnx'\)"):
+        small().save(tmp_path / "model.onnx")
