@@ -71,3 +71,19 @@ def test_export_errors(capsys, tmp_path, saved):
     assert f"--opset is for .onnx output. Received: --opset 17 with -o {tmp_path / 'x.keras'}" in err
     code, _, err = run(capsys, "export", tmp_path / "missing.safetensors", "-o", tmp_path / "x.onnx")
     assert code == 1 and "missing.safetensors" in err
+
+
+def test_predict_gives_a_channels_first_model_nchw_images(capsys, tmp_path):
+    from PIL import Image
+
+    pixels = (np.arange(64, dtype=np.uint8).reshape(8, 8) * 4).astype(np.uint8)
+    Image.fromarray(pixels, mode="L").save(tmp_path / "ramp.png")
+    model = Sequential([L.Input((1, 8, 8)), L.Conv2D(2, 3, data_format="channels_first"), L.Flatten(),
+                        L.Dense(3, activation="softmax")])
+    model.save(tmp_path / "nchw.safetensors")
+    code, out, err = run(capsys, "predict", tmp_path / "nchw.safetensors", tmp_path / "ramp.png", "--top", 3)
+    assert code == 0, err
+    expected = model.predict((pixels / 255.0).astype("float32")[None, None], verbose=0)[0]
+    row = out.strip().splitlines()[1].split(",")
+    got = {row[i]: float(row[i + 1]) for i in range(1, 7, 2)}
+    assert got == pytest.approx({f"class {k}": float(expected[k]) for k in range(3)}, abs=1e-6)

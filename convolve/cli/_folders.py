@@ -154,12 +154,14 @@ def _differ(path, count, first, second):
 # ---- images for a model --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class InputSpec:
-    """How a model takes images: (height, width, channels) and the value of white (1 or 255)."""
+    """How a model takes images: (height, width, channels), the value of white (1 or 255), and
+    whether the channel axis comes first (an NCHW model, such as one imported from PyTorch)."""
 
     height: int
     width: int
     channels: int
     white: float
+    channels_first: bool = False
 
     @property
     def size(self):
@@ -177,21 +179,35 @@ def expects_0_255(model) -> bool:
     return False
 
 
+def _channels_first(model) -> bool:
+    """Whether the model's first layer that has a data format reads channels first."""
+    for layer in model.layers:
+        data_format = getattr(layer, "data_format", None)
+        if data_format is not None:
+            return data_format == "channels_first"
+    return False
+
+
 def input_spec(model) -> InputSpec:
-    """The InputSpec of a model with one image input, channels last."""
+    """The InputSpec of a model with one image input, channels last, or channels first when
+    its layers read them so."""
     shape = model.input_shape
     if isinstance(shape, list) or shape is None or len(shape) != 4 or None in tuple(shape)[1:]:
         raise CLIError(
             "the model must take one batch of images (batch, height, width, channels) of a fixed size. "
             f"Received: input shape {shape}"
         )
-    height, width, channels = (int(v) for v in shape[1:])
+    first = _channels_first(model)
+    if first:
+        channels, height, width = (int(v) for v in shape[1:])
+    else:
+        height, width, channels = (int(v) for v in shape[1:])
     if channels not in (1, 3, 4):
         raise CLIError(
             "images can be given to models with 1 (grey), 3 (RGB) or 4 (RGBA) channels. "
             f"Received: a model with input shape {shape}"
         )
-    return InputSpec(height, width, channels, 255.0 if expects_0_255(model) else 1.0)
+    return InputSpec(height, width, channels, 255.0 if expects_0_255(model) else 1.0, first)
 
 
 def check_readable(paths, spec: InputSpec) -> None:
@@ -206,13 +222,15 @@ def check_readable(paths, spec: InputSpec) -> None:
 
 
 def read_for_model(path: str, spec: InputSpec, invert: bool, max_pixels="default"):
-    """One image file (or .npy array, used as it is) as a (1, H, W, C) float32 batch for the model."""
+    """One image file (or .npy array, used as it is) as a (1, H, W, C) float32 batch for the model,
+    (1, C, H, W) for a channels_first model."""
     check_readable([path], spec)
     if spec.white == 1.0 or path.lower().endswith(".npy"):
         batch = load_picture(path, spec.channels, spec.size, max_pixels=max_pixels)
     else:
         batch = _read_0_255(path, spec, max_pixels)
-    return spec.white - batch if invert else batch
+    batch = spec.white - batch if invert else batch
+    return batch.transpose(0, 3, 1, 2).copy() if spec.channels_first else batch
 
 
 def _read_0_255(path, spec, max_pixels):
