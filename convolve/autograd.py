@@ -428,6 +428,12 @@ def reshape(x, target_shape, **kw):
     return record(y, (x,), lambda g, needs: (reshape_ops.reshape_backward(g, shape),), "reshape")
 
 
+def permute(x, dims, **kw):
+    """``ops.reshaping.permute`` recorded; the gradient is grad_y in the inverse order."""
+    y = reshape_ops.permute(value(x), dims, **kw)
+    return record(y, (x,), lambda g, needs: (reshape_ops.permute_backward(g, dims),), "permute")
+
+
 def cast(x, dtype):
     """``x`` in ``dtype``; the gradient is cast back to x's dtype."""
     xv = value(x)

@@ -1,7 +1,8 @@
-"""Reshaping layers: ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D.
+"""Reshaping layers: ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D, Permute.
 
 Each stores its arguments (checked here, so mistakes surface where they were written)
-and calls one function of ``ops.reshaping`` -- ``zero_pad``, ``crop`` or ``upsample_nearest``.
+and calls one function of ``ops.reshaping`` -- ``zero_pad``, ``crop``, ``upsample_nearest`` or
+``permute``.
 
 ``padding`` and ``cropping`` take Keras' forms: an int (the same at both ends of every
 spatial axis); for 1-D a tuple (before, after); for 2-D and 3-D one int per axis (the same
@@ -10,12 +11,19 @@ pair per spatial axis.
 
 Beyond Keras: Cropping1D also takes ``data_format`` (as ZeroPadding1D does in Keras 3).
 UpSampling supports only interpolation='nearest' (each cell repeated ``size`` times per axis).
+
+``Permute(dims)`` is Keras': ``dims`` orders the axes after the batch axis, 1-indexed, so
+``Permute((3, 1, 2))`` turns (batch, height, width, channels) into (batch, channels, height,
+width). Its receptive field: ``POINTWISE`` when it leaves the axes in order or only moves the
+first or the last one to the other end (channels last <-> channels first: the spatial axes keep
+their order, so every field does too); None for any other order, which mixes up the spatial
+axes that the summaries' per-axis fields count in.
 """
 from __future__ import annotations
 
-from ..autograd import crop, upsample_nearest, zero_pad
+from ..autograd import crop, permute, upsample_nearest, zero_pad
 from ..ops.args import standardize_data_format, standardize_tuple
-from ..ops.reshaping import _standardize_pairs
+from ..ops.reshaping import _standardize_pairs, standardize_dims
 from ..ops.shapes import POINTWISE, FieldStep, axis_names
 from .base import Layer, format_shape
 
@@ -255,3 +263,35 @@ class UpSampling3D(BaseUpSampling):
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(size, data_format, **kwargs)
+
+
+# ---- permute ----------------------------------------------------------------------------
+
+
+class Permute(Layer):
+    """Reorder the axes after the batch axis (Keras' Permute): ``dims`` holds each of 1..k once,
+    1-indexed, e.g. ``Permute((2, 1))`` turns (batch, steps, features) into (batch, features,
+    steps). The input must have rank len(dims) + 1."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = standardize_dims(dims, self.where)
+        self.input_ndim = len(self.dims) + 1
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        self.check_input_shape(input_shape)
+        return (input_shape[0], *(input_shape[d] for d in self.dims))
+
+    def call(self, inputs, training=False):
+        return permute(inputs, self.dims, where=self.where)
+
+    def receptive_field(self):
+        k = len(self.dims)
+        layout_moves = (tuple(range(1, k + 1)), (k, *range(1, k)), (*range(2, k + 1), 1))
+        return POINTWISE if self.dims in layout_moves else None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(dims=list(self.dims))
+        return config

@@ -1,22 +1,25 @@
-"""Moving values around without arithmetic: padding, cropping, upsampling, flattening, reshaping.
+"""Moving values around without arithmetic: padding, cropping, upsampling, flattening, reshaping,
+permuting axes.
 
 Layout: ``x`` is (N, *S, C) for channels_last, (N, C, *S) for channels_first, with 1, 2
-or 3 spatial axes S (the input's rank decides), except for :func:`flatten` and
-:func:`reshape`, which take any rank with a leading batch axis.
+or 3 spatial axes S (the input's rank decides), except for :func:`flatten`,
+:func:`reshape` and :func:`permute`, which take any rank with a leading batch axis.
 
     zero_pad          (N, *S, C) -> (N, *(S + before + after), C)    zeros around each spatial axis
     crop              (N, *S, C) -> (N, *(S - before - after), C)    cells removed at each end
     upsample_nearest  (N, *S, C) -> (N, *(S * size), C)              each cell repeated size times per axis
     flatten           (N, ...)   -> (N, prod(...))                   channels_first: channels moved last first
     reshape           (N, ...)   -> (N, *target_shape)
+    permute           (N, d_1, ..., d_k) -> (N, d_dims[0], ..., d_dims[k-1])   dims 1-indexed (Keras' Permute)
 
 Padding and cropping amounts follow Keras' ZeroPadding1D/2D/3D and Cropping1D/2D/3D: an int
 (the same at both ends of every axis); for 1-D a tuple (before, after); for 2-D and 3-D a
 tuple of one int per axis (the same at both ends); or a tuple of one (before, after) pair
 per axis.
 
-zero_pad, crop and upsample_nearest always return a new array; flatten and reshape return
-a view of ``x`` when NumPy can (as numpy.reshape does). None of them writes to ``x``.
+zero_pad, crop, upsample_nearest and permute always return a new (C-contiguous) array; flatten
+and reshape return a view of ``x`` when NumPy can (as numpy.reshape does). None of them writes
+to ``x``.
 
 Each forward has its backward pass (vector-Jacobian product) right after it: given grad_y
 (the shape of y), it returns grad_x (the shape of x), the forward's adjoint:
@@ -26,6 +29,7 @@ Each forward has its backward pass (vector-Jacobian product) right after it: giv
     upsample_nearest_backward  sum each size_1 x ... x size_d block        (a new array)
     flatten_backward           unflatten (channels moved back first)       (a view of grad_y when NumPy can)
     reshape_backward           grad_y reshaped to x's shape                (a view of grad_y when NumPy can)
+    permute_backward           grad_y permuted back (the inverse order)    (a new array)
 
 As with the forwards, flatten_backward and reshape_backward may return views: copy before
 writing into their results. The backwards take only x's shape (where they need it), never x.
@@ -329,7 +333,74 @@ def reshape_backward(grad_y, x_shape, where="reshape_backward"):
     return g.reshape(x_shape)
 
 
+def permute(x, dims, where="permute"):
+    """Reorder the axes after the batch axis, as Keras' Permute:
+
+        y.shape == (N, x.shape[dims[0]], ..., x.shape[dims[k - 1]])
+        y[n, i_1, ..., i_k] = x[n, j_1, ..., j_k]  with  j_{dims[a]} = i_a
+
+    Args:
+        x: (N, d_1, ..., d_k); integer input is cast to float32.
+        dims: a permutation of 1..k (axes are 1-indexed: the batch axis, 0, stays first),
+            e.g. (2, 1) swaps the two axes of (N, steps, features).
+
+    Returns:
+        the permuted array, a new C-contiguous one (the layers after it read it row by row).
+    """
+    x = as_float_array(x, where=where, name="inputs")
+    dims = standardize_dims(dims, where)
+    if x.ndim != len(dims) + 1:
+        raise ValueError(
+            f"{where}: expected input of rank {len(dims) + 1} (the batch axis and the {len(dims)} axes "
+            f"`dims` orders). Received: inputs.shape={x.shape}, dims={dims}"
+        )
+    xp = get_array_module(x)
+    return xp.ascontiguousarray(xp.transpose(x, (0, *dims)))
+
+
+def permute_backward(grad_y, dims, where="permute_backward"):
+    """Gradient of :func:`permute`: axis a of y came from axis dims[a - 1] of x, so grad_y is
+    permuted by the inverse order (a permutation's Jacobian is a permutation matrix, whose
+    transpose is its inverse).
+
+    Args:
+        grad_y: the shape of ``permute(x, dims)``.
+        dims: as in the forward.
+
+    Returns:
+        grad_x: the shape of ``x``, a new C-contiguous array.
+    """
+    g = as_float_array(grad_y, where=where, name="grad_y")
+    dims = standardize_dims(dims, where)
+    if g.ndim != len(dims) + 1:
+        raise ValueError(
+            f"{where}: expected grad_y of rank {len(dims) + 1}, the rank of the forward's output. "
+            f"Received: grad_y.shape={g.shape}, dims={dims}"
+        )
+    xp = get_array_module(g)
+    inverse = tuple(int(a) for a in np.argsort((0, *dims)))
+    return xp.ascontiguousarray(xp.transpose(g, inverse))
+
+
 # --- helpers ---------------------------------------------------------------------------
+
+
+def standardize_dims(dims, where) -> tuple:
+    """Keras' Permute ``dims``: a permutation of 1..k, the batch axis excluded -> a tuple of ints."""
+    message = (
+        f"{where}: the `dims` argument must be a tuple holding each of 1..k once, the axes after the batch "
+        f"axis in their new order (1-indexed: (2, 1) swaps two axes). Received: dims={dims!r}"
+    )
+    if isinstance(dims, str):
+        raise TypeError(message)
+    try:
+        items = tuple(dims)
+    except TypeError:
+        raise TypeError(message) from None
+    if not all(_is_int(d) for d in items) or sorted(int(d) for d in items) != list(range(1, len(items) + 1)):
+        raise ValueError(message)
+    return tuple(int(d) for d in items)
+
 
 
 def _is_int(v) -> bool:
