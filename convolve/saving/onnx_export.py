@@ -28,6 +28,10 @@ atomically (``_files.atomic_open``).
   Flatten after a channels_last stack thus flattens in channels_last order and Dense weights
   are used as they are. Elementwise layers, padding, cropping, upsampling, concatenation and
   per-channel constants work in whatever order their input is held.
+* ``model.class_names`` (set by ``convolve train``, kept by convolve's model files), when the
+  model has them, is the ``metadata_props`` entry ``convolve_class_names``: a JSON list of
+  strings, checked as ``native.py`` checks its own; ``load_model`` of the ``.onnx`` file sets
+  ``model.class_names`` from it.
 * Padding is always explicit: 'same' (TensorFlow's split, the odd pixel after), 'full',
   'causal', ints and (before, after) pairs become the ``pads`` of Conv/MaxPool/AveragePool,
   never ``auto_pad``; a ``padding_mode`` other than zeros becomes a Pad node (reflect, edge,
@@ -44,10 +48,13 @@ option at once, before anything is written.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .._files import atomic_open
 from .._version import __version__
+from .native import _class_names_problem
 from .onnx_export_graph import DEFAULT_OPSET, WRAP_OPSET, Graph, Refusal, Value, identity
 from .onnx_export_layers import convert
 
@@ -57,6 +64,8 @@ OPSETS = tuple(range(17, 22))
 BATCH = "batch"
 #: protobuf's limit on one serialized message
 _MAX_BYTES = 2**31 - 1
+#: the metadata_props key of ``model.class_names``, a JSON list of strings (onnx_format reads it back)
+CLASS_NAMES_KEY = "convolve_class_names"
 
 
 def _onnx():
@@ -100,14 +109,30 @@ def _check_opset(opset):
     return opset
 
 
+def _class_names(model):
+    """``model.class_names`` as a list, checked as native.py checks what it saves; None without."""
+    names = getattr(model, "class_names", None)
+    if names is None:
+        return None
+    problem = _class_names_problem(names)
+    if problem is not None:
+        raise ValueError(
+            f"export: `model.class_names` (written to the ONNX file's metadata_props) is invalid: {problem}"
+        )
+    return [str(name) for name in names]
+
+
 def to_onnx(model, opset=None):
     """``model`` as a checked ``onnx.ModelProto`` (see the module docstring)."""
     onnx = _onnx()
     _check_model(model)
     chosen = _check_opset(opset)
+    names = _class_names(model)
     proto, graph = _build(onnx, model, chosen or DEFAULT_OPSET, auto=chosen is None)
     if chosen is None and graph.needs_wrap:
         proto, graph = _build(onnx, model, WRAP_OPSET)
+    if names is not None:
+        onnx.helper.set_model_props(proto, {CLASS_NAMES_KEY: json.dumps(names)})
     if proto.ByteSize() > _MAX_BYTES:
         raise ValueError(
             f"export: {model.where} is too large for one ONNX file (protobuf's limit is 2 GiB); "

@@ -12,6 +12,8 @@
     Dense                   Gemm on (batch, features), else MatMul + Add
     Flatten, Reshape        Flatten(axis=1) / Reshape([0, *target]) in the model's own order
     ZeroPadding, Cropping   Pad, Slice;  UpSampling: Resize (nearest, asymmetric, floor)
+    Permute                 a Transpose where the next op needs the model's order (none of its own:
+                            the tensor's held axis order changes, see onnx_export_graph.Value)
     Add, Subtract, Multiply, Maximum, Minimum   Add, Sub, Mul, Max, Min (one per extra input)
     Average                 Add..., then Mul by 1/n;  Concatenate: Concat
     Dropout                 nothing (inference)
@@ -269,6 +271,17 @@ def _reshape(graph, layer, node, x: Value) -> Value:
     return Value(name, identity(len(node.shape)), x.dtype, node.shape)
 
 
+def _permute(graph, layer, node, x: Value) -> Value:
+    """Permute is no node of its own: the ONNX tensor stays as it is and holds the output's axes
+    in another order (a Transpose is made where a later op needs one, and one Transpose serves
+    both, as where a channels_last model moves its channels first). Output axis i is input axis
+    ``(0, *dims)[i]``, so the input's axis a is the output's axis ``inverse[a]``."""
+    inverse = np.argsort((0, *layer.dims))
+    y = Value(x.name, tuple(int(inverse[a]) for a in x.perm), x.dtype, node.shape)
+    y.names = {tuple(int(inverse[a]) for a in perm): name for perm, name in x.names.items()}  # its views too
+    return y
+
+
 def _passthrough(graph, layer, node, x: Value) -> Value:
     """Dropout and the augmentation layers at inference: the input itself (cast already)."""
     return x
@@ -417,6 +430,7 @@ CONVERTERS = {
     },
     **{cls: _cropping for cls in (reshaping.Cropping1D, reshaping.Cropping2D, reshaping.Cropping3D)},
     **{cls: _upsampling for cls in (reshaping.UpSampling1D, reshaping.UpSampling2D, reshaping.UpSampling3D)},
+    reshaping.Permute: _permute,
     **{
         cls: _merge
         for cls in (

@@ -10,7 +10,12 @@ Needs the onnx package (``pip install "convolve[onnx]"``), imported on the first
 The layout is kept
 ------------------
 A graph keeps its layout: an NCHW graph (PyTorch's) becomes channels_first layers and the model
-takes the same (batch, channels, height, width) input. The model's ``Input`` is the graph input's
+takes the same (batch, channels, height, width) input. A channels_last graph (NHWC input, a
+Transpose to NCHW before its convolutions and one back, as convolve's own export of a
+channels_last model writes it) becomes channels_last layers: a Transpose that keeps the batch
+axis first is held back, and the layers after it read the untransposed tensor in their own
+data format, so the Transposes cancel (``onnx_import_shapes.py``); only a Transpose no layer can
+absorb becomes a ``Permute`` layer. The model's ``Input`` is the graph input's
 shape without the batch axis; the batch size may be dynamic or static (the model then accepts any
 batch). Other dynamic sizes are kept as None where convolve's layers build with them (a
 convolution with explicit padding does); where a size is needed to match ONNX exactly (SAME_LOWER,
@@ -34,6 +39,8 @@ BatchNormalization     BatchNormalization(axis=1, epsilon, momentum) with [scale
                        as [gamma, beta, moving_mean, moving_variance]. Refused: training_mode=1,
                        spatial=0 (before opset 9), a used mean/var output, a negative var.
 Relu, Sigmoid, Tanh    ReLU, Activation('sigmoid'), Activation('tanh')
+Elu, Selu, Softplus,   Activation('elu'), 'selu', 'softplus', 'hard_sigmoid', 'hard_silu' where the
+HardSigmoid, HardSwish attributes are convolve's constants (Elu alpha 1; HardSigmoid 1/6, 0.5)
 LeakyRelu              LeakyReLU(negative_slope=alpha); alpha < 0 refused
 Softmax                Softmax(axis); before opset 13, the axes from ``axis`` to the last (ONNX's
                        2-D coercion). The batch axis is refused.
@@ -47,12 +54,13 @@ MaxPool, AveragePool   MaxPoolingrD / AveragePoolingrD(pool_size, strides). Pads
                        with count_include_pad=1 and no ceil growth, ZeroPaddingrD + 'valid'.
                        Anything else (e.g. PyTorch's MaxPool2d(3, 2, padding=1) right after a
                        convolution) is refused with the pads. Refused: dilations, the Indices output.
-GlobalAveragePool,     GlobalAveragePoolingrD / GlobalMaxPoolingrD(keepdims=True)
-GlobalMaxPool
+GlobalAveragePool,     GlobalAveragePoolingrD / GlobalMaxPoolingrD(keepdims=True); keepdims=False
+GlobalMaxPool          when a Flatten alone reads it (the Flatten taken in)
 ReduceMean, ReduceMax  the same global pooling, over exactly the spatial axes (keepdims kept)
-Flatten (axis=1)       Flatten(data_format='channels_first') when every reader is a Dense, whose
-                       kernel rows are permuted from ONNX's (C, H, W) order to convolve's (H, W, C)
-                       order; else Flatten(data_format='channels_last'), which keeps ONNX's order.
+Flatten (axis=1)       Flatten(data_format='channels_first') of a tensor channels_first layers made,
+                       when every reader is a Dense, whose kernel rows are permuted from ONNX's
+                       (C, H, W) order to convolve's (H, W, C) order; else
+                       Flatten(data_format='channels_last'), which keeps ONNX's order.
 Reshape                the batch axis must stay first (0, the folded batch size, the graph's
                        static batch size, or -1 when the rest covers a sample); (batch, -1) of a
                        rank > 2 tensor is a Flatten as above; else Reshape(target_shape)
@@ -62,10 +70,22 @@ Gemm                   Dense: kernel alpha * B (B^T with transB), bias beta * C 
 MatMul (+ Add)         Dense on the last axis, kernel B; an Add of a constant (units,) that alone
                        reads the MatMul becomes its bias
 Add, Sub, Mul          Add / Subtract / Multiply of two computed tensors of one rank;
-                       with a constant: Rescaling(scale, offset), x + c, x - c, c - x, x * c
+                       with a constant: Rescaling(scale, offset), x + c, x - c, c - x, x * c (a
+                       one-value constant, (1, 1, 1, 1) included, as a number); Mul then an Add
+                       of a constant that alone reads it: one Rescaling(scale, offset)
 Div                    by a non-zero constant: Rescaling(scale=1 / c)
+Max, Min, Neg          Maximum / Minimum of computed tensors of one rank; Rescaling(scale=-1)
+Transpose              held back (above); Permute(perm[1:]) where no layer absorbs it. perm[0]
+                       must be 0: the batch axis stays first
+Slice                  Cropping1D/2D/3D, steps 1, in the layout whose spatial axes it slices; an
+                       axis of unknown size only from a start >= 0 to the end (or -k)
+Resize                 nearest with coordinate_transformation_mode asymmetric + nearest_mode
+                       floor, or half_pixel + round_prefer_floor/ceil, at whole-number scales:
+                       UpSampling1D/2D/3D; linear with half_pixel, no antialias, rank 4, where
+                       scales are exactly out / in: Resizing(bilinear). Opset 11 on.
 Concat                 Concatenate(axis) of computed tensors (not the batch axis)
-Pad                    constant zeros -> ZeroPaddingrD; all pads <= 0 -> CroppingrD; reflect,
+Pad                    constant zeros -> ZeroPaddingrD; all pads <= 0 -> CroppingrD (either
+                       layout, as Slice); reflect,
                        edge and wrap -> the padding and padding_mode ('reflect', 'replicate',
                        'circular') of the Conv that reads it, which must have no pads of its own.
                        Refused: a non-zero constant, padding the batch or channel axis.
@@ -78,6 +98,12 @@ evaluated once with NumPy: Constant, Identity, Shape, Size, Gather, Unsqueeze, S
 Cast, Slice, Transpose, Reshape, Flatten, Add, Sub, Mul, Div, Neg, Equal, Where,
 ConstantOfShape, Range, Expand. The batch size folds as a symbol, so ``x.view(x.size(0), -1)``
 becomes a Flatten. Operators outside both lists are listed, all of them, in one error.
+
+Class names
+-----------
+A ``metadata_props`` entry ``convolve_class_names`` (what convolve's export writes from
+``model.class_names``) is read as JSON, checked as ``native.py`` checks its own ``class_names``
+(a list of at most 100,000 strings of at most 256 characters), and set as ``model.class_names``.
 
 A file is untrusted input
 -------------------------
@@ -102,6 +128,8 @@ expected and what was received.
 from __future__ import annotations
 
 from . import guards
+from .native import _class_names_problem
+from .onnx_export import CLASS_NAMES_KEY
 from .onnx_import_graph import GraphBuilder
 from .onnx_import_tensors import OnnxFileError
 from .registry import FileFormat, register_format
@@ -224,15 +252,39 @@ def check_versions(model, path) -> int:
     return opset
 
 
+def class_names(model, path):
+    """The list in the ``convolve_class_names`` entry of ``metadata_props`` (convolve's export
+    writes it from ``model.class_names``), checked as native.py checks its own; None without."""
+    entries = [p for p in model.metadata_props if p.key == CLASS_NAMES_KEY]
+    if not entries:
+        return None
+    where = f"metadata_props entry '{CLASS_NAMES_KEY}'"
+    if len(entries) > 1:
+        raise guards.fail(path, f"its {where} must appear once. Received: {len(entries)} entries")
+    text = entries[0].value
+    if not isinstance(text, str):  # protobuf gives bytes for a string field that is not UTF-8
+        raise guards.fail(path, f"its {where} must be UTF-8 text. Received: {bytes(text)[:40]!r}")
+    names = guards.loads(text, path, where)
+    problem = _class_names_problem(names)
+    if problem is not None:
+        raise guards.fail(path, f"its {where} is invalid: {problem}")
+    return list(names)
+
+
 def load_model(path: str, compile=True):
     """The functional Model an ONNX file describes (``compile`` is accepted and unused: an ONNX
-    file holds no training configuration)."""
+    file holds no training configuration), with ``model.class_names`` when its metadata_props
+    name them."""
     model, size = read(path)
     opset = check_versions(model, path)
+    names = class_names(model, path)
     try:
-        return GraphBuilder(model, opset, limit=max(size, MIN_FOLD_LIMIT)).build()
+        built = GraphBuilder(model, opset, limit=max(size, MIN_FOLD_LIMIT)).build()
     except OnnxFileError as error:
         raise guards.fail(path, str(error)) from None
+    if names is not None:
+        built.class_names = names
+    return built
 
 
 register_format(FileFormat("ONNX", (".onnx",), load_model=load_model))

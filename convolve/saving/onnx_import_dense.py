@@ -2,6 +2,11 @@
 Squeeze, Unsqueeze), dense layers (Gemm, MatMul and the Add of its bias), elementwise operators
 (Add, Sub, Mul, Div, Concat), Dropout, Identity and Cast.
 
+A constant operand makes a Rescaling layer: Add, Sub, Mul and Div by a constant of one value
+(a scalar, or a (1, 1, 1, 1) tensor as convolve's own export writes) or of one value per index
+of some axes (a per-channel (1, C, 1, 1) constant) that broadcasts against every sample; a Mul
+whose only reader is an Add of such a constant becomes one Rescaling(scale, offset).
+
 ONNX flattens (C, H, W) channel-major; convolve's channels_first Flatten moves the channels last
 first (as Keras' does), so a Flatten whose readers are all Dense layers is channels_first and the
 Dense kernels' rows are permuted to match; any other Flatten is channels_last, ONNX's own order.
@@ -20,8 +25,24 @@ from .onnx_import_tensors import Attributes, OnnxFileError, Sym
 #: operators mapped to layers here (several are also folded when every input is a constant)
 MAPPED = (
     "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Concat",
-    "Dropout", "Identity", "Cast",
+    "Dropout", "Identity", "Cast", "Max", "Min", "Neg",
 )
+
+
+def _per_sample(c, x) -> bool:
+    """True when constant ``c`` broadcasts against every sample of ``x`` without changing its shape."""
+    return not (c.ndim > x.ndim or (c.ndim == x.ndim and c.shape[0] != 1) or any(
+        cd != 1 and cd != xd for cd, xd in zip(c.shape[::-1], x.shape[::-1])))
+
+
+def _compact(value):
+    """A Rescaling argument: a float for one value (a scalar or a (1, 1, 1, 1) constant), else the
+    array without its leading size-1 axes (it broadcasts the same)."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.size == 1:
+        return float(value.ravel()[0])
+    first = next(i for i, d in enumerate(value.shape) if d != 1)
+    return value.reshape(value.shape[first:])
 
 
 class DenseMappings:
@@ -39,9 +60,11 @@ class DenseMappings:
 
     def _flatten(self, node, label, x):
         """ONNX flattens channel-major. convolve's channels_first Flatten moves the channels last
-        first (Keras), so it is used only when every reader is a Dense, whose kernel rows are then
-        permuted to match; otherwise a channels_last Flatten keeps ONNX's (row-major) order."""
-        if x.ndim > 2 and all(d is not None for d in x.shape[1:]) and self._feeds_dense(node.output[0]):
+        first (Keras), so it is used only for a tensor that channels_first layers made and when every
+        reader is a Dense, whose kernel rows are then permuted to match; otherwise a channels_last
+        Flatten keeps ONNX's (row-major) order."""
+        if x.ndim > 2 and x.layout == CF and all(d is not None for d in x.shape[1:]) \
+                and self._feeds_dense(node.output[0]):
             return self.make(node, label, L.Flatten, x, data_format=CF, flat=x.shape[1:])
         return self.make(node, label, L.Flatten, x, data_format="channels_last")
 
@@ -229,16 +252,29 @@ class DenseMappings:
 
     def _with_constant(self, node, label, x, c, scale, offset):
         """x * scale + offset (one of them the constant ``c``) as a Rescaling layer."""
-        if c.ndim > x.ndim or (c.ndim == x.ndim and c.shape[0] != 1) or any(
-                cd != 1 and cd != xd for cd, xd in zip(c.shape[::-1], x.shape[::-1])):
+        if not _per_sample(c, x):
             raise OnnxFileError(f"{label}: the constant must broadcast to every sample without changing its "
                                 f"shape. Received: constant of shape {c.shape}, input of shape {x.shape}")
+        return [self.make(node, label, L.Rescaling, x, scale=_compact(scale), offset=_compact(offset))]
 
-        def number(v):
-            v = np.asarray(v, dtype=np.float64)
-            return float(v) if v.size == 1 else v
-
-        return [self.make(node, label, L.Rescaling, x, scale=number(scale), offset=number(offset))]
+    def _fused_offset(self, node, x):
+        """The constant of an Add that alone reads this Mul's output (then marked fused), or None:
+        Mul then Add is one Rescaling(scale, offset), which computes x * scale, then + offset, in
+        the model's float type, as ONNX does."""
+        name = node.output[0]
+        readers = self.consumers.get(name, [])
+        if len(readers) != 1 or name in self.outputs:
+            return None
+        index, position = readers[0]
+        add = self.nodes[index]
+        if add.op_type != "Add" or len(add.input) != 2 or len(add.attribute):
+            return None
+        other = self.values.get(add.input[1 - position])
+        if not isinstance(other, np.ndarray) or has_dims(other) or other.dtype.kind != "f" \
+                or not _per_sample(other, x):
+            return None
+        self.fused[index] = {add.output[0]: name}  # resolved when the Add is visited
+        return other.astype(np.float64)
 
     def _elementwise(self, node, label, inputs, op):
         Attributes(node, label)
@@ -256,7 +292,8 @@ class DenseMappings:
         if op == "Sub":
             return self._with_constant(node, label, x, c, -1.0 if swapped else 1.0, c if swapped else -c)
         if op == "Mul":
-            return self._with_constant(node, label, x, c, c, 0.0)
+            offset = self._fused_offset(node, x)
+            return self._with_constant(node, label, x, c, c, 0.0 if offset is None else offset)
         if swapped or np.any(c == 0):
             raise OnnxFileError(
                 f"{label}: convolve divides a computed tensor by a non-zero constant only. "
@@ -275,6 +312,32 @@ class DenseMappings:
 
     def _map_Div(self, node, label, inputs):
         return self._elementwise(node, label, inputs, "Div")
+
+    def _map_Max(self, node, label, inputs):
+        return self._extreme(node, label, inputs, L.Maximum)
+
+    def _map_Min(self, node, label, inputs):
+        return self._extreme(node, label, inputs, L.Minimum)
+
+    def _extreme(self, node, label, inputs, cls):
+        """Max or Min of computed tensors of one rank: Maximum or Minimum (one input: itself)."""
+        Attributes(node, label)
+        xs = [self.sym(v, label, "every input (convolve's Maximum and Minimum merge computed tensors)")
+              for v in inputs if v is not None]
+        if len(xs) == 1:
+            return [xs[0]]
+        if len({x.ndim for x in xs}) != 1:
+            raise OnnxFileError(
+                f"{label}: convolve merges tensors of one rank (ONNX aligns ranks at the end, convolve after "
+                f"the batch axis). Received: shapes {[x.shape for x in xs]}"
+            )
+        nonneg = any(x.nonneg for x in xs) if cls is L.Maximum else all(x.nonneg for x in xs)
+        return [self.make(node, label, cls, xs, nonneg=nonneg)]
+
+    def _map_Neg(self, node, label, inputs):
+        Attributes(node, label)
+        x = self.sym(inputs[0], label)
+        return [self.make(node, label, L.Rescaling, x, scale=-1.0)]
 
     def _map_Concat(self, node, label, inputs):
         axis = Attributes(node, label, ("axis",)).integer("axis")

@@ -114,8 +114,8 @@ ATTRIBUTES = {
     "Equal": (), "Where": (), "ConstantOfShape": ("value",), "Range": (), "Expand": (),
 }
 #: operators that are only folded (never a layer): they must read constants or static shapes
-FOLD_ONLY = frozenset({"Constant", "Gather", "Slice", "Transpose", "Neg", "Equal", "Where",
-                       "ConstantOfShape", "Range", "Expand", "Shape", "Size"})
+FOLD_ONLY = frozenset({"Constant", "Gather", "Equal", "Where", "ConstantOfShape", "Range", "Expand", "Shape",
+                       "Size"})
 
 
 class Folder:

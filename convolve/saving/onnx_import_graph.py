@@ -24,16 +24,20 @@ import re
 
 import numpy as np
 
+from .. import layers as L
 from ..layers.base import Input, declared_weights_only
 from .onnx_import_dense import MAPPED as DENSE_MAPPED
 from .onnx_import_dense import DenseMappings
 from .onnx_import_fold import ATTRIBUTES, FOLD_ONLY, Folder, has_dims, settled, shape_vector
 from .onnx_import_layers import MAPPED as LAYER_MAPPED
 from .onnx_import_layers import LayerMappings
+from .onnx_import_shapes import KEEPS_LAYOUT, ShapeMappings, source_config
+from .onnx_import_shapes import MAPPED as SHAPE_MAPPED
 from .onnx_import_tensors import (
     Attributes,
     OnnxFileError,
     PendingPad,
+    Permuted,
     Sym,
     node_label,
     sanitize_name,
@@ -43,7 +47,7 @@ from .onnx_import_tensors import (
 from .registry import model_classes
 
 #: operators mapped to layers
-MAPPED = LAYER_MAPPED + DENSE_MAPPED
+MAPPED = LAYER_MAPPED + DENSE_MAPPED + SHAPE_MAPPED
 #: every operator the importer knows, folded or mapped to layers
 SUPPORTED = frozenset(MAPPED) | frozenset(ATTRIBUTES) | FOLD_ONLY
 #: the ONNX domains of the standard operators
@@ -75,7 +79,7 @@ class _LayerNames:
         return name
 
 
-class GraphBuilder(LayerMappings, DenseMappings):
+class GraphBuilder(LayerMappings, DenseMappings, ShapeMappings):
     """``GraphBuilder(model_proto, opset, limit).build()``: the functional Model of a parsed file.
 
     ``limit`` bounds the element count of every folded constant. Every problem raises
@@ -335,13 +339,38 @@ class GraphBuilder(LayerMappings, DenseMappings):
     # ---- building layers --------------------------------------------------------------------------
     def make(self, node, label, cls, inputs, weights=(), suffix="", nonneg=False, flat=None, **config) -> Sym:
         """A layer of ``cls`` named after ``node`` (plus ``suffix``), called on ``inputs`` (a Sym or a
-        list of them); ``weights`` are the arrays it must declare, assigned once the model is built."""
+        list of them); ``weights`` are the arrays it must declare, assigned once the model is built.
+
+        Permuted inputs (Transposes not yet layers): the layer reads their source where
+        ``onnx_import_shapes.source_config`` says how, and its output is then Permuted the same
+        way; otherwise each becomes a Permute layer first."""
+        items = inputs if isinstance(inputs, list) else [inputs]
+        view = None
+        if any(isinstance(v, Permuted) for v in items):
+            moved = source_config(cls, items, config)
+            if moved is None:
+                items = [self.materialize(v) for v in items]
+            else:
+                view, config, items = items[0], moved, [v.source for v in items]
         name = self.names.take(node.name, node.op_type, suffix)
         layer = cls(name=name, dtype=self.dtype, **config)
-        tensors = [s.tensor for s in inputs] if isinstance(inputs, list) else inputs.tensor
-        output = layer(tensors)
+        output = layer([s.tensor for s in items] if isinstance(inputs, list) else items[0].tensor)
         self.assignments.append((layer, label, [np.asarray(w) for w in weights]))
-        return Sym(output, nonneg=nonneg, flat=flat)
+        layout = config.get("data_format", items[0].layout if issubclass(cls, KEEPS_LAYOUT) else None)
+        out = Sym(output, nonneg=nonneg, flat=flat, layout=layout if len(output.shape) > 2 else None)
+        if view is not None and len(output.shape) == view.ndim:
+            return Permuted(out, view.perm, view.node, view.label)
+        return out
+
+    def materialize(self, value):
+        """``value`` as a tensor of the model: a Permuted value becomes its Permute layer (once)."""
+        if not isinstance(value, Permuted):
+            return value
+        if value.made is None:
+            value.made = self.make(value.node, value.label, L.Permute, value.source, dims=value.perm[1:],
+                                   nonneg=value.nonneg)
+            value.made.layout = value.layout
+        return value.made
 
     def _model(self, inputs):
         outputs = []
@@ -354,7 +383,7 @@ class GraphBuilder(LayerMappings, DenseMappings):
                     f"graph output {name!r}: convolve models compute every output from their inputs. "
                     "Received: a constant"
                 )
-            outputs.append(value.tensor)
+            outputs.append(self.materialize(value).tensor)
         cls = model_classes().get("Model")
         if cls is None:  # registered when convolve.models is imported, which `import convolve` does
             raise OnnxFileError(

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import layers as L
+from ..ops.activations import SELU_ALPHA, SELU_SCALE
 from .onnx_import_fold import has_dims
 from .onnx_import_tensors import Attributes, OnnxFileError, PendingPad, Sym
 
@@ -22,6 +23,7 @@ CF = "channels_first"
 MAPPED = (
     "Conv", "ConvTranspose", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
     "Clip", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "Pad",
+    "Elu", "Selu", "Softplus", "HardSigmoid", "HardSwish",
 )
 _LAYERS = {
     "conv": (L.Conv1D, L.Conv2D, L.Conv3D), "depthwise": (L.DepthwiseConv1D, L.DepthwiseConv2D, None),
@@ -32,6 +34,7 @@ _LAYERS = {
     "global_average": (L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D),
     "zero_pad": (L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D),
     "crop": (L.Cropping1D, L.Cropping2D, L.Cropping3D),
+    "upsample": (L.UpSampling1D, L.UpSampling2D, L.UpSampling3D),
 }
 _AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 #: ONNX Pad modes -> convolve's padding_mode of the Conv that reads the padded tensor
@@ -41,6 +44,24 @@ _CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "stride
 
 def _layer(kind, n):
     return _LAYERS[kind][n - 1]
+
+
+def choose_layout(axes, x):
+    """The data_format whose spatial axes hold ``axes`` (those an operator changes) of ``x``, or
+    None (also when only the layout fits that is not the one layers gave ``x``). Where both fit,
+    the layout layers gave ``x`` decides; without one (a graph input), channels_last when its
+    last axis is the shorter of axis 1 and the last (images have fewer channels than rows), else
+    channels_first."""
+    ndim = x.ndim
+    fits = [
+        f for f, first in ((CF, 2), ("channels_last", 1)) if set(axes) <= set(range(first, first + ndim - 2))
+    ]
+    if len(fits) < 2:  # one layout fits: refused where layers made x in the other (axes not spatial)
+        return fits[0] if fits and x.layout in (None, fits[0]) else None
+    if x.layout in fits:
+        return x.layout
+    one, last = x.shape[1], x.shape[-1]
+    return "channels_last" if one is not None and last is not None and last < one else CF
 
 
 def _same_pairs(sizes, kernel, strides, dilations, lower=False) -> tuple:
@@ -301,6 +322,39 @@ class LayerMappings:
     def _map_Tanh(self, node, label, inputs):
         return self._activation(node, label, inputs, L.Activation, activation="tanh")
 
+    def _map_Softplus(self, node, label, inputs):
+        return self._activation(node, label, inputs, L.Activation, nonneg=True, activation="softplus")
+
+    def _map_HardSwish(self, node, label, inputs):
+        return self._activation(node, label, inputs, L.Activation, activation="hard_silu")
+
+    def _constants(self, node, label, op, **expected):
+        """Check that the node's float attributes hold convolve's constants (as float32, which ONNX
+        stores), so the activation of that name computes what the node computes."""
+        attrs = Attributes(node, label, tuple(expected))
+        for name, (value, default) in expected.items():
+            got = attrs.number(name, default)
+            if np.float32(got) != np.float32(value):
+                wanted = ", ".join(f"{k}={np.float32(v[0])}" for k, v in expected.items())
+                raise OnnxFileError(
+                    f"{label}: convolve imports {op} as its activation {wanted}. Received: {name}={got}"
+                )
+
+    def _map_Elu(self, node, label, inputs):
+        self._constants(node, label, "Elu", alpha=(1.0, 1.0))
+        return self._activation(node, label, inputs, L.Activation, known=("alpha",), activation="elu")
+
+    def _map_Selu(self, node, label, inputs):
+        self._constants(node, label, "Selu", alpha=(SELU_ALPHA, 1.67326319217681884765625),
+                        gamma=(SELU_SCALE, 1.05070102214813232421875))
+        return self._activation(node, label, inputs, L.Activation, known=("alpha", "gamma"),
+                                activation="selu")
+
+    def _map_HardSigmoid(self, node, label, inputs):
+        self._constants(node, label, "HardSigmoid", alpha=(1 / 6, 0.2), beta=(0.5, 0.5))
+        return self._activation(node, label, inputs, L.Activation, nonneg=True, known=("alpha", "beta"),
+                                activation="hard_sigmoid")
+
     def _map_LeakyRelu(self, node, label, inputs):
         alpha = Attributes(node, label, ("alpha",)).number("alpha", 0.01)
         if alpha < 0:
@@ -417,9 +471,25 @@ class LayerMappings:
 
     def _global(self, node, label, x, kind, keepdims=True):
         n = self.spatial_rank(x, label, "global pooling")
+        if keepdims and self._flattened(node):
+            keepdims = False  # (batch, channels): the Flatten that alone reads it is taken in
         return [
             self.make(node, label, _layer(kind, n), x, nonneg=x.nonneg, data_format=CF, keepdims=keepdims)
         ]
+
+    def _flattened(self, node) -> bool:
+        """True, with the Flatten marked fused, when a Flatten(axis=1) alone reads the node's output
+        (global pooling then Flatten: one global pooling layer without keepdims)."""
+        name = node.output[0]
+        readers = self.consumers.get(name, [])
+        if len(readers) != 1 or name in self.outputs:
+            return False
+        index, _ = readers[0]
+        flatten = self.nodes[index]
+        if flatten.op_type != "Flatten" or any(a.name != "axis" or a.i != 1 for a in flatten.attribute):
+            return False
+        self.fused[index] = {flatten.output[0]: name}
+        return True
 
     def _map_GlobalAveragePool(self, node, label, inputs):
         Attributes(node, label)
@@ -472,22 +542,26 @@ class LayerMappings:
             )
         pairs = {a: (pads[i], pads[i + len(axes)]) for i, a in enumerate(axes)}
         n = self.spatial_rank(x, label, "padding")
-        if any(pairs.get(a, (0, 0)) != (0, 0) for a in (0, 1)):
+        touched = {a for a, pair in pairs.items() if pair != (0, 0)}
+        # a Conv's padding_mode is channels_first here; zeros and crops in either layout
+        layout = CF if mode != "constant" else choose_layout(touched, x) or CF
+        first = 2 if layout == CF else 1
+        if not touched <= set(range(first, first + n)):
             raise OnnxFileError(
                 f"{label}: convolve pads the spatial axes only, not the batch or channel axis. "
                 f"Received: pads={list(pads)} for input of shape {x.shape}"
             )
-        spatial = tuple(pairs.get(a, (0, 0)) for a in range(2, 2 + n))
+        spatial = tuple(pairs.get(a, (0, 0)) for a in range(first, first + n))
         if mode == "constant":
             if value != 0:
                 raise OnnxFileError(
                     f"{label}: convolve pads with zeros only. Received: constant_value={value}"
                 )
             if all(p >= 0 for pair in spatial for p in pair):
-                return [self.make(node, label, _layer("zero_pad", n), x, padding=spatial, data_format=CF,
+                return [self.make(node, label, _layer("zero_pad", n), x, padding=spatial, data_format=layout,
                                   nonneg=x.nonneg)]
             if all(p <= 0 for pair in spatial for p in pair):
-                return [self.make(node, label, _layer("crop", n), x, data_format=CF, nonneg=x.nonneg,
+                return [self.make(node, label, _layer("crop", n), x, data_format=layout, nonneg=x.nonneg,
                                   cropping=tuple((-b, -a) for b, a in spatial))]
         elif mode in _PAD_MODES and all(p >= 0 for pair in spatial for p in pair):
             return [PendingPad(x, spatial, _PAD_MODES[mode], label)]

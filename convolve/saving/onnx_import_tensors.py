@@ -66,12 +66,13 @@ def type_name(code: int) -> str:
 class Sym:
     """A tensor the layers compute: its KerasTensor, and what the mappings know about it."""
 
-    __slots__ = ("tensor", "nonneg", "flat")
+    __slots__ = ("tensor", "nonneg", "flat", "layout")
 
-    def __init__(self, tensor, nonneg=False, flat=None):
+    def __init__(self, tensor, nonneg=False, flat=None, layout=None):
         self.tensor = tensor
         self.nonneg = nonneg  # every value >= 0 (after Relu, Sigmoid, Softmax, Clip(0, m))
         self.flat = flat  # (C, *spatial) for a channels_first Flatten's output, else None
+        self.layout = layout  # 'channels_first'/'channels_last' when a layer made it so, else None
 
     @property
     def shape(self) -> tuple:
@@ -79,7 +80,44 @@ class Sym:
 
     @property
     def ndim(self) -> int:
-        return len(self.tensor.shape)
+        return len(self.shape)
+
+
+def moved_first(ndim) -> tuple:
+    """Transpose's perm from (batch, *spatial, channels) to (batch, channels, *spatial)."""
+    return (0, ndim - 1, *range(1, ndim - 1))
+
+
+def moved_last(ndim) -> tuple:
+    """Transpose's perm from (batch, channels, *spatial) to (batch, *spatial, channels)."""
+    return (0, *range(2, ndim), 1)
+
+
+class Permuted(Sym):
+    """A Transpose of a computed tensor that is not a layer yet: ``source`` (a Sym, never another
+    Permuted) read with its axes in ``perm`` order (ONNX's: axis i is source axis perm[i], and 0
+    stays first). ``shape`` is the transposed shape, so the mappings check it as any input.
+    ``GraphBuilder.make`` builds a layer on ``source`` itself where the layer can read it in its
+    own order (a channels_first layer on channels_last data moved channels first is the
+    channels_last layer; an elementwise layer any order), and otherwise makes the Permute layer
+    first (``made``, once), from the Transpose node ``node``."""
+
+    __slots__ = ("source", "perm", "node", "label", "made")
+
+    def __init__(self, source: Sym, perm, node, label: str):
+        super().__init__(None, nonneg=source.nonneg)
+        self.source, self.perm, self.node, self.label, self.made = source, tuple(perm), node, label, None
+        ndim = len(self.perm)
+        first, last = self.perm == moved_first(ndim), self.perm == moved_last(ndim)
+        if first and last:  # rank 3: (0, 2, 1) swaps the layouts
+            self.layout = "channels_last" if source.layout == "channels_first" else "channels_first"
+        else:
+            self.layout = "channels_first" if first else "channels_last" if last else None
+
+    @property
+    def shape(self) -> tuple:
+        shape = self.source.shape
+        return tuple(shape[a] for a in self.perm)
 
 
 class PendingPad:

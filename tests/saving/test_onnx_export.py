@@ -266,6 +266,9 @@ LAYER_CASES = {
     "upsampling2d_cf": lambda: seq((2, 3, 4), L.UpSampling2D(3, data_format=CF)),
     "upsampling1d": lambda: seq((4, 2), L.UpSampling1D(3)),
     "upsampling3d": lambda: seq((2, 3, 2, 1), L.UpSampling3D((1, 2, 3))),
+    "permute": lambda: seq((4, 5, 3), L.Permute((2, 1, 3))),
+    "permute_on_sequences": lambda: seq((4, 6), L.Permute((2, 1)), L.Dense(3)),
+    "permute_after_conv_cf": lambda: seq((2, 6, 5), L.Conv2D(3, 2, data_format=CF), L.Permute((3, 1, 2))),
     # activation layers
     "relu_layer_max": lambda: seq((6,), L.ReLU(max_value=0.5)),
     "relu_layer_slope": lambda: seq((6,), L.ReLU(negative_slope=0.2)),
@@ -323,6 +326,24 @@ def test_layer_matches_predict(case):
         norm.adapt(images(20, *model.input_shape[1:]) * 3 + 1)
     shape = model.input_shape[1:]
     assert_matches(model, images(3, *shape))
+
+
+def test_permute_is_one_transpose_with_the_one_a_convolution_needs():
+    """Permute((3, 1, 2)) moves a channels_last input's channels first, which the channels_first
+    convolution needs: the graph holds one Transpose for both (and none of Permute's own)."""
+    model = seq((6, 5, 3), L.Permute((3, 1, 2)), L.Conv2D(2, 3, data_format=CF))
+    proto = assert_matches(model, images(2, 6, 5, 3))
+    assert ops(proto) == ["Transpose", "Conv"]
+    transpose = proto.graph.node[0]
+    assert [list(a.ints) for a in transpose.attribute] == [[0, 3, 1, 2]]
+    identity = seq((4, 3), L.Permute((1, 2)))  # the output is the input: an Identity names it
+    assert ops(assert_matches(identity, images(2, 4, 3))) == ["Identity"]
+    # a channels_last conv and a Permute to channels first read the same NCHW Transpose of x
+    x = L.Input((5, 5, 2))
+    a = L.Conv2D(2, 3, padding="same")(x)
+    b = L.Conv2D(2, 3, padding="same", data_format=CF)(L.Permute((3, 1, 2))(x))
+    proto = assert_matches(randomize(Model(x, [a, b])), images(2, 5, 5, 2))
+    assert ops(proto).count("Transpose") == 2  # x to NCHW once, a back to NHWC
 
 
 def test_padding_modes_use_pad_nodes_and_circular_needs_opset_19():

@@ -216,12 +216,13 @@ def test_unknown_domains_are_listed(tmp_path):
 
 
 def test_every_unsupported_operator_is_listed_in_one_message(tmp_path):
-    nodes = [node("Resize", ["x", "", "sc"], ["a"], name="up1"), node("Relu", ["a"], ["b"]),
-             node("Resize", ["b", "", "sc"], ["c"], name="up2"), node("LRN", ["c"], ["d"], size=3),
-             node("HardSwish", ["d"], ["y"])]
-    message = refused(tmp_path, model(nodes, [("x", (1, 3, 4, 4))], inits={"sc": np.ones(4, np.float32)}),
-                      "convolve cannot import these operators: HardSwish, LRN, Resize.",
-                      "Resize (2 nodes: 'up1', 'up2')", "LRN (1 node: 'd')")
+    nodes = [node("InstanceNormalization", ["x", "sc", "b"], ["a"], name="in1"), node("Relu", ["a"], ["b2"]),
+             node("InstanceNormalization", ["b2", "sc", "b"], ["c"], name="in2"),
+             node("LRN", ["c"], ["d"], size=3), node("Erf", ["d"], ["y"])]
+    inits = {"sc": np.ones(3, np.float32), "b": np.zeros(3, np.float32)}
+    message = refused(tmp_path, model(nodes, [("x", (1, 3, 4, 4))], inits=inits),
+                      "convolve cannot import these operators: Erf, InstanceNormalization, LRN.",
+                      "InstanceNormalization (2 nodes: 'in1', 'in2')", "LRN (1 node: 'd')")
     assert "Conv" in message and "ConstantOfShape" in message  # what it can do, listed
 
 
@@ -367,8 +368,8 @@ def test_graph_inputs(tmp_path):
 def test_folding_only_operators_on_computed_tensors(tmp_path):
     refused(
         tmp_path,
-        single("Transpose", (1, 3, 4), perm=[0, 2, 1]),
-        "Transpose node 'y': convolve folds Transpose only over constants",
+        single("Gather", (1, 3, 4), [("i", np.array([0, 2]))], axis=2),
+        "Gather node 'y': convolve folds Gather only over constants",
         "Received: ['x'], computed by layers",
     )
 
@@ -843,10 +844,10 @@ OPERATOR_ERRORS = {
         ["at most one size known only at run time"],
     ),
     "dense rows": (
-        lambda: model(
-            [node("Flatten", ["x"], ["f"]), node("Gemm", ["f", "g"], ["y"])],
+        lambda: model(  # a channels_first Flatten (the Conv's output), whose Dense permutes its rows
+            [node("Conv", ["x", "w"], ["c"]), node("Flatten", ["c"], ["f"]), node("Gemm", ["f", "g"], ["y"])],
             [("x", (1, 2, 3, 3))],
-            inits={"g": rand(17, 4)},
+            inits={"w": rand(2, 2, 1, 1), "g": rand(17, 4)},
         ),
         ["its weight has 17 rows for 18 features (flattened (2, 3, 3))"],
     ),
@@ -894,8 +895,11 @@ OPERATOR_ERRORS = {
         lambda: single("Pad", (1, 3, 4, 4), [("p", np.array([1, 1]))]),
         ["pads must hold a (begin, end) value per axis"],
     ),
-    "pad channels": (
-        lambda: single("Pad", (1, 3, 4, 4), [("p", np.array([0, 1, 0, 0, 0, 0, 0, 0]))]),
+    "pad channels": (  # the Conv's output is channels_first: axis 1 holds its channels
+        lambda: model(
+            [node("Conv", ["x", "w"], ["c"]), node("Pad", ["c", "p"], ["y"])], [("x", (1, 3, 4, 4))],
+            inits={"w": rand(3, 3, 1, 1), "p": np.array([0, 1, 0, 0, 0, 0, 0, 0])},
+        ),
         ["pads the spatial axes only"],
     ),
     "pad value": (

@@ -67,7 +67,7 @@ def net(kind="both"):
 def export(model, path, dynamo, size=16, **options):
     import torch
 
-    x = torch.zeros(2, 3, size, size)
+    x = torch.zeros(2, 3, size, size, dtype=torch.float32)  # whatever default dtype an earlier test set
     if dynamo:
         torch.onnx.export(model, (x,), str(path), dynamo=True, external_data=False, verbose=False,
                           dynamic_shapes=({0: torch.export.Dim("batch")},), **options)
@@ -129,8 +129,8 @@ def test_dynamo_exporter_with_a_static_batch(tmp_path):
     import torch
 
     model = net("probs")
-    torch.onnx.export(model, (torch.zeros(2, 3, 16, 16),), str(tmp_path / "net.onnx"), external_data=False,
-                      verbose=False)
+    x = torch.zeros(2, 3, 16, 16, dtype=torch.float32)
+    torch.onnx.export(model, (x,), str(tmp_path / "net.onnx"), external_data=False, verbose=False)
     assert_predicts_like(model, tmp_path / "net.onnx", RNG.standard_normal((7, 3, 16, 16)).astype(np.float32))
 
 
