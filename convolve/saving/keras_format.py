@@ -9,7 +9,10 @@ What Keras 3 (3.15, checked against its saving_lib.py, serialization_lib.py and
 legacy_h5_format.py, and against files it wrote) puts in a ``.keras`` file, a zip archive
 whose members are stored uncompressed:
 
-* ``metadata.json``: ``{"keras_version": ..., "date_saved": ...}`` (we add ``convolve_version``);
+* ``metadata.json``: ``{"keras_version": ..., "date_saved": ...}`` (we add ``convolve_version``, and
+  ``convolve_class_names``, the list of ``model.class_names`` when the model has them: Keras
+  reads neither key, and loading in convolve checks the list as ``native.py`` checks its own
+  ``class_names`` entry, then sets ``model.class_names``);
 * ``config.json``: the model serialized as ``{"module", "class_name", "config",
   "registered_name", "build_config", "compile_config"}`` (``keras_config.py``);
 * ``model.weights.h5``: the variables, grouped per layer and for the optimizer (``keras_h5.py``).
@@ -65,7 +68,7 @@ from .keras_h5 import (
     write_legacy_weights,
 )
 from .keras_parse import check_safe, parse_model, plain
-from .native import _declared_model
+from .native import _CLASS_NAMES, _class_names_entry, _class_names_problem, _declared_model
 from .registry import FileFormat, model_classes, register_format
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
@@ -78,6 +81,8 @@ MAX_DEFLATE_RATIO = 1032
 _KERAS_LOSSES = ("MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
                  "SparseCategoricalCrossentropy")
 _KERAS_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+#: the metadata.json key of ``model.class_names`` (a list of strings; Keras ignores the key)
+CLASS_NAMES_KEY = "convolve_class_names"
 _COMPILE_EXTRAS = {"loss_weights": None, "weighted_metrics": None, "run_eagerly": False,
                    "steps_per_execution": 1, "jit_compile": False}
 
@@ -182,6 +187,9 @@ def _archive_bytes(model) -> bytes:
     metadata = {"keras_version": KERAS_FORMAT_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "convolve_version": __version__}
+    entry = _class_names_entry(model)  # checked as native.py checks them; {} without class names
+    if entry:
+        metadata[CLASS_NAMES_KEY] = json.loads(entry[_CLASS_NAMES])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # stored, as Keras writes
         archive.writestr(METADATA, json.dumps(metadata))
@@ -297,9 +305,23 @@ def _assign(pairs, path, where) -> None:
         var.assign(array, where=f"load('{path}')")
 
 
+def _class_names(metadata, path):
+    """The list under ``CLASS_NAMES_KEY`` in metadata.json, checked as native.py checks its own
+    ``class_names``; None when the key is absent."""
+    if CLASS_NAMES_KEY not in metadata:
+        return None
+    names = metadata[CLASS_NAMES_KEY]
+    problem = _class_names_problem(names)
+    if problem is not None:
+        raise fail(path, f"its {METADATA} entry '{CLASS_NAMES_KEY}' is invalid: {problem}")
+    return list(names)
+
+
 def load_keras(path, compile=True):
-    """The model in a ``.keras`` archive (written by Keras 3 or by convolve)."""
-    _, config, weights = _read_archive(path)
+    """The model in a ``.keras`` archive (written by Keras 3 or by convolve); ``model.class_names``
+    from metadata.json's ``convolve_class_names`` when the archive has it."""
+    metadata, config, weights = _read_archive(path)
+    names = _class_names(metadata, path)
     check_safe(config, path)
     parsed = parse_model(config, path)
     model = _build(parsed, path, len(weights))
@@ -313,6 +335,8 @@ def load_keras(path, compile=True):
                 count = len(list(child(group, "vars", "group", path) or {}))
                 datasets = keras3_datasets(h5, "optimizer", count, path, "its optimizer")
                 restore_optimizer(model, datasets, path, f"its {WEIGHTS}")
+    if names is not None:
+        model.class_names = names
     return model
 
 

@@ -79,6 +79,8 @@ LAYERS = [
     ("UpSampling1D", (4, 3), lambda m: m.UpSampling1D(3)),
     ("UpSampling2D", (4, 4, 3), lambda m: m.UpSampling2D((2, 3))),
     ("UpSampling3D", (2, 2, 2, 1), lambda m: m.UpSampling3D(2)),
+    ("Permute", (4, 3, 2), lambda m: m.Permute((3, 1, 2))),
+    ("Permute-swap", (4, 3), lambda m: m.Permute((2, 1))),
     ("BatchNormalization", (4, 4, 3), lambda m: m.BatchNormalization(momentum=0.9, epsilon=0.01)),
     ("Rescaling", (4, 4, 3), lambda m: m.Rescaling(1 / 255.0, offset=-1)),
     ("Normalization", (4, 4, 3), lambda m: m.Normalization(mean=[1, 2, 3], variance=[1, 4, 9])),
