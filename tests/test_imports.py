@@ -24,6 +24,7 @@ LAYERS = [
     {"data"},
     {"models", "utils"},
     {"datasets", "viz"},
+    {"dask"},
     {"cli", "__main__"},
 ]
 LEVEL = {name: k for k, names in enumerate(LAYERS) for name in names}
