@@ -14,6 +14,21 @@ the recorded graph once, in reverse topological order.
 A layer's weights are :class:`convolve.variables.Variable` objects; the tape turns each
 into one leaf the first time an op uses it, so a weight used twice gets both gradients.
 
+Plain arrays are constants. To differentiate with respect to an input array (saliency maps,
+adversarial examples), watch it, as in TensorFlow:
+
+    with GradientTape() as tape:
+        xt = tape.watch(x)                 # the leaf Tensor standing for the array x
+        y = model(xt)                      # recorded from the input on
+    (dx,) = tape.gradient(y, [xt])         # or [x]: a watched array names its leaf
+
+``watch`` returns a leaf :class:`Tensor` (TensorFlow marks ``x`` itself; a NumPy array cannot
+record, so here the returned Tensor is what the ops must be given). Watching the same array
+again returns the same leaf. The array is never written to: the leaf holds a read-only view
+of it. ``GradientTape(watch_accessed_variables=False)`` (TensorFlow's argument) leaves the
+trainable Variables out, so they are constants and their gradients are never computed
+(attribution needs only the input's); ``watch(variable)`` then adds one back.
+
 Which tape is recording is per thread (and per asyncio task): it lives in a
 ``contextvars.ContextVar``, so one thread training a model never records another thread's
 ``predict``, and two threads can each train their own model at the same time.
@@ -77,15 +92,19 @@ class GradientTape:
     for several ``gradient`` calls.
     """
 
-    def __init__(self, persistent=False):
-        if not isinstance(persistent, (bool, np.bool_)):
-            raise TypeError(
-                "GradientTape: the `persistent` argument must be True or False. "
-                f"Received: persistent={persistent!r}"
-            )
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        flags = {"persistent": persistent, "watch_accessed_variables": watch_accessed_variables}
+        for name, flag in flags.items():
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(
+                    f"GradientTape: the `{name}` argument must be True or False. Received: {name}={flag!r}"
+                )
         self.persistent = bool(persistent)
+        self.watch_accessed_variables = bool(watch_accessed_variables)
         self._used = False
         self._leaves: dict[int, tuple[Variable, Tensor]] = {}
+        #: id(array) -> (array, its leaf); holding the array keeps its id from being reused
+        self._watched: dict[int, tuple[object, Tensor]] = {}
 
     def __enter__(self):
         if _active_tape.get() is not None:
@@ -98,17 +117,53 @@ class GradientTape:
         return False
 
     def leaf(self, variable: Variable) -> Tensor | None:
-        """The leaf tensor standing for ``variable`` (None when it is not trainable)."""
-        if not variable.trainable:
-            return None
+        """The leaf tensor standing for ``variable``; None (a constant) when it is not trainable
+        or the tape does not watch accessed variables, unless it was watched."""
         entry = self._leaves.get(id(variable))
         if entry is None:
-            entry = (variable, Tensor(variable.value))
-            self._leaves[id(variable)] = entry
+            if not (variable.trainable and self.watch_accessed_variables):
+                return None
+            entry = self._leaves[id(variable)] = (variable, Tensor(variable.value))
+        return entry[1]
+
+    def watch(self, x) -> Tensor:
+        """The leaf Tensor for ``x``, a floating-point array (or a Variable): ops given this
+        Tensor record, so ``gradient(target, [it])`` (or ``[x]``) is dtarget/dx.
+
+        Call it inside ``with tape:``. Watching the same array (or Variable) again returns the
+        same leaf; a recorded Tensor is returned as it is. The leaf holds a read-only view of
+        the array, so nothing recorded can write to ``x``.
+        """
+        if _active_tape.get() is not self:
+            raise RuntimeError(
+                "GradientTape.watch: call it inside `with tape:` (ops record only while their tape "
+                "is recording in this thread). Received: a tape that is not recording here"
+            )
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, Variable):
+            entry = self._leaves.get(id(x))
+            if entry is None:
+                entry = self._leaves[id(x)] = (x, Tensor(x.value))
+            return entry[1]
+        dtype = getattr(x, "dtype", None)
+        if not hasattr(x, "shape") or dtype is None or np.dtype(dtype).kind != "f":
+            what = f"dtype {dtype}" if dtype is not None else f"a {type(x).__name__}"
+            raise TypeError(
+                "GradientTape.watch: expected a floating-point array (or a Variable); cast integer "
+                f"data to float first. Received: {what}"
+            )
+        entry = self._watched.get(id(x))
+        if entry is None:
+            view = x.view()
+            if isinstance(view, np.ndarray):
+                view.flags.writeable = False
+            entry = self._watched[id(x)] = (x, Tensor(view))
         return entry[1]
 
     def gradient(self, target: Tensor, sources, output_gradient=None):
-        """dtarget/dsource for each source (a Variable or a Tensor); None where unconnected.
+        """dtarget/dsource for each source (a Variable, a Tensor or a watched array); None where
+        unconnected.
 
         ``output_gradient`` is dL/dtarget (default: ones, i.e. the gradient of sum(target)).
         """
@@ -122,12 +177,12 @@ class GradientTape:
                 "GradientTape.gradient: a non-persistent GradientTape can compute gradients only once; "
                 "use GradientTape(persistent=True) to call gradient() several times. Received: a second call"
             )
+        tensors = [self._source(s) for s in sources]  # checked before the graph is consumed
         self._used = True
-        sources = list(sources)
         order = _topological_order(target)  # parents before children; the target last
         grads = {id(target): np.ones_like(target.value) if output_gradient is None else output_gradient}
         wanted = {id(t) for t in order}
-        keep = {id(s) for s in sources if isinstance(s, Tensor)}  # an intermediate source keeps its gradient
+        keep = {id(t) for t in tensors if t is not None}  # an intermediate source keeps its gradient
         while order:
             node = order.pop()  # reverse topological order, and the list no longer holds it
             keep_g = node.backward is None or id(node) in keep
@@ -145,11 +200,22 @@ class GradientTape:
                 # this op's backward is done: drop the arrays its closure saved and the links
                 # to its inputs, so the inputs' values are freed once nothing else needs them
                 node.backward, node.parents = None, ()
-        out = []
-        for source in sources:
-            tensor = self._leaves.get(id(source), (None, None))[1] if isinstance(source, Variable) else source
-            out.append(None if tensor is None else grads.get(id(tensor)))
-        return out
+        return [None if t is None else grads.get(id(t)) for t in tensors]
+
+    def _source(self, source) -> Tensor | None:
+        """The Tensor whose gradient ``gradient`` returns for a source (None: never a leaf)."""
+        if isinstance(source, Tensor):
+            return source
+        if isinstance(source, Variable):
+            return self._leaves.get(id(source), (None, None))[1]
+        entry = self._watched.get(id(source))
+        if entry is None or entry[0] is not source:
+            raise TypeError(
+                "GradientTape.gradient: each source must be a Variable, a Tensor or an array this tape "
+                "watches (tape.watch(x)); a plain array is a constant. "
+                f"Received: {type(source).__name__}{getattr(source, 'shape', '')}"
+            )
+        return entry[1]
 
 
 def _topological_order(root: Tensor) -> list:
