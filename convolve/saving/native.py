@@ -58,6 +58,9 @@ cannot make loading allocate or compute beyond what it holds (``guards.py``):
    must match the stored tensor at its position, name and shape, and all of them together
    cannot take more bytes than the file holds; only then are the stored arrays assigned.
 
+Bytes (``convolve.saving.load_model(data)``, and ``model_bytes(model)`` to make them) go
+through the same checks, the buffer's length standing for the file's size.
+
 No initializer runs while loading, so it draws nothing from the global random generator,
 and training that resumes after ``load_model`` in the same process continues bit for bit.
 
@@ -211,20 +214,28 @@ def _serialize(model, tensors: dict, contents: str, compile_config, optimizer_ke
     return _safetensors_numpy().save(tensors, metadata=metadata)
 
 
-def save_model(model, path: str) -> None:
-    """Save the architecture, the weights, the compile settings and the optimizer state to one
-    safetensors file, atomically. ``load_model`` gives back a model that predicts the same and
-    resumes training exactly."""
+def model_bytes(model, include_optimizer=True) -> bytes:
+    """The bytes ``save_model`` writes: a whole model file in memory, which ``load_model``
+    reads back from bytes as from a file. ``include_optimizer=False`` leaves out the compile
+    settings and the optimizer state (what inference needs: ``convolve.dask`` sends these
+    bytes to its workers)."""
     tensors = _weight_tensors(model)
     compile_config, keys = None, []
-    if getattr(model, "compiled", False):
+    if include_optimizer and getattr(model, "compiled", False):
         compile_config = model.get_compile_config()
         if model.optimizer is not None:
             state = model.optimizer.state()
             keys = list(state)
             for key in keys:
                 tensors[_OPTIMIZER + key] = np.asarray(state[key], order="C")
-    _atomic_write(path, _serialize(model, tensors, "model", compile_config, keys))
+    return _serialize(model, tensors, "model", compile_config, keys)
+
+
+def save_model(model, path: str) -> None:
+    """Save the architecture, the weights, the compile settings and the optimizer state to one
+    safetensors file, atomically. ``load_model`` gives back a model that predicts the same and
+    resumes training exactly."""
+    _atomic_write(path, model_bytes(model))
 
 
 def save_weights(model, path: str) -> None:
@@ -234,30 +245,48 @@ def save_weights(model, path: str) -> None:
 
 
 # ---- reading -------------------------------------------------------------------------------
+def _header_size(head: bytes, size: int, path) -> int:
+    """The header length the first 8 bytes ``head`` declare, checked against the ``size`` in
+    bytes of the whole file (or buffer) before anything else is read."""
+    if size < 8:
+        raise _fail(
+            path, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated?)"
+        )
+    (header_size,) = struct.unpack("<Q", head[:8])
+    if header_size > guards.MAX_HEADER_BYTES:
+        raise _fail(
+            path,
+            f"it is not a safetensors file (its first 8 bytes declare a header of {header_size:,} bytes; "
+            f"convolve reads headers of at most {guards.MAX_HEADER_BYTES:,} bytes)",
+        )
+    if 8 + header_size > size:
+        raise _fail(
+            path,
+            f"the file is truncated or not a safetensors file: its header should be {header_size} bytes, "
+            f"but only {size - 8} bytes follow the header size",
+        )
+    return header_size
+
+
 def _read(path):
     """(metadata with JSON decoded, tensors, file size in bytes) after every check on the file."""
     file, size = guards.open_regular_file(path)
     with file:
-        if size < 8:
-            raise _fail(
-                path, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated?)"
-            )
-        (header_size,) = struct.unpack("<Q", guards.read_exactly(file, 8, path, "the header size"))
-        if header_size > guards.MAX_HEADER_BYTES:
-            raise _fail(
-                path,
-                f"it is not a safetensors file (its first 8 bytes declare a header of {header_size:,} bytes; "
-                f"convolve reads headers of at most {guards.MAX_HEADER_BYTES:,} bytes)",
-            )
-        if 8 + header_size > size:
-            raise _fail(
-                path,
-                f"the file is truncated or not a safetensors file: its header should be {header_size} bytes, "
-                f"but only {size - 8} bytes follow the header size",
-            )
+        head = guards.read_exactly(file, 8, path, "the header size") if size >= 8 else b""
+        header_size = _header_size(head, size, path)
         file.seek(0)
         data = guards.read_exactly(file, size, path, "the file")  # a regular file's size: what it holds
+    return _parse(data, header_size, path)
 
+
+def _read_bytes(data: bytes, name: str):
+    """``_read`` for a file's bytes already in memory; ``name`` stands for the file in messages."""
+    return _parse(data, _header_size(data[:8], len(data), name), name)
+
+
+def _parse(data: bytes, header_size: int, path):
+    """``_read``'s result from a whole file's bytes whose header size is checked already."""
+    size = len(data)
     try:
         text = data[8 : 8 + header_size].decode("utf-8")
     except UnicodeDecodeError:
@@ -458,7 +487,18 @@ def _restore_rng_states(model, path, states) -> None:
 def load_model(path: str, compile=True):
     """The model ``save_model`` wrote: architecture, weights, and (with ``compile=True``) the
     compile settings and optimizer state."""
-    meta, tensors, size = _read(path)
+    return _model_from(*_read(path), path, compile)
+
+
+def load_model_bytes(data: bytes, name: str, compile=True):
+    """``load_model`` for a whole file's bytes (``model_bytes``, or a file read into memory),
+    with the same checks, the buffer's length standing for the file's size; ``name`` stands
+    for the file in messages."""
+    return _model_from(*_read_bytes(data, name), name, compile)
+
+
+def _model_from(meta, tensors, size, path, compile):
+    """The model a checked file's metadata and tensors describe."""
     if meta["contents"] != "model":
         raise _fail(
             path,
