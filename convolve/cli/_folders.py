@@ -14,10 +14,11 @@ subfolders in sorted order, searched recursively, files ending in .bmp, .gif, .j
   ...), or when the files stored in colour hold grey pixels (R = G = B everywhere) in each of
   up to ``COLOUR_SAMPLE`` = 32 of them, decoded, spread evenly over the file list; else "rgb".
 
-**Images for a model** (``predict``, ``features``): grey or colour and the size come from the
-model's input shape (batch, height, width, channels); the value range from its layers
-(``expects_0_255``): a model whose first layer that changes values is ``Rescaling`` (input,
-augmentation, Resizing and CenterCrop layers skipped) takes pixels 0..255, resized with
+**Images for a model** (``predict``, ``features``) are read and prepared by
+``convolve.data.model_inputs`` (which ``convolve.dask`` shares): grey or colour and the size
+come from the model's input shape (batch, height, width, channels); the value range from its
+layers (``expects_0_255``): a model whose first layer that changes values is ``Rescaling``
+(input, augmentation, Resizing and CenterCrop layers skipped) takes pixels 0..255, resized with
 bilinear filtering as ``image_dataset_from_directory`` resizes them in training; any other
 model takes [0, 1], resized as ``convolve.images.load_image`` does (nearest), as MNIST-style
 models always have.
@@ -28,19 +29,20 @@ import os
 import warnings
 from dataclasses import dataclass
 
-from ._common import CLIError, existing_file, load_picture
+from ..data import model_inputs
+from ..data.model_inputs import (  # noqa: F401 - the command line's names for them
+    IMAGE_SUFFIXES,
+    InputSpec,
+    check_readable,
+    expects_0_255,
+    input_spec,
+)
+from ._common import CLIError
 
 #: files decoded to tell grey from colour when some files are stored in colour
 COLOUR_SAMPLE = 32
-#: what ``predict`` reads in a folder, as image_dataset_from_directory (any case)
-IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 #: Pillow modes that hold one grey channel
 _GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-#: layers that leave the pixel values' scale as it is (skipped when looking for Rescaling)
-_SCALE_KEEPING = (
-    "InputLayer", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-    "RandomCrop", "RandomContrast", "RandomBrightness",
-)
 
 
 # ---- what a --dataset folder holds -------------------------------------------------------------------
@@ -152,121 +154,25 @@ def _differ(path, count, first, second):
 
 
 # ---- images for a model --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InputSpec:
-    """How a model takes images: (height, width, channels), the value of white (1 or 255), and
-    whether the channel axis comes first (an NCHW model, such as one imported from PyTorch)."""
-
-    height: int
-    width: int
-    channels: int
-    white: float
-    channels_first: bool = False
-
-    @property
-    def size(self):
-        return self.height, self.width
-
-
-def expects_0_255(model) -> bool:
-    """True when the first layer of ``model`` that changes values is Rescaling (module docstring)."""
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "Rescaling":
-            return True
-        if kind not in _SCALE_KEEPING:
-            return False
-    return False
-
-
-def _channels_first(model) -> bool:
-    """Whether the model's first layer that has a data format reads channels first."""
-    for layer in model.layers:
-        data_format = getattr(layer, "data_format", None)
-        if data_format is not None:
-            return data_format == "channels_first"
-    return False
-
-
-def input_spec(model) -> InputSpec:
-    """The InputSpec of a model with one image input, channels last, or channels first when
-    its layers read them so."""
-    shape = model.input_shape
-    if isinstance(shape, list) or shape is None or len(shape) != 4 or None in tuple(shape)[1:]:
-        raise CLIError(
-            "the model must take one batch of images (batch, height, width, channels) of a fixed size. "
-            f"Received: input shape {shape}"
-        )
-    first = _channels_first(model)
-    if first:
-        channels, height, width = (int(v) for v in shape[1:])
-    else:
-        height, width, channels = (int(v) for v in shape[1:])
-    if channels not in (1, 3, 4):
-        raise CLIError(
-            "images can be given to models with 1 (grey), 3 (RGB) or 4 (RGBA) channels. "
-            f"Received: a model with input shape {shape}"
-        )
-    return InputSpec(height, width, channels, 255.0 if expects_0_255(model) else 1.0, first)
-
-
-def check_readable(paths, spec: InputSpec) -> None:
-    """Refuse, before any work, the image files that a model of ``spec`` cannot be given."""
-    if spec.channels == 4 and spec.white == 1.0:
-        for path in paths:
-            if not path.lower().endswith(".npy"):
-                raise CLIError(
-                    "a model with 4 input channels (RGBA) that does not start with Rescaling cannot read "
-                    f"image files; give .npy arrays. Received: '{path}'"
-                )
-
-
+# The preparation itself lives in convolve/data/model_inputs.py, below the command line, so that
+# convolve.dask decodes files on its workers exactly as `convolve predict` does; here it gets the
+# command line's limits: Pillow's own limit follows --max-pixels, and an image refused for its
+# size says how to pass a larger --max-pixels.
 def read_for_model(path: str, spec: InputSpec, invert: bool, max_pixels="default"):
     """One image file (or .npy array, used as it is) as a (1, H, W, C) float32 batch for the model,
     (1, C, H, W) for a channels_first model."""
-    check_readable([path], spec)
-    if spec.white == 1.0 or path.lower().endswith(".npy"):
-        batch = load_picture(path, spec.channels, spec.size, max_pixels=max_pixels)
-    else:
-        batch = _read_0_255(path, spec, max_pixels)
-    batch = spec.white - batch if invert else batch
-    return batch.transpose(0, 3, 1, 2).copy() if spec.channels_first else batch
-
-
-def _read_0_255(path, spec, max_pixels):
-    from ..data.directory import resize
-    from ..images import ImageTooLargeError, read_image
+    from ..images import ImageTooLargeError
     from ._common import _pillow_limit, _too_large
 
-    existing_file(path, "image")
-    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[spec.channels]
     try:
         with _pillow_limit(max_pixels):
-            image = read_image(path, mode, unit=255.0, max_pixels=max_pixels, where="read_image")
+            return model_inputs.read_for_model(path, spec, invert, max_pixels)
     except ImageTooLargeError as error:
         raise CLIError(_too_large(error, "image", path, max_pixels)) from None
-    return resize(image, spec.size, "bilinear")[None]
 
 
 def prediction_paths(items):
     """The files to predict: each IMAGE as given, each folder's image files (recursively, hidden
-    files and folders skipped, image suffixes only) in sorted order. Checked before any work."""
-    paths = []
-    for item in items:
-        if os.path.isdir(item):
-            found = []
-            for root, folders, files in os.walk(item):
-                folders[:] = [name for name in folders if not name.startswith(".")]
-                found += [
-                    os.path.join(root, name) for name in files
-                    if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
-                ]
-            if not found:
-                raise CLIError(
-                    f"no images in the folder '{item}' (files ending in {', '.join(IMAGE_SUFFIXES)} are "
-                    f"read, in it and its subfolders). Received: {item}"
-                )
-            paths += sorted(found)
-        else:
-            paths.append(existing_file(item, "image"))
-    return paths
+    files and folders skipped, image suffixes only) in sorted order, each quoted glob pattern's
+    image files (sorted). Checked before any work."""
+    return model_inputs.image_paths(items)
