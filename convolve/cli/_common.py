@@ -440,3 +440,14 @@ def load_dataset(dataset: str, limit: int | None = None):
         return images[..., None] if images.ndim == 3 else images
 
     return (prepare(x), y.astype(np.int64)), (prepare(xt), yt.astype(np.int64)), title
+
+
+def add_scheduler_option(parser, what: str):
+    """``--scheduler``, for the subcommands that can run on a Dask cluster (``convolve.dask``)."""
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS|local",
+        help=f"{what} on a Dask cluster (needs convolve[dask]): 'local' starts one single-threaded worker "
+             "process per core on this machine; an address (tcp://host:8786) uses a running scheduler's "
+             "workers, which must see the image files under the same names. Dask's progress bar goes to "
+             "standard error",
+    )
