@@ -67,7 +67,9 @@ def register(sub, parents):
             "and writes CSV: a header 'path,class_1,prob_1,...,class_K,prob_K' and one row per image with "
             "its K most probable classes, to standard output or to -o FILE. Fashion-MNIST and MNIST show "
             "light objects on a black background: use --invert for a dark object photographed on a light "
-            "background."
+            "background. A quoted glob pattern ('photos/**/*.png') reads the image files it matches, sorted. "
+            "With --scheduler the images are read and predicted on a Dask cluster, and -o may also name a "
+            ".parquet file."
         ),
         examples=[
             "convolve predict small.safetensors boot.png",
