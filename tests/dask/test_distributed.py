@@ -20,10 +20,16 @@ def client():
 
     from convolve.dask import local_cluster
 
-    before = {name: os.environ.get(name) for name in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    names = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    before = {name: os.environ.get(name) for name in names}
     with local_cluster(n_workers=2) as cluster, Client(cluster) as connected:
         assert {name: os.environ.get(name) for name in before} == before  # this process's is untouched
         yield connected
+    for name, value in before.items():  # a worker restarted by its nanny set them here again
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def cnn(seed):
