@@ -1,10 +1,12 @@
 """Pictures and explanations: filter grids, feature maps, training curves, the arithmetic of one
-output value, and animations of a filter sliding over its input.
+output value, animations of a filter sliding over its input, and attribution (which pixels a
+prediction depends on: saliency maps, Grad-CAM, occlusion).
 
     from convolve import viz
     viz.plot_filters(model.layers[0]).savefig("filters.png")
     viz.explain(x, kernel, at=(2, 3))
     viz.animate_convolution(input_size=5, kernel_size=3, strides=2, padding="same", path="conv.gif")
+    viz.plot_grad_cam(model, x_test[0], path="cam.png")      # attribution: saliency, grad_cam, occlusion
 
 matplotlib (plots) and Pillow (animations) are imported when a function is first called, so
 ``import convolve.viz`` stays light. Install them with ``pip install "convolve[viz]"``.
@@ -26,6 +28,13 @@ _WHERE = {
     "feature_maps": "plots",
     "animate_convolution": "animate",
     "plot_augmentations": "augment",
+    "saliency": "attribution",
+    "grad_cam": "attribution",
+    "occlusion": "attribution",
+    "reduce_channels": "attribution",
+    "plot_saliency": "attribution",
+    "plot_grad_cam": "attribution",
+    "plot_occlusion": "attribution",
 }
 
 __all__ = sorted([*_WHERE, "explain", "Explanation"])
