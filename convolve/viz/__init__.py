@@ -37,7 +37,10 @@ _WHERE = {
     "plot_occlusion": "attribution",
 }
 
-__all__ = sorted([*_WHERE, "explain", "Explanation"])
+# eagerly too, for the same reason as explain (no plotting library until a picture is drawn)
+from .explain_unit import UnitExplanation, explain_unit, plot_unit  # noqa: E402,F401
+
+__all__ = sorted([*_WHERE, "explain", "Explanation", "explain_unit", "plot_unit", "UnitExplanation"])
 
 
 def __getattr__(name):
