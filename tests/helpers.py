@@ -33,18 +33,23 @@ OPTIONAL = {
     "onnxruntime": (("onnxruntime",), "pip install onnxruntime"),
     "captum": (("captum",), "pip install captum"),
     "dask": (("dask",), "pip install dask"),
-    "chromium": (("chromium", "chromedriver"), "apt-get install chromium chromium-driver"),
+    "chromium": (
+        ("chromium", "chromedriver", "selenium"),
+        "apt-get install chromium chromium-driver; pip install selenium",
+    ),
 }
-#: markers whose requirement is programs on PATH, not importable modules
-PROGRAMS = {"chromium"}
+#: the names in OPTIONAL that are programs on PATH, not importable modules (the browser tests
+#: need Debian's chromium and its driver, and the selenium package that drives them)
+PROGRAMS = {"chromium", "chromedriver"}
 
 
 def missing(marker: str) -> list[str]:
-    """The modules (or, for chromium, programs) that ``marker``'s tests need and cannot find."""
+    """The modules and programs (on PATH) that ``marker``'s tests need and cannot find."""
     names, _ = OPTIONAL[marker]
-    if marker in PROGRAMS:
-        return [name for name in names if shutil.which(name) is None]
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    return [
+        name for name in names
+        if (shutil.which(name) is None if name in PROGRAMS else importlib.util.find_spec(name) is None)
+    ]
 
 
 def skip_reason(marker: str) -> str:

@@ -33,6 +33,7 @@ SUBCOMMANDS = [
     "predict",
     "features",
     "augment",
+    "explore",
 ]
 LIMIT = "200"  # images of the bundled subset used by the training tests
 

@@ -25,6 +25,7 @@ LAYERS = [
     {"models", "utils"},
     {"datasets", "viz"},
     {"dask"},
+    {"web"},
     {"cli", "__main__"},
 ]
 LEVEL = {name: k for k, names in enumerate(LAYERS) for name in names}

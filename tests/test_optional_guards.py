@@ -9,8 +9,9 @@ The rules:
 
 * A use is ``import torch`` / ``from torch.nn import functional`` (any module whose first
   dotted part is an optional package: torch, keras, h5py, onnx, onnxscript, onnxruntime,
-  captum, dask); ``importorskip("torch")``, ``import_module("torch")`` or
-  ``__import__("torch")``; or a reference to a helper function that uses one (below).
+  captum, dask, and selenium, whose marker is chromium); ``importorskip("torch")``,
+  ``import_module("torch")`` or ``__import__("torch")``; or a reference to a helper function
+  that uses one (below).
 * A use is guarded when a test function (``test*``) or test class (``Test*``) around it is
   decorated with the package's marker (``@requires_torch``, ``@requires("keras")``,
   ``@pytest.mark.onnx``, also inside a list), or has a ``pytestmark`` holding it, or the
@@ -26,8 +27,8 @@ The rules:
   request by argument) cannot be followed, so its own uses are reported. Methods of an
   unmarked class are not followed either, and are reported.
 
-Programs such as chromium are not imported, so this check cannot see them: their tests carry
-``@requires("chromium")`` by review.
+Programs such as chromium are not imported, so this check cannot see them; the browser tests
+import selenium, which is checked, and carry ``@requires("chromium")`` for both.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 
 #: importable top-level module -> the marker its tests must carry
-MODULES = {name: mark for mark, (names, _) in OPTIONAL.items() if mark not in PROGRAMS for name in names}
+MODULES = {name: mark for mark, (names, _) in OPTIONAL.items() for name in names if name not in PROGRAMS}
 IMPORTERS = ("importorskip", "import_module", "__import__")
 
 
@@ -433,6 +434,22 @@ def test_guarded_uses_are_not_reported():
                 from keras import layers
     """
     assert findings_in(source) == []
+
+
+def test_selenium_needs_the_chromium_marker():
+    source = """
+        import pytest
+
+        @pytest.mark.chromium
+        def test_guarded():
+            from selenium import webdriver
+
+        def test_unguarded():
+            from selenium.webdriver.common.by import By
+    """
+    [finding] = findings_in(source)
+    assert finding.startswith("tests/x.py:9: from selenium.webdriver.common.by import ... uses selenium")
+    assert '@requires("chromium")' in finding
 
 
 def test_module_pytestmark_guards_its_tests_and_helpers():

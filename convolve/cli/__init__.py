@@ -9,7 +9,7 @@ stderr, ``convolve <subcommand>: error: ...``, never a traceback; ``--traceback`
 environment variable ``CONVOLVE_DEBUG=1``) re-raises them for debugging.
 
 Each group of subcommands lives in its own module (``shape``, ``models``, ``predict``,
-``pictures``, ``augment``, ``demo``), which imports NumPy-heavy or optional parts (matplotlib,
+``pictures``, ``augment``, ``demo``, ``explore``), which imports NumPy-heavy or optional parts (matplotlib,
 Pillow, safetensors) only inside the functions that run a subcommand, so ``convolve --help``
 stays fast.
 """
@@ -41,6 +41,7 @@ examples:
   convolve train --dataset ./photos --image-size 64 64 -o photos.safetensors
   convolve augment photo.jpg --layer random-flip:horizontal --layer random-rotation:0.1 -o grid.png
   convolve export model.safetensors -o model.onnx
+  convolve explore model.safetensors
 
 Errors print one line on stderr; add --traceback (or set CONVOLVE_DEBUG=1) to see where they came from."""
 
@@ -55,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser for every subcommand (each one's ``run`` function is ``args.run``)."""
-    from . import augment, demo, export, models, pictures, predict, shape
+    from . import augment, demo, explore, export, models, pictures, predict, shape
 
     parser = _Parser(
         prog="convolve", description=DESCRIPTION, epilog=EPILOG,
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for module in (demo, pictures, shape, models, predict, augment, export):
+    for module in (demo, pictures, shape, models, predict, augment, export, explore):
         module.register(sub, [common])
     return parser
 

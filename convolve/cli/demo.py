@@ -170,4 +170,5 @@ def run_demo(args) -> int:
     )
     print(f"   convolve predict {path('model.safetensors')} {path('garment.png')}")
     print(f"   convolve shape {path('model.safetensors')}")
+    print(f"   convolve explore {path('model.safetensors')}")
     return 0
