@@ -86,8 +86,8 @@ DEFAULT_REPEATS = 30  # about 2.5 minutes for all shapes on 2 cores; --formulati
 BACKWARD_REPEATS = 15  # the default with --backward: about 4 minutes for all shapes
 QUICK_REPEATS = 5  # --quick
 DEFAULT_PAUSE = 0.15  # seconds of sleep between libraries; > OpenBLAS's 2**28-cycle spin
-FORMULATION_ORDER = ("pointwise", "taps", "flat", "im2col", "direct")
-BACKWARD_ORDER = ("im2col", "flipped", "taps", "direct")
+FORMULATION_ORDER = ("pointwise", "flat", "im2col", "direct")
+BACKWARD_ORDER = ("im2col", "flipped", "direct")
 
 
 @dataclass(frozen=True)

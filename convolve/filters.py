@@ -11,7 +11,7 @@ Conv2D kernel layout (kernel_h, kernel_w, in_channels, filters).
 
 **Layers compute cross-correlation, not convolution.** The kernel is not flipped: an output
 value is ``sum(kernel[i, j] * x[row + i, col + j])``, so the kernel's top-left entry multiplies
-the window's top-left pixel (see ``convolve/ops/conv.py``). What that means for the signs
+the window's top-left pixel (see ``convolve/ops/conv/__init__.py``). What that means for the signs
 (rows grow downwards, columns to the right):
 
 * ``sobel_x``, ``scharr_x``, ``prewitt_x`` (negative column on the left, positive on the right)

@@ -1,9 +1,10 @@
 """Stateless array functions: plain arrays in, plain arrays out.
 
 This package is the single home of the arithmetic. ``shapes`` knows every output size;
-``args`` normalises arguments; ``conv`` computes convolutions (forward, backward and
-transposed), with its column builders in ``im2col`` and its threaded products in
-``blas``; ``core`` holds the Dense product; ``pooling``, ``activations``,
+``args`` normalises arguments; the package ``conv`` computes convolutions (its
+``__init__`` says what is computed and chooses a formulation; one module per formulation
+family, the gradients and the transposed convolution beside them), with products shared
+among threads by ``blas``; ``core`` holds the Dense product; ``pooling``, ``activations``,
 ``normalization`` and ``reshaping`` the rest. Each forward has its backward beside it.
 """
 from .activations import (

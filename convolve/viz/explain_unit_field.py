@@ -31,7 +31,7 @@ from ..layers.core import Dense
 from ..layers.normalization import BatchNormalization
 from ..layers.pooling import BaseGlobalPooling, BasePooling
 from ..layers.reshaping import BaseCropping, BaseUpSampling, BaseZeroPadding, Permute
-from ..ops.conv import _NP_PAD_MODES
+from ..ops.conv import NUMPY_PAD_MODES
 from ..ops.shapes import POINTWISE, axis_names, conv_output_shape, conv_transpose_output_shape
 
 WHERE = "explain_unit"
@@ -42,7 +42,7 @@ def taps(p, n, k, s, d, before, after, mode):
     0..n-1), the input index each takes its value from (-1: a zero), and which are padding."""
     padded_at = p * s + np.arange(k) * d  # in the padded input
     fill = (np.pad(np.arange(n), (before, after), constant_values=-1) if mode == "zeros"
-            else np.pad(np.arange(n), (before, after), mode=_NP_PAD_MODES[mode]))
+            else np.pad(np.arange(n), (before, after), mode=NUMPY_PAD_MODES[mode]))
     positions = padded_at - before
     return positions, fill[padded_at], (positions < 0) | (positions >= n)
 

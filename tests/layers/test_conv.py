@@ -1,5 +1,5 @@
 """Conv layers: Keras arguments and defaults, shapes, weights, errors, and values
-against a plain-loop reference (the op itself is checked in tests/ops/test_conv.py)."""
+against a plain-loop reference (the op itself is checked in tests/ops/test_conv_*.py)."""
 import itertools
 
 import numpy as np
@@ -361,7 +361,7 @@ def test_against_torch(groups, multiplier):
 from convolve.autograd import GradientTape  # noqa: E402
 from convolve.layers import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose  # noqa: E402
 from convolve.ops.conv import conv_transpose_backward  # noqa: E402
-from tests.ops.test_conv_transpose import loop_conv_transpose  # noqa: E402
+from tests.ops.test_conv_transposed import loop_conv_transpose  # noqa: E402
 
 TRANSPOSED = [Conv1DTranspose, Conv2DTranspose, Conv3DTranspose]
 

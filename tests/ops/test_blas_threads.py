@@ -1,4 +1,4 @@
-"""ops.blas.run_parallel / workers and ops.im2col.split: the worker threads behind the
+"""ops.blas.run_parallel / workers and ops.conv.im2col.split: the worker threads behind the
 blocked convolution give the same numbers as one thread, and leave BLAS as they found it."""
 import importlib
 import threading
@@ -6,11 +6,12 @@ import threading
 import numpy as np
 import pytest
 
-from convolve.ops import blas, im2col
-from convolve.ops.im2col import Block
+from convolve.ops import blas
+from convolve.ops.conv import applicable_backward_formulations, conv, conv_backward
+from convolve.ops.conv.im2col import Block
 from tests.helpers import assert_close
 
-conv_module = importlib.import_module("convolve.ops.conv")
+im2col = importlib.import_module("convolve.ops.conv.im2col")
 
 
 def blas_thread_counts():
@@ -98,15 +99,15 @@ def test_threaded_blocks_equal_one_thread(monkeypatch, strides, padding, channel
     bias = rng.standard_normal(5).astype(np.float32)
     monkeypatch.setattr(im2col, "BLOCK_ELEMENTS", 2 * 9 * 9 * channels)  # two output rows a block
     kw = dict(strides=strides, padding=padding)
-    gy = rng.standard_normal(conv_module.conv(x, kernel, **kw).shape).astype(np.float32)
+    gy = rng.standard_normal(conv(x, kernel, **kw).shape).astype(np.float32)
 
     def everything():
-        out = [conv_module.conv(x, kernel, bias, formulation="im2col", **kw),
-               conv_module.conv(x, kernel1, bias, formulation="pointwise", **kw)]
-        for formulation in conv_module.applicable_backward_formulations(
+        out = [conv(x, kernel, bias, formulation="im2col", **kw),
+               conv(x, kernel1, bias, formulation="pointwise", **kw)]
+        for formulation in applicable_backward_formulations(
             channels, (3, 3), (strides,) * 2 if isinstance(strides, int) else strides, 1
         ):
-            out += conv_module.conv_backward(gy, x, kernel, formulation=formulation, **kw)
+            out += conv_backward(gy, x, kernel, formulation=formulation, **kw)
         return out
 
     monkeypatch.setattr(blas, "workers", lambda: 1)

@@ -1,5 +1,6 @@
-"""Gradients of the convolution: finite differences in float64 on hypothesis-drawn
-configurations, PyTorch's autograd when it is installed, and the error messages."""
+"""backward.py, the gradients of the convolution: every backward formulation against finite
+differences in float64 on hypothesis-drawn configurations, float32 against float64, the taps
+oracle's gradients, PyTorch's autograd when it is installed, and the error messages."""
 import importlib
 
 import numpy as np
@@ -10,12 +11,16 @@ from hypothesis import strategies as st
 from convolve.ops.conv import (
     applicable_backward_formulations,
     choose_backward_formulation,
+    choose_formulation,
     conv,
     conv_backward,
-    pad,
-    pad_backward,
 )
 from tests.helpers import assert_close, relative_error, requires_torch, torch
+from tests.ops.conv_reference import finite_difference
+from tests.ops.conv_taps import taps_conv_backward
+
+flat = importlib.import_module("convolve.ops.conv.flat")
+im2col = importlib.import_module("convolve.ops.conv.im2col")
 
 MODES = ["zeros", "reflect", "replicate", "circular"]
 
@@ -61,18 +66,6 @@ def make(cfg, seed=0, dtype=np.float64):
     return x.astype(dtype), k.astype(dtype), b.astype(dtype)
 
 
-def finite_difference(f, arrays, which, eps=1e-6):
-    arr = arrays[which]
-    out = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        plus = [a.copy() for a in arrays]
-        minus = [a.copy() for a in arrays]
-        plus[which][idx] += eps
-        minus[which][idx] -= eps
-        out[idx] = (f(*plus) - f(*minus)) / (2 * eps)
-    return out
-
-
 @given(configurations())
 def test_gradients_match_finite_differences(cfg):
     x, k, b = make(cfg)
@@ -113,16 +106,6 @@ def test_without_input_gradient_and_bias():
     )
     gx, gk, gb = conv_backward(np.ones((2, 3, 3, 3)), x, k, need_input_grad=False, use_bias=False)
     assert gx is None and gb is None and gk.shape == k.shape
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_pad_backward_is_the_adjoint_of_pad(mode):
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 4, 5, 3))
-    pads = ((2, 1), (0, 3))
-    g = rng.standard_normal(pad(x, pads, mode).shape)
-    # <pad(x), g> == <x, pad_backward(g)> for a linear map and its adjoint
-    assert abs(np.sum(pad(x, pads, mode) * g) - np.sum(x * pad_backward(g, pads, mode, (4, 5)))) < 1e-10
 
 
 def test_grad_y_of_the_wrong_shape():
@@ -176,72 +159,6 @@ def test_gradients_match_torch(cfg):
         assert_close(gb, tb.grad.numpy())
 
 
-# --- choosing a backward formulation ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "in_channels, kernel_size, strides, groups, filters, expected",
-    [
-        (32, (3, 3), (1, 1), 1, 64, "flipped"),  # stride 1: the input gradient as a forward conv
-        (1, (3, 3), (1, 1), 1, 32, "im2col"),  # few channels: the flipped conv would have 1 filter
-        (3, (3, 3), (1, 1), 1, 32, "im2col"),
-        (8, (3, 3, 3), (1, 1, 1), 1, 16, "flipped"),
-        (16, (5,), (1,), 1, 32, "flipped"),
-        (64, (1, 1), (1, 1), 1, 256, "im2col"),  # 1x1: the same product, without padding g
-        (32, (3, 3), (2, 2), 1, 32, "im2col"),  # strided: col2im
-        (1, (3, 3), (1, 1), 1, 1, "direct"),  # one channel, one filter: broadcast products
-        (1, (3, 3), (2, 1), 1, 1, "direct"),
-        (1, (3, 3), (1, 1), 1, None, "direct"),  # filters unknown: one per group, as forward
-        (8, (3, 3), (1, 1), 2, 8, "im2col"),  # grouped
-        (8, (3, 3), (1, 1), 8, 8, "direct"),  # depthwise
-        (8, (3, 3), (2, 2), 8, 16, "direct"),  # depthwise, multiplier 2
-    ],
-)
-def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, filters, expected):
-    assert choose_backward_formulation(in_channels, kernel_size, strides, groups, filters) == expected
-
-
-@pytest.mark.parametrize(
-    "in_channels, kernel_size, strides, groups, expected",
-    [
-        (3, (3, 3), (1, 1), 1, ("im2col", "flipped", "taps")),
-        (3, (3, 3), (2, 1), 1, ("im2col",)),
-        (4, (3,), (1,), 2, ("im2col",)),
-        (1, (3, 3), (1, 1), 1, ("im2col", "direct", "flipped", "taps")),
-        (4, (3,), (2,), 4, ("im2col", "direct")),
-    ],
-)
-def test_applicable_backward_formulations(in_channels, kernel_size, strides, groups, expected):
-    assert applicable_backward_formulations(in_channels, kernel_size, strides, groups) == expected
-
-
-@given(
-    st.integers(1, 3).flatmap(
-        lambda n: st.tuples(
-            st.integers(1, 4),
-            st.tuples(*[st.integers(1, 5)] * n),
-            st.tuples(*[st.integers(1, 3)] * n),
-            st.integers(1, 4),
-        )
-    )
-)
-def test_backward_choice_is_always_applicable(shape):
-    per_group, kernel_size, strides, groups = shape
-    args = (per_group * groups, kernel_size, strides, groups)
-    assert choose_backward_formulation(*args) in applicable_backward_formulations(*args)
-
-
-def test_an_inapplicable_backward_formulation_is_refused():
-    with pytest.raises(
-        ValueError,
-        match=r"conv: the backward formulation must be one of \('im2col',\) for this shape. Received: "
-        r"formulation='taps'",
-    ):
-        conv_backward(
-            np.ones((1, 2, 2, 1)), np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)), strides=2, formulation="taps"
-        )
-
-
 @pytest.mark.parametrize(
     "padding, padding_mode",
     [
@@ -255,15 +172,16 @@ def test_an_inapplicable_backward_formulation_is_refused():
 @pytest.mark.parametrize("dilation", [1, 2])
 def test_flipped_input_gradient_crops(padding, padding_mode, dilation):
     """The flipped input gradient either folds the crop into its padding (zeros, pads within
-    (K - 1) * d) or goes through pad_backward; both equal col2im's."""
+    (K - 1) * d) or goes through pad_backward; both equal col2im's, and the taps oracle's."""
     rng = np.random.default_rng(6)
     x, k = rng.standard_normal((2, 9, 8, 3)), rng.standard_normal((3, 2, 3, 4))
     kw = dict(padding=padding, padding_mode=padding_mode, dilation_rate=dilation)
     gy = rng.standard_normal(conv(x, k, **kw).shape)
     expected = conv_backward(gy, x, k, formulation="im2col", **kw)
-    for formulation in ("flipped", "taps"):
-        for got, want in zip(conv_backward(gy, x, k, formulation=formulation, **kw), expected):
-            assert_close(got, want)
+    for got, want in zip(conv_backward(gy, x, k, formulation="flipped", **kw), expected):
+        assert_close(got, want)
+    for got, want in zip(taps_conv_backward(gy, x, k, padding, dilation, padding_mode), expected):
+        assert_close(got, want)
 
 
 @pytest.mark.parametrize("budget", [1, 1 << 19])
@@ -283,10 +201,9 @@ def test_flat_kernel_gradient_matches_finite_differences(
     forward rule picks 'flat' (4-8 channels in 2-D, 4-16 in 3-D): bands of one index of
     the first axis (budget 1) or several, dilation, a padded grid whose edge positions
     must contribute nothing."""
-    conv_module = importlib.import_module("convolve.ops.conv")
-    monkeypatch.setattr(conv_module, "FLAT_BLOCK_ELEMENTS", budget)
+    monkeypatch.setattr(flat, "FLAT_BLOCK_ELEMENTS", budget)
     rank = len(kernel_size)
-    assert conv_module.choose_formulation(x_shape[-1], kernel_size, (1,) * rank, 1, 3) == "flat"
+    assert choose_formulation(x_shape[-1], kernel_size, (1,) * rank, 1, 3) == "flat"
     rng = np.random.default_rng(5)
     x = rng.standard_normal(x_shape)
     k = rng.standard_normal((*kernel_size, x_shape[-1], 3))
@@ -308,8 +225,8 @@ def test_flat_kernel_gradient_matches_finite_differences(
 def test_bias_gradient_from_the_kernel_gradient_product(monkeypatch, channels, block_elements):
     """dL/dbias comes out of the kernel gradient's product (a column of ones in the columns, tap-major
     or not, one block or many) or from chunked products with ones: always g summed over N, *O."""
-    monkeypatch.setattr(importlib.import_module("convolve.ops.im2col"), "BLOCK_ELEMENTS", block_elements)
-    monkeypatch.setattr(importlib.import_module("convolve.ops.im2col"), "BLOCK_ROWS", 37)
+    monkeypatch.setattr(im2col, "BLOCK_ELEMENTS", block_elements)
+    monkeypatch.setattr(im2col, "BLOCK_ROWS", 37)
     rng = np.random.default_rng(channels)
     x = rng.standard_normal((3, 9, 8, channels))
     kernel = rng.standard_normal((3, 2, channels, 4))

@@ -1,10 +1,14 @@
-"""im2col and col2im for one group, in cache-sized blocks: the copies behind ops/conv.py.
+"""The ``im2col`` formulation: columns of the kernel's taps, then one matrix product.
 
-Layout (channels_last, as in ops/conv.py): the padded input ``xp`` is (N, *P, C), the
+This module holds the column builders (im2col and its adjoint col2im, for one group, in
+cache-sized blocks; the backward formulations in backward.py use them too) and the forward
+``im2col`` formulation itself (:func:`forward`; several groups: :func:`forward_grouped`).
+
+Layout (channels_last, as in the whole package): the padded input ``x_padded`` is (N, *P, C), the
 output (N, *O, F) and the kernel (*K, C, F). The columns of a block of output positions
 are one matrix
 
-    cols (rows, T * C),   T = prod(K),   cols[m, t * C + c] = xp[n, o * stride + t * dilation, c]
+    cols (rows, T * C),   T = prod(K),   cols[m, t * C + c] = x_padded[n, o * stride + t * dilation, c]
 
 for output position m = (n, o) of the block, in the row-major order of the kernel
 reshaped to (T * C, F). So ``cols @ kernel.reshape(T * C, F)`` is the block's output.
@@ -25,17 +29,22 @@ Two things keep the copy cheap:
 :func:`blocks` plans the blocks, :func:`split` shares them among worker threads
 (ops/blas.py: one single-threaded product per core), :func:`fill_columns` writes one
 block's columns and :func:`add_columns` is the adjoint (col2im): it adds a block's column
-gradients back onto the input gradient, tap by tap.
+gradients back onto the input gradient, tap by tap. They take the convolution's
+:class:`~convolve.ops.conv.geometry.ConvGeometry` (kernel size, strides, dilations, output sizes).
 """
 from __future__ import annotations
 
 import math
 import threading
+from functools import partial
 from itertools import product
 from typing import Iterator, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from .. import blas
+from .geometry import ConvGeometry, window
 
 #: about how many numbers a block's columns hold (4 MiB of float32: the L2 caches and a
 #: slice of L3 of the machines measured; on the benchmark shapes, blocks of 1024 to 4096
@@ -140,26 +149,27 @@ def split(plan: list, parts: int, disjoint: bool = False) -> list:
     return [share for share in shares if share]
 
 
-def fuses_last_axis(xp: np.ndarray, dilations: tuple) -> bool:
+def fuses_last_axis(x_padded: np.ndarray, geometry: ConvGeometry) -> bool:
     """Whether the last axis' taps can be read as one run of K_last * C numbers: no
     dilation there and the channels of neighbouring pixels adjacent in memory."""
-    return dilations[-1] == 1 and xp.strides[-2] == xp.shape[-1] * xp.strides[-1]
+    return geometry.dilations[-1] == 1 and x_padded.strides[-2] == x_padded.shape[-1] * x_padded.strides[-1]
 
 
-def column_views(xp, block: Block, kernel_size, out_sizes, strides, dilations, fused: bool) -> Iterator:
+def column_views(x_padded, block: Block, geometry: ConvGeometry, fused: bool) -> Iterator:
     """(j, view) pairs: view j is (nc, hc, *O[1:], run) and fills cols[..., j, :].
 
     With ``fused`` the taps are those of every axis but the last and run = K_last * C
     (an as_strided view whose last axis walks K_last pixels' channels); otherwise every
     tap has its own view and run = C.
     """
+    kernel_size, out_sizes, strides = geometry.kernel_size, geometry.out_sizes, geometry.strides
     n = len(out_sizes)
-    channels = xp.shape[-1]
-    sub = xp[block.n0 : block.n0 + block.nc]
+    channels = x_padded.shape[-1]
+    sub = x_padded[block.n0 : block.n0 + block.nc]
     first = block.h0 * strides[0]
     lead = kernel_size[:-1] if fused else kernel_size
     for j, tap in enumerate(product(*(range(k) for k in lead))):
-        starts = [t * d for t, d in zip(tap, dilations)] + ([0] if fused else [])
+        starts = [t * d for t, d in zip(tap, geometry.dilations)] + ([0] if fused else [])
         starts[0] += first
         sizes = (block.hc, *out_sizes[1:])
         if not fused:
@@ -183,23 +193,24 @@ def column_views(xp, block: Block, kernel_size, out_sizes, strides, dilations, f
         yield j, as_strided(corner, shape, steps, writeable=False)
 
 
-def batch_views(xp, kernel_size, out_sizes, strides, dilations, fused: bool) -> list:
+def batch_views(x_padded, geometry: ConvGeometry, fused: bool) -> list:
     """:func:`column_views` for the whole batch, made once per call: view j sliced to a block,
     ``views[j][n0 : n0 + nc, h0 : h0 + hc]``, is that block's view j (pass them to
     :func:`fill_columns` as ``views``). Basic slicing costs a fraction of a new ``as_strided``
     view per block and tap (each of which builds an array interface and a new array in
     Python), a cost that adds up over a training step's many small blocks."""
-    whole = Block(0, xp.shape[0], 0, out_sizes[0])
-    return [view for _, view in column_views(xp, whole, kernel_size, out_sizes, strides, dilations, fused)]
+    whole = Block(0, x_padded.shape[0], 0, geometry.out_sizes[0])
+    return [view for _, view in column_views(x_padded, whole, geometry, fused)]
 
 
-def tap_windows(src, block: Block, kernel_size, out_sizes, strides, dilations) -> Iterator:
+def tap_windows(src, block: Block, geometry: ConvGeometry) -> Iterator:
     """(j, window) pairs for the channels-first ``src`` (N, C, *P): window j is the basic-slicing
     view (nc, C, hc, *O[1:]) of the block's samples that tap j reads (so writes land in ``src``)."""
+    strides = geometry.strides
     sub = src[block.n0 : block.n0 + block.nc]
-    sizes = (block.hc, *out_sizes[1:])
-    for j, tap in enumerate(product(*(range(k) for k in kernel_size))):
-        starts = [t * d for t, d in zip(tap, dilations)]
+    sizes = (block.hc, *geometry.out_sizes[1:])
+    for j, tap in enumerate(geometry.tap_positions()):
+        starts = [t * d for t, d in zip(tap, geometry.dilations)]
         starts[0] += block.h0 * strides[0]
         yield (
             j,
@@ -213,14 +224,15 @@ def tap_windows(src, block: Block, kernel_size, out_sizes, strides, dilations) -
         )
 
 
-def channels_first(xp: np.ndarray) -> np.ndarray:
-    """A contiguous (N, C, *P) copy of the channels_last ``xp`` (N, *P, C): the source
+def channels_first(x_padded: np.ndarray) -> np.ndarray:
+    """A contiguous (N, C, *P) copy of the channels_last ``x_padded`` (N, *P, C): the source
     that :func:`fill_columns` reads tap-major columns from (pass it as ``source``)."""
-    return np.ascontiguousarray(np.moveaxis(xp, -1, 1))
+    return np.ascontiguousarray(np.moveaxis(x_padded, -1, 1))
 
 
-def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilations, fused: bool, source=None,
-                 ones: bool = False, views=None):
+def fill_columns(
+    cols, x_padded, block: Block, geometry: ConvGeometry, fused: bool, source=None, ones=False, views=None
+):
     """Write the block's columns into ``cols``, a buffer of at least (rows, T * C) numbers
     (rows * (T * C + 1) with ``ones``); returns the (rows, T * C) matrix (a view of ``cols``).
 
@@ -228,31 +240,31 @@ def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilati
     (T * C, rows), and the matrix returned is its transposed view: each tap's window is
     then copied in runs along the output's last axis instead of runs of only K_last * C
     numbers (9 for a 3x3 kernel on RGB). The windows are read from ``source``, the
-    channels-first copy of ``xp`` (:func:`channels_first`, made once per call by the
-    caller; a view of ``xp`` when None), so those runs are contiguous in the source too.
+    channels-first copy of ``x_padded`` (:func:`channels_first`, made once per call by the
+    caller; a view of ``x_padded`` when None), so those runs are contiguous in the source too.
     BLAS reads either layout of the columns without a copy.
 
     ``ones``: the matrix gets one more column, all ones, so that a product with the
     kernel stacked on the bias adds the bias (with C = 1 the product is so small that a
     separate pass ``y += bias`` over the block's output would cost about as much).
 
-    ``views``: :func:`batch_views` of ``xp`` (same ``fused``), sliced per block instead of
+    ``views``: :func:`batch_views` of ``x_padded`` (same ``fused``), sliced per block instead of
     building the block's views afresh (more than ``TAP_MAJOR_CHANNELS`` channels).
     """
-    channels = xp.shape[-1]
-    taps = math.prod(kernel_size)
-    sizes = (block.nc, block.hc, *out_sizes[1:])
+    channels, kernel_size = x_padded.shape[-1], geometry.kernel_size
+    taps = geometry.taps
+    sizes = (block.nc, block.hc, *geometry.out_sizes[1:])
     rows = math.prod(sizes)
     width = taps * channels + ones
     if channels <= TAP_MAJOR_CHANNELS:
-        src = np.moveaxis(xp, -1, 1) if source is None else source  # (N, C, *P)
+        src = np.moveaxis(x_padded, -1, 1) if source is None else source  # (N, C, *P)
         mat_t = cols[: rows * width].reshape(width, rows)
         by_tap = mat_t[: taps * channels].reshape(taps, channels, *sizes)
-        for j, window in tap_windows(src, block, kernel_size, out_sizes, strides, dilations):
+        for j, tap_window in tap_windows(src, block, geometry):
             if channels == 1:  # numpy copies the 3-D view faster than one with a unit axis
-                by_tap[j, 0] = window[:, 0]
+                by_tap[j, 0] = tap_window[:, 0]
             else:
-                by_tap[j] = window.swapaxes(0, 1)
+                by_tap[j] = tap_window.swapaxes(0, 1)
         if ones:
             mat_t[-1] = 1
         return mat_t.T
@@ -267,7 +279,7 @@ def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilati
     )
     grid = as_strided(mat, shape, steps)
     if views is None:
-        for j, view in column_views(xp, block, kernel_size, out_sizes, strides, dilations, fused):
+        for j, view in column_views(x_padded, block, geometry, fused):
             grid[..., j, :] = view
     else:
         n_slice, h_slice = slice(block.n0, block.n0 + block.nc), slice(block.h0, block.h0 + block.hc)
@@ -278,33 +290,116 @@ def fill_columns(cols, xp, block: Block, kernel_size, out_sizes, strides, dilati
     return mat
 
 
-def add_columns(grad_xp, dcols, block: Block, kernel_size, out_sizes, strides, dilations):
+def add_columns(grad_x_padded, dcols, block: Block, geometry: ConvGeometry):
     """col2im, the adjoint of :func:`fill_columns`: add each tap's slice of the block's
-    column gradients ``dcols`` (rows, T * C) into its window of ``grad_xp`` (N, *P, C).
+    column gradients ``dcols`` (rows, T * C) into its window of ``grad_x_padded`` (N, *P, C).
 
     One view per tap (never the fused runs: those windows overlap, and an in-place add
     through overlapping views would lose updates).
     """
-    channels = grad_xp.shape[-1]
-    sizes = (block.nc, block.hc, *out_sizes[1:])
-    grid = dcols.reshape(*sizes, math.prod(kernel_size), channels)
-    for j, window in column_views(grad_xp, block, kernel_size, out_sizes, strides, dilations, False):
-        window += grid[..., j, :]  # a basic-slicing view: the adds land in grad_xp
+    channels = grad_x_padded.shape[-1]
+    sizes = (block.nc, block.hc, *geometry.out_sizes[1:])
+    grid = dcols.reshape(*sizes, geometry.taps, channels)
+    for j, tap_window in column_views(grad_x_padded, block, geometry, False):
+        tap_window += grid[..., j, :]  # a basic-slicing view: the adds land in grad_x_padded
 
 
-def add_columns_tap_major(grad_src, dcols_t, block: Block, kernel_size, out_sizes, strides, dilations):
+def add_columns_tap_major(grad_source, dcols_t, block: Block, geometry: ConvGeometry):
     """col2im for the tap-major layout: add the block's column gradients ``dcols_t``
-    (T * C, rows) into the channels-first input gradient ``grad_src`` (N, C, *P), tap by tap,
+    (T * C, rows) into the channels-first input gradient ``grad_source`` (N, C, *P), tap by tap,
     in runs along the output's last axis (one of :func:`fill_columns`' tap-major copies in
     reverse: long runs, where channels_last :func:`add_columns` adds runs of only C <= 3
     numbers)."""
-    channels = grad_src.shape[1]
-    sizes = (block.nc, block.hc, *out_sizes[1:])
-    by_tap = dcols_t.reshape(math.prod(kernel_size), channels, *sizes)
-    for j, window in tap_windows(grad_src, block, kernel_size, out_sizes, strides, dilations):
+    channels = grad_source.shape[1]
+    sizes = (block.nc, block.hc, *geometry.out_sizes[1:])
+    by_tap = dcols_t.reshape(geometry.taps, channels, *sizes)
+    for j, tap_window in tap_windows(grad_source, block, geometry):
         if channels == 1:
-            window = window[:, 0]
-            window += by_tap[j, 0]
+            tap_window = tap_window[:, 0]
+            tap_window += by_tap[j, 0]
         else:
-            window = window.swapaxes(0, 1)  # (C, nc, hc, *O[1:]), still a view of grad_src
-            window += by_tap[j]
+            tap_window = tap_window.swapaxes(0, 1)  # (C, nc, hc, *O[1:]), still a view of grad_source
+            tap_window += by_tap[j]
+
+
+# --- the forward formulation -------------------------------------------------------------
+
+
+def forward(x_padded, kernel, bias, geometry: ConvGeometry):
+    """y (N, *O, F), a new array: columns (rows, T * C) per block of output positions, then one
+    product.
+
+    One group: for each block cols (rows, T*C) @ kernel (T*C, F) -> y's rows (rows, F), written
+    in place. The bias rides in the product: cols get a column of ones and the kernel the bias
+    as one more row, which saves a separate ``y += bias`` pass over each block's output (with
+    one input channel the product is so small that such a pass would cost about as much).
+    Several groups go to :func:`forward_grouped`.
+    """
+    if geometry.groups > 1:
+        return forward_grouped(x_padded, kernel, bias, geometry)
+    out_sizes = geometry.out_sizes
+    width, filters = geometry.taps * kernel.shape[-2], kernel.shape[-1]  # T * C, F
+    weights = kernel.reshape(width, filters)
+    ones = bias is not None  # the bias as one more row of weights, times a column of ones in cols
+    if ones:
+        weights = np.concatenate([weights, bias.reshape(1, filters).astype(weights.dtype, copy=False)])
+    y = np.empty((x_padded.shape[0], *out_sizes, filters), dtype=x_padded.dtype)
+    y_rows = y.reshape(-1, filters)  # (N * prod(O), F), a view
+    fused = fuses_last_axis(x_padded, geometry)
+    source = channels_first(x_padded) if kernel.shape[-2] <= TAP_MAJOR_CHANNELS else None
+    views = None if source is not None else batch_views(x_padded, geometry, fused)
+    plan = blocks(x_padded.shape[0], out_sizes, width)
+    per_row = math.prod(out_sizes[1:])
+    size = max(b.nc * b.hc for b in plan) * per_row * (width + ones)
+
+    def work(share):  # one worker thread's share of the blocks
+        cols = workspace("cols", size, x_padded.dtype)  # reused by each of its blocks, and by later calls
+        for block in share:
+            mat = fill_columns(cols, x_padded, block, geometry, fused, source, ones, views)
+            start = (block.n0 * out_sizes[0] + block.h0) * per_row
+            np.matmul(mat, weights, out=y_rows[start : start + mat.shape[0]])  # its rows of y, with bias
+
+    blas.run_parallel([partial(work, share) for share in split(plan, blas.workers())])
+    return y
+
+
+#: Workspace of the grouped formulation (forward and backward), in array elements (64 MiB of
+#: float32): it takes as many samples at a time as fit in it (at least one). One group's
+#: columns come in smaller blocks (``BLOCK_ELEMENTS``).
+WORKSPACE_ELEMENTS = 1 << 24
+
+
+def batch_chunk(per_sample: int) -> int:
+    """How many samples fit a workspace of ``WORKSPACE_ELEMENTS`` at ``per_sample`` numbers each."""
+    return max(1, WORKSPACE_ELEMENTS // max(per_sample, 1))
+
+
+def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry):
+    """Several groups G: columns (M, G, T, C/G) per batch chunk, then one batched product.
+
+    cols[m, g, t, c] = window_t[m, g * C/G + c], one strided copy per tap (the window is
+    written straight into cols viewed as (Nc, *O, G, T, C/G)). Kernel (*K, C/G, F) is
+    regrouped to (G, T * C/G, F/G); the product (G, M, T*C/G) @ (G, T*C/G, F/G) -> (G, M, F/G)
+    is laid back as (M, F).
+    """
+    out_sizes, groups, taps = geometry.out_sizes, geometry.groups, geometry.taps
+    per_group, filters = kernel.shape[-2], kernel.shape[-1]
+    filters_per_group = filters // groups
+    weights = kernel.reshape(taps * per_group, groups, filters_per_group).transpose(1, 0, 2)  # (G, T*Cg, Fg)
+    batch = x_padded.shape[0]
+    per_sample = math.prod(out_sizes)
+    y = np.empty((batch, *out_sizes, filters), dtype=x_padded.dtype)
+    chunk = batch_chunk(per_sample * taps * per_group * groups)
+    for start in range(0, batch, chunk):
+        samples = x_padded[start : start + chunk]
+        rows = samples.shape[0] * per_sample
+        cols = np.empty((samples.shape[0], *out_sizes, groups, taps, per_group), dtype=x_padded.dtype)
+        for i, tap in enumerate(geometry.tap_positions()):
+            tap_window = window(samples, tap, geometry)  # (Nc, *O, C)
+            # splitting the last axis is a view
+            cols[..., i, :] = tap_window.reshape(*tap_window.shape[:-1], groups, per_group)
+        grouped = np.matmul(cols.reshape(rows, groups, taps * per_group).transpose(1, 0, 2), weights)
+        y[start : start + chunk].reshape(rows, groups, filters_per_group)[...] = grouped.transpose(1, 0, 2)
+    if bias is not None:
+        y += bias
+    return y

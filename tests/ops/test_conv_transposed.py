@@ -1,5 +1,6 @@
-"""The transposed convolution: a plain-loop scatter reference, PyTorch, finite-difference
-gradients, the adjoint identity with conv, Keras' output sizes, and every error message."""
+"""transposed.py, the transposed convolution: a plain-loop scatter reference, PyTorch,
+finite-difference gradients, the adjoint identity with conv, Keras' output sizes, and every
+error message."""
 import itertools
 
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from convolve.ops.conv import conv, conv_backward, conv_transpose, conv_transpose_backward
 from convolve.ops.shapes import TransposeAxisArithmetic, conv_transpose_output_shape
 from tests.helpers import assert_close, relative_error, requires_torch, torch
+from tests.ops.conv_reference import finite_difference
 
 # ---- the definition, written out independently of convolve ----------------------------
 
@@ -167,18 +169,6 @@ def test_is_the_adjoint_of_conv(cfg):
 
 
 # ---- gradients --------------------------------------------------------------------------
-
-
-def finite_difference(f, arrays, which, eps=1e-6):
-    arr = arrays[which]
-    out = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        plus = [a.copy() for a in arrays]
-        minus = [a.copy() for a in arrays]
-        plus[which][idx] += eps
-        minus[which][idx] -= eps
-        out[idx] = (f(*plus) - f(*minus)) / (2 * eps)
-    return out
 
 
 @given(configurations(max_channels=2))
