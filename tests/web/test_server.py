@@ -4,6 +4,7 @@ viz.explain_unit, convolve.data.model_inputs.read_for_model)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from convolve.web import create_app  # noqa: E402
 from convolve.web.app import ASSETS  # noqa: E402
 from convolve.web.session import ExplorerSession  # noqa: E402
 from tests.helpers import forged_png  # noqa: E402
+from tests.test_threads import run_threads  # noqa: E402
 from tests.web.common import bundled_test_images, codes, demo_model, expected_codes, write_png  # noqa: E402
 
 STATIC = Path(__file__).resolve().parents[2] / "convolve" / "web" / "static"
@@ -332,30 +334,22 @@ def test_requests_from_many_threads_give_what_one_thread_gives(model):
             ok(solo.get(f"/api/images/{image['id']}/grad-cam"))["map"],
             ok(solo.get(f"/api/images/{image['id']}/explain?layer=conv2d_1&row=5&col=5&channel=3"))["value"],
         )
-    got, errors = {}, []
+    got = {}
     barrier = threading.Barrier(len(indices))
 
     def work(i):
-        try:
-            barrier.wait()
+        barrier.wait()
+        image = ok(client.post(f"/api/test-images/{i}"))
+        for _ in range(50):  # the image may be evicted by the others: post it again then
+            cam = client.get(f"/api/images/{image['id']}/grad-cam")
+            unit = client.get(f"/api/images/{image['id']}/explain?layer=conv2d_1&row=5&col=5&channel=3")
+            if cam.status_code == unit.status_code == 200:
+                break
+            assert {cam.status_code, unit.status_code} <= {200, 404}
             image = ok(client.post(f"/api/test-images/{i}"))
-            for _ in range(50):  # the image may be evicted by the others: post it again then
-                cam = client.get(f"/api/images/{image['id']}/grad-cam")
-                unit = client.get(f"/api/images/{image['id']}/explain?layer=conv2d_1&row=5&col=5&channel=3")
-                if cam.status_code == unit.status_code == 200:
-                    break
-                assert {cam.status_code, unit.status_code} <= {200, 404}
-                image = ok(client.post(f"/api/test-images/{i}"))
-            got[i] = (image["prediction"], cam.json()["map"], unit.json()["value"])
-        except BaseException as error:  # noqa: BLE001 - reported in the main thread
-            errors.append(error)
+        got[i] = (image["prediction"], cam.json()["map"], unit.json()["value"])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in indices]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    run_threads(*(functools.partial(work, i) for i in indices))
     assert got == expected
 
 
