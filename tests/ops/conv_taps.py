@@ -15,8 +15,9 @@ with G = dL/dy laid out like the padded input (zeros where no output exists):
 It shares nothing with the library's formulations but the arithmetic of the definition (its
 padding amounts are tests/ops/conv_reference.py's and its padding is numpy.pad's), and it
 computes in a different order from the loop reference, so it checks them and the library's
-formulations on shapes too large for plain loops. The library never chose it: im2col's one
-product of inner size T * C beat its T products of inner size C on every measured shape.
+formulations on shapes too large for plain loops. The library never chose it: its T products
+of inner size C were at best about 10% faster than im2col's one product of inner size T * C on a
+few shapes, and collapsed under load (benchmarks/README.md).
 """
 from __future__ import annotations
 

@@ -53,8 +53,9 @@ the output); ``pointwise`` for 1x1 kernels (one group); ``flat`` for stride 1, o
 ``FLAT_MAX_CHANNELS``); ``im2col`` for the rest: once its columns were built in cache-sized
 blocks with one copy per run, its one product of inner size T * C ran about as fast as a
 bare product of the same shape. (A ``taps`` formulation, T products of inner size C over
-the flat padded input, lost to it on every measured shape; it lives on in the tests as a
-second oracle, tests/ops/conv_taps.py.)
+the flat padded input, was never chosen: it was at best about 10% faster on a few shapes and
+collapsed under load, benchmarks/README.md; it lives on in the tests as a second oracle,
+tests/ops/conv_taps.py.)
 
 The gradients (:func:`conv_backward`), picked by :func:`choose_backward_formulation`:
 ``flipped`` for stride 1, one group, a kernel larger than 1x1 and at least
