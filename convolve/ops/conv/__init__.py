@@ -77,10 +77,10 @@ from .transposed import forward as transposed_forward
 from .transposed import kernel_gradient as transposed_kernel_gradient
 
 __all__ = [
-    "applicable_backward_formulations", "applicable_formulations", "BACKWARD_FORMULATIONS",
-    "choose_backward_formulation", "choose_formulation", "conv", "conv_backward", "conv_transpose",
-    "conv_transpose_backward", "ConvGeometry", "FLAT_MAX_CHANNELS", "FLIPPED_MIN_CHANNELS",
-    "FORMULATIONS", "NUMPY_PAD_MODES", "pad", "pad_backward",
+    "applicable_backward_formulations", "applicable_formulations", "BACKWARD_FORMULATIONS", "backward_plan",
+    "BackwardPlan", "choose_backward_formulation", "choose_formulation", "conv", "conv_backward",
+    "conv_transpose", "conv_transpose_backward", "ConvGeometry", "FLAT_MAX_CHANNELS", "FLIPPED_MIN_CHANNELS",
+    "FORMULATIONS", "FORWARD", "NUMPY_PAD_MODES", "pad", "pad_backward",
 ]
 
 #: each forward formulation's ``forward(x_padded, kernel, bias, geometry)``
