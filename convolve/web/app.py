@@ -9,7 +9,7 @@ Routes (every answer of /api is JSON; an error is ``{"error": message}`` with it
     POST /api/test-images/{index:int}       keep test image ``index``; its analysis
     POST /api/images                        keep an uploaded image (multipart field ``file``); its analysis
     GET  /api/images/{id}                   a kept image's analysis (prediction and every layer's maps)
-    GET  /api/images/{id}/grad-cam?class=K  Grad-CAM overlay (default: the predicted class)
+    GET  /api/images/{id}/grad-cam?class=K&plus=1   Grad-CAM (++) overlay (default: the predicted class)
     GET  /api/images/{id}/saliency?class=K  saliency overlay
     GET  /api/images/{id}/explain?layer=NAME&row=R&col=C&channel=K   one value's arithmetic
 
@@ -193,8 +193,13 @@ def create_app(model, image=None, max_upload_bytes=MAX_UPLOAD_BYTES, **session_o
         return JSONResponse(session.analyse(_image_id(request)))
 
     def grad_cam(request):
+        plus = _int_param(request, "plus", required=False)
+        if plus not in (None, 0, 1):
+            raise ExplorerError(
+                400, f"the query parameter 'plus' must be 0 or 1 (Grad-CAM++). Received: {plus}"
+            )
         return JSONResponse(
-            session.grad_cam(_image_id(request), _int_param(request, "class", required=False))
+            session.grad_cam(_image_id(request), _int_param(request, "class", required=False), plus_plus=plus)
         )
 
     def saliency(request):

@@ -371,16 +371,20 @@ class ExplorerSession:
             )
         return int(class_index)
 
-    def grad_cam(self, image_id, class_index=None):
-        """Grad-CAM of the class (default: the predicted one) at the input's size, 0..255, with
-        the server's time for it (0 when cached)."""
+    def grad_cam(self, image_id, class_index=None, plus_plus=False):
+        """Grad-CAM (Grad-CAM++ with ``plus_plus``) of the class (default: the predicted one) at the
+        input's size, 0..255, with the server's time for computing it (``cached``: whether this
+        answer came from the cache). Plain Grad-CAM is 0 everywhere when no position of the layer
+        has a positive weighted sum (its ReLU), which the page says; Grad-CAM++ weighs only
+        positive gradients."""
         k = self._class(image_id, class_index)
+        plus_plus = bool(plus_plus)
 
         def compute(x):
             from ..viz.attribution import _cam_node, grad_cam
 
             start = time.perf_counter()
-            cam = grad_cam(self.model, x, class_index=k, upsample=True)[0]
+            cam = grad_cam(self.model, x, class_index=k, upsample=True, plus_plus=plus_plus)[0]
             node, _ = _cam_node(self.model, None, "grad_cam")
             data, scale, _ = encode_maps(cam[None])
             return {
@@ -390,8 +394,9 @@ class ExplorerSession:
                 "server_ms": (time.perf_counter() - start) * 1000,
             }
 
-        result, cached = self._cached(image_id, ("grad_cam", k), compute)
-        return {**result, "class": k, "cached": cached}
+        result, cached = self._cached(image_id, ("grad_cam", k, plus_plus), compute)
+        method = "Grad-CAM++" if plus_plus else "Grad-CAM"
+        return {**result, "class": k, "method": method, "cached": cached}
 
     def saliency(self, image_id, class_index=None):
         """|d logit / d pixel| (the largest over channels) of the class, 0..255."""

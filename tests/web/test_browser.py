@@ -1,6 +1,7 @@
 """The explorer's page in a real browser: headless Debian chromium driven by selenium against a
 uvicorn server on a free port (a thread of this process). Marked chromium: skipped, naming what
 is missing, without chromium, chromedriver or selenium."""
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,9 @@ def server(model):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(model, max_upload_bytes=200_000), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(
+        create_app(model, max_upload_bytes=200_000), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -114,17 +116,25 @@ def test_the_page_shows_every_layer_the_filters_and_the_prediction(page, model):
     for layer in model.layers:
         panels = driver.find_elements(By.CSS_SELECTOR, f'.layer[data-layer="{layer.name}"]')
         assert len(panels) == 1, layer.name
-    maps = {layer.name: len(driver.find_elements(By.CSS_SELECTOR, f'.maps[data-layer="{layer.name}"] canvas'))
-            for layer in model.layers}
-    assert maps == {"conv2d": 8, "max_pooling2d": 8, "conv2d_1": 16, "max_pooling2d_1": 16, "flatten": 1,
-                    "dense": 1}
+    maps = {
+        layer.name: len(driver.find_elements(By.CSS_SELECTOR, f'.maps[data-layer="{layer.name}"] canvas'))
+        for layer in model.layers
+    }
+    assert maps == {
+        "conv2d": 8,
+        "max_pooling2d": 8,
+        "conv2d_1": 16,
+        "max_pooling2d_1": 16,
+        "flatten": 1,
+        "dense": 1,
+    }
     assert len(driver.find_elements(By.CSS_SELECTOR, "#filters canvas")) == 8
     assert len(driver.find_elements(By.CSS_SELECTOR, "#test-images canvas")) == 10
     assert text(driver, "source") == f"test image 0 ({model.class_names[y[0]]})"
     assert text(driver, "prediction").splitlines()[0] == top_line(model, x[:1], model.class_names)
     for name in model.class_names:
         assert name in text(driver, "prediction")
-    wait_for(driver, "document.getElementById('grad-cam-layer').textContent === 'of max_pooling2d_1'")
+    wait_for(driver, "document.getElementById('grad-cam-layer').textContent.startsWith('of max_pooling2d_1')")
     assert driver.execute_script("return window.explorerTimings[0].what") == "test image"
 
 
@@ -145,10 +155,15 @@ def test_an_upload_changes_the_prediction(page, model, tmp_path):
     assert driver.execute_script("return window.explorerTimings.at(-1).what") == "upload"
 
 
-@pytest.mark.parametrize("layer, channel, offset", [
-    ("conv2d", 2, (13, -20)), ("conv2d_1", 7, (-9, 4)), ("max_pooling2d", 0, (0, 0)),
-    ("dense", None, (25, 0)),
-])
+@pytest.mark.parametrize(
+    "layer, channel, offset",
+    [
+        ("conv2d", 2, (13, -20)),
+        ("conv2d_1", 7, (-9, 4)),
+        ("max_pooling2d", 0, (0, 0)),
+        ("dense", None, (25, 0)),
+    ],
+)
 def test_clicking_a_value_shows_its_arithmetic_and_receptive_field(page, model, layer, channel, offset):
     driver, _ = page
     from selenium.webdriver.common.action_chains import ActionChains
@@ -163,8 +178,9 @@ def test_clicking_a_value_shows_its_arithmetic_and_receptive_field(page, model, 
     ActionChains(driver).move_to_element_with_offset(canvas, *offset).click().perform()
     wait_for(driver, f"document.getElementById('explain').dataset.layer === '{layer}'")
     explain = driver.find_element(By.ID, "explain")
-    box = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];",
-                                canvas)
+    box = driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", canvas
+    )
     size = driver.execute_script("return [arguments[0].width, arguments[0].height]", canvas)
     col = math.floor((box[0] / 2 + offset[0]) / box[0] * size[0])
     row = math.floor((box[1] / 2 + offset[1]) / box[1] * size[1])
@@ -182,15 +198,25 @@ def test_clicking_a_value_shows_its_arithmetic_and_receptive_field(page, model, 
     value = float(driver.find_element(By.ID, "explain-value").text)
     assert f"= {driver.find_element(By.ID, 'explain-value').text}" in shown
     assert value == pytest.approx(float(expected), rel=1e-5, abs=1e-7)
-    unit = viz.explain_unit(model, x[17], layer, position=None if channel is None else (row, col),
-                            channel=unit if channel is None else channel, print_fn=None)
+    unit = viz.explain_unit(
+        model,
+        x[17],
+        layer,
+        position=None if channel is None else (row, col),
+        channel=unit if channel is None else channel,
+        print_fn=None,
+    )
     (r0, r1), (c0, c1) = unit.receptive_field
     # the overlay (10 pixels per input pixel) is red on the box's edge, clear outside it
     red = driver.execute_script(
         "const c = document.getElementById('field-overlay'); const d = c.getContext('2d');"
         "return [d.getImageData(arguments[0], arguments[1], 1, 1).data[0],"
         "        d.getImageData(arguments[2], arguments[3], 1, 1).data[3]];",
-        c0 * 10 + 2, (r0 + r1) * 5, max(c0 * 10 - 5, 0), max(r0 * 10 - 5, 0))
+        c0 * 10 + 2,
+        (r0 + r1) * 5,
+        max(c0 * 10 - 5, 0),
+        max(r0 * 10 - 5, 0),
+    )
     assert red[0] > 200
     if r0 > 0 and c0 > 0:
         assert red[1] == 0
@@ -230,11 +256,13 @@ def test_a_drawn_stroke_is_predicted(page):
     canvas = driver.find_element(By.ID, "draw")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     ActionChains(driver).move_to_element_with_offset(canvas, -30, -40).click_and_hold().move_by_offset(
-        10, 30).move_by_offset(10, 30).move_by_offset(10, 20).release().perform()
+        10, 30
+    ).move_by_offset(10, 30).move_by_offset(10, 20).release().perform()
     wait_for(driver, "document.getElementById('source').textContent === 'drawing'")
     pixels = driver.execute_script(
         "const c = document.getElementById('input-image');"
-        "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)")
+        "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+    )
     red = pixels[0::4]
     assert len(red) == 28 * 28 and max(red) > 100 and min(red) == 0  # white strokes on black
     assert driver.execute_script("return window.explorerTimings.at(-1).what") == "drawing"
@@ -244,5 +272,6 @@ def test_the_page_loads_nothing_from_outside_the_server(page, server):
     driver, _ = page
     urls = driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
-        ".concat([...document.querySelectorAll('[src],[href]')].map(e => e.src || e.href))")
+        ".concat([...document.querySelectorAll('[src],[href]')].map(e => e.src || e.href))"
+    )
     assert urls and all(url.startswith(server + "/") or url.startswith("data:") for url in urls), urls

@@ -317,7 +317,16 @@ def test_grad_cam_and_saliency_are_the_viz_functions(client, model, images):
         reference = viz.reduce_channels(viz.saliency(model, x[21], class_index=expected_class))
         assert np.abs(codes(sal["map"]).reshape(28, 28).astype(int) - expected_codes(reference)).max() <= 1
         again = ok(client.get(f"/api/images/{result['id']}/grad-cam{query}"))
-        assert again["cached"] is True and again["map"] == cam["map"]
+        assert again["cached"] is True and again["map"] == cam["map"] and again["method"] == "Grad-CAM"
+        plus = ok(
+            client.get(f"/api/images/{result['id']}/grad-cam?plus=1" + ("" if k is None else f"&class={k}"))
+        )
+        reference = viz.grad_cam(model, x[21], class_index=expected_class, upsample=True, plus_plus=True)
+        assert plus["method"] == "Grad-CAM++" and plus["cached"] is False and reference.max() > 0
+        assert np.abs(codes(plus["map"]).reshape(28, 28).astype(int) - expected_codes(reference)).max() <= 1
+    assert refused(client.get(f"/api/images/{result['id']}/grad-cam?plus=2"), 400) == (
+        "the query parameter 'plus' must be 0 or 1 (Grad-CAM++). Received: 2"
+    )
 
 
 def test_requests_from_many_threads_give_what_one_thread_gives(model):

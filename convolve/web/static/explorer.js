@@ -302,14 +302,17 @@ async function loadAttribution() {
   const analysis = state.image;
   const k = state.selectedClass;
   const query = `?class=${k}`;
+  const plus = $("cam-method").value;
   const [cam, sal] = await Promise.all([
-    api(`/api/images/${analysis.id}/grad-cam${query}`),
+    api(`/api/images/${analysis.id}/grad-cam${query}&plus=${plus}`),
     api(`/api/images/${analysis.id}/saliency${query}`),
   ]);
   if (state.image !== analysis) return; // another image came meanwhile
   drawOverlay($("grad-cam"), cam.map, 0.6);
   drawOverlay($("saliency"), sal.map, 0.75);
-  $("grad-cam-layer").textContent = `of ${cam.layer}`;
+  $("grad-cam-layer").textContent =
+    cam.scale > 0 ? `of ${cam.layer}` : `of ${cam.layer}: 0 everywhere for this class (no position with positive evidence; try Grad-CAM++)`;
+  $("grad-cam-layer").classList.toggle("warning", !(cam.scale > 0));
   $("attribution-class").textContent = `overlays for the class ${state.model.classes[k]}`;
 }
 
@@ -565,6 +568,7 @@ async function start() {
       const file = e.target.files[0];
       if (file) upload(file, file.name, "upload").then(() => { e.target.value = ""; });
     });
+    $("cam-method").addEventListener("change", () => loadAttribution().catch(reportError));
     let first = null;
     if (model.initial) first = await show(() => api("/api/initial"), "initial");
     else if (model.test_images.count) first = await showTestImage(0);
