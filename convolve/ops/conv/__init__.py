@@ -196,6 +196,7 @@ def backward_plan(geometry: ConvGeometry, per_group: int, filters: int, formulat
         formulation = choose_backward_formulation(channels, kernel_size, strides, geometry.groups, filters)
     if formulation != "flipped":
         return BackwardPlan(formulation)
+    # the forward rule for this input, whatever the filters (2: not one, which could mean direct)
     from_flat = choose_formulation(channels, kernel_size, strides, 1, 2) == "flat"
     flipped_forward = FORWARD[choose_formulation(filters, kernel_size, (1,) * geometry.rank, 1, channels)]
     return BackwardPlan(formulation, from_flat, flipped_forward)
