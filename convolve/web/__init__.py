@@ -55,13 +55,21 @@ def create_app(model, image=None, **options):
     return make(load(model), image=image, **options)
 
 
+def allowed_hosts(host):
+    """The Host headers a server listening on ``host`` answers: the loopback names for a loopback
+    address (a DNS name rebound to 127.0.0.1 by another site is refused), any for 0.0.0.0 or ::."""
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return sorted({host, "127.0.0.1", "localhost", "::1"})
+
+
 def serve(model, image=None, host="127.0.0.1", port=8000, open_browser=False, log_level="warning", **options):
     """Serve the explorer for ``model`` with uvicorn until Ctrl-C (binds to 127.0.0.1 by default).
 
     ``open_browser`` opens the page in the default browser once the server listens.
     ``options``: ``max_upload_bytes``, ``max_pixels``, ``cache_size``.
     """
-    app = create_app(model, image=image, **options)
+    app = create_app(model, image=image, allowed_hosts=allowed_hosts(host), **options)
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)

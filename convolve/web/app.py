@@ -36,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -147,13 +149,16 @@ async def _uploaded_file(request, limit):
     return data, source if source in ("upload", "drawing") else "upload"
 
 
-def create_app(model, image=None, max_upload_bytes=MAX_UPLOAD_BYTES, **session_options):
+def create_app(model, image=None, max_upload_bytes=MAX_UPLOAD_BYTES, allowed_hosts=None, **session_options):
     """The Starlette app exploring ``model`` (a model object, or a ``ExplorerSession``).
 
     Args:
         model: the model (Sequential or functional, one image input, class scores out).
         image: an image file (or .npy) to show first; None shows the first test image.
         max_upload_bytes: uploads above this size get 413.
+        allowed_hosts: the Host headers answered (Starlette's TrustedHostMiddleware; others get
+            400), so that a web page elsewhere cannot reach a server on 127.0.0.1 through a DNS
+            name it rebinds there; None answers any (``serve`` passes the loopback names).
         session_options: passed to :class:`ExplorerSession` (``max_pixels``, ``cache_size``).
     """
     session = model if isinstance(model, ExplorerSession) else ExplorerSession(model, **session_options)
@@ -246,8 +251,12 @@ def create_app(model, image=None, max_upload_bytes=MAX_UPLOAD_BYTES, **session_o
         Route("/api/images/{image_id}/saliency", saliency),
         Route("/api/images/{image_id}/explain", explain),
     ]
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={
             ExplorerError: explorer_error,
             HTTPException: http_error,

@@ -455,12 +455,18 @@ def test_an_error_inside_a_handler_is_a_json_500_and_the_server_goes_on(model, m
     ok(client.get(f"/api/images/{image}/grad-cam"))
 
 
-def test_serve_binds_to_localhost_by_default():
+def test_serve_binds_to_localhost_by_default_and_answers_loopback_names_only(model):
     import inspect
 
-    from convolve.web import serve
+    from convolve.web import allowed_hosts, serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+    assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "::1", "localhost"]
+    assert allowed_hosts("0.0.0.0") == ["*"]
+    app = create_app(model, allowed_hosts=allowed_hosts("127.0.0.1"))
+    assert TestClient(app, base_url="http://rebound.example.com:8000").get("/api/model").status_code == 400
+    for name in ("127.0.0.1:8000", "localhost:8000"):
+        assert TestClient(app, base_url=f"http://{name}").get("/api/model").status_code == 200
 
 
 def test_import_convolve_loads_neither_the_explorer_nor_starlette():
