@@ -189,6 +189,14 @@ def screenshot(driver, url, path):
     ActionChains(driver).move_to_element_with_offset(canvas, 6, -4).click().perform()
     wait_for(driver, "document.getElementById('explain-value') !== null")
     driver.execute_script("window.scrollTo(0, 0)")
+    zero = "document.getElementById('grad-cam-layer').classList.contains('warning')"
+    if driver.execute_script(f"return {zero}"):
+        print("plain Grad-CAM is 0 everywhere for this image: the screenshot shows Grad-CAM++")
+        driver.find_element(By.CSS_SELECTOR, "#cam-method option[value='1']").click()
+        wait_for(driver, f"!{zero}")
+    inner = driver.execute_script("return window.outerHeight - window.innerHeight")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(driver.get_window_size()["width"], height + inner)
     time.sleep(0.3)
     driver.save_screenshot(str(path))
     print(f"wrote {path}")

@@ -310,9 +310,14 @@ async function loadAttribution() {
   if (state.image !== analysis) return; // another image came meanwhile
   drawOverlay($("grad-cam"), cam.map, 0.6);
   drawOverlay($("saliency"), sal.map, 0.75);
-  $("grad-cam-layer").textContent =
-    cam.scale > 0 ? `of ${cam.layer}` : `of ${cam.layer}: 0 everywhere for this class (no position with positive evidence; try Grad-CAM++)`;
-  $("grad-cam-layer").classList.toggle("warning", !(cam.scale > 0));
+  const zero = !(cam.scale > 0);
+  const caption = $("grad-cam-layer");
+  caption.textContent = zero ? `of ${cam.layer}: 0 everywhere, try Grad-CAM++` : `of ${cam.layer}`;
+  caption.title = zero
+    ? "No position of this layer has a positive weighted sum of its channels for this class, so " +
+      "Grad-CAM (their ReLU) is 0 everywhere; Grad-CAM++ weighs only positive gradients."
+    : "";
+  caption.classList.toggle("warning", zero);
   $("attribution-class").textContent = `overlays for the class ${state.model.classes[k]}`;
 }
 
