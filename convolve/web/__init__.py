@@ -63,18 +63,34 @@ def allowed_hosts(host):
     return sorted({host, "127.0.0.1", "localhost", "::1"})
 
 
+def has_desktop(platform=None, environ=None):
+    """Whether a graphical browser can open here: macOS and Windows, or a Linux/BSD session with
+    an X or Wayland display. Without one, Python's ``webbrowser`` would start a text browser
+    (lynx, w3m) in the terminal the server prints to, so the page is not opened; its URL is
+    printed."""
+    import os
+    import sys
+
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    if platform == "darwin" or platform.startswith("win"):
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
 def serve(model, image=None, host="127.0.0.1", port=8000, open_browser=False, log_level="warning", **options):
     """Serve the explorer for ``model`` with uvicorn until Ctrl-C (binds to 127.0.0.1 by default).
 
-    ``open_browser`` opens the page in the default browser once the server listens.
-    ``options``: ``max_upload_bytes``, ``max_pixels``, ``cache_size``.
+    ``open_browser`` opens the page in the default browser once the server listens, where there
+    is a desktop to show it (``has_desktop``). ``options``: ``max_upload_bytes``, ``max_pixels``,
+    ``cache_size``.
     """
     app = create_app(model, image=image, allowed_hosts=allowed_hosts(host), **options)
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
     server = uvicorn.Server(config)
-    if open_browser:
+    if open_browser and has_desktop():
         import threading
         import webbrowser
 

@@ -469,6 +469,24 @@ def test_serve_binds_to_localhost_by_default_and_answers_loopback_names_only(mod
         assert TestClient(app, base_url=f"http://{name}").get("/api/model").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "platform, environ, expected",
+    [
+        ("linux", {}, False),
+        ("linux", {"DISPLAY": ":0"}, True),
+        ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, True),
+        ("linux", {"DISPLAY": ""}, False),
+        ("darwin", {}, True),
+        ("win32", {}, True),
+        ("freebsd14", {}, False),
+    ],
+)
+def test_the_browser_is_opened_only_on_a_desktop(platform, environ, expected):
+    from convolve.web import has_desktop
+
+    assert has_desktop(platform, environ) is expected
+
+
 def test_import_convolve_loads_neither_the_explorer_nor_starlette():
     code = (
         "import sys, convolve, convolve.viz, convolve.cli; convolve.cli.build_parser(); "
