@@ -501,3 +501,43 @@ def test_import_convolve_loads_neither_the_explorer_nor_starlette():
         cwd=Path(__file__).resolve().parents[2],
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_channels_first_model_is_shown_channels_last_and_explained_at_the_same_place(images):
+    """A model that reads (N, C, H, W), as one imported from PyTorch: test images and uploads are
+    given to it channels first, its maps are drawn channels last, and a clicked (row, col) is the
+    same unit of its own output."""
+    from convolve.utils import set_random_seed
+
+    set_random_seed(3)
+    model = Sequential(
+        [
+            L.Input((1, 28, 28)),
+            L.Conv2D(4, 3, activation="relu", data_format="channels_first"),
+            L.MaxPooling2D(data_format="channels_first"),
+            L.Flatten(),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
+    client = TestClient(create_app(model))
+    assert ok(client.get("/api/model"))["test_images"]["count"] == 1000
+    x, _ = images
+    result = ok(client.post("/api/test-images/4"))
+    sample = np.moveaxis(x[4:5], -1, 1)  # (1, 1, 28, 28)
+    np.testing.assert_allclose(
+        [p["probability"] for p in result["prediction"]],
+        np.sort(model.predict(sample, verbose=0)[0])[::-1],
+        rtol=1e-6,
+    )
+    maps = viz.feature_maps(model, sample, layers=["conv2d"])["conv2d"][0]  # (4, 26, 26)
+    conv = result["layers"][0]
+    assert (conv["channels"], conv["height"], conv["width"]) == (4, 26, 26)
+    got = codes(conv["data"]).reshape(4, 26, 26).astype(int)
+    assert np.abs(got - expected_codes(maps)).max() <= 1
+    unit = ok(client.get(f"/api/images/{result['id']}/explain?layer=conv2d&row=7&col=20&channel=2"))
+    assert unit["value"] == pytest.approx(float(maps[2, 7, 20]), rel=1e-5, abs=1e-7)
+    assert unit["receptive_field"] == [[7, 10], [20, 23]]
+    cam = ok(client.get(f"/api/images/{result['id']}/grad-cam?plus=1"))
+    reference = viz.grad_cam(model, sample, upsample=True, plus_plus=True, class_index=result["predicted"])[0]
+    assert np.abs(codes(cam["map"]).reshape(28, 28).astype(int) - expected_codes(reference)).max() <= 1
+    assert np.array_equal(codes(result["image"]["data"]).reshape(28, 28), np.rint(x[4, :, :, 0] * 255))
