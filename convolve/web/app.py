@@ -180,7 +180,10 @@ def create_app(model, image=None, max_upload_bytes=MAX_UPLOAD_BYTES, allowed_hos
 
     def initial_image(request):
         if initial is None:
-            raise ExplorerError(404, "no image was given on the command line")
+            raise ExplorerError(
+                404,
+                "expected an image given on the command line (convolve explore MODEL IMAGE). Received: none",
+            )
         return JSONResponse(
             session.analyse(session.add_array(initial, "the image given on the command line"))
         )
@@ -235,7 +238,8 @@ def create_app(model, image=None, max_upload_bytes=MAX_UPLOAD_BYTES, allowed_hos
         if error.status_code == 404:
             return _error(404, f"no such page. Received: {request.method} {request.url.path}")
         if error.status_code == 405:
-            return _error(405, f"{request.url.path} does not take {request.method}")
+            allowed = (error.headers or {}).get("Allow", "another method")
+            return _error(405, f"{request.url.path} takes {allowed}. Received: {request.method}")
         return _error(error.status_code, str(error.detail))
 
     async def server_error(request, error):

@@ -228,7 +228,7 @@ def test_requests_naming_nothing_known_are_refused(client, model):
         "class must be an integer in [0, 10). Received: class=10"
     )
     assert refused(client.get("/api/nothing"), 404) == "no such page. Received: GET /api/nothing"
-    assert refused(client.get("/api/images"), 405) == "/api/images does not take GET"
+    assert refused(client.get("/api/images"), 405) == "/api/images takes POST. Received: GET"
     ok(client.get("/api/model"))  # and the server goes on
 
 
@@ -389,7 +389,10 @@ def test_an_image_from_the_command_line_is_shown_first(model, images, tmp_path):
     np.save(npy, x[9])
     assert ok(TestClient(create_app(model, image=npy)).get("/api/initial"))["id"] == result["id"]
     message = refused(TestClient(create_app(model)).get("/api/initial"), 404)
-    assert message == "no image was given on the command line"
+    assert (
+        message
+        == "expected an image given on the command line (convolve explore MODEL IMAGE). Received: none"
+    )
 
 
 @pytest.mark.parametrize(
@@ -507,8 +510,10 @@ def test_a_channels_first_model_is_shown_channels_last_and_explained_at_the_same
     """A model that reads (N, C, H, W), as one imported from PyTorch: test images and uploads are
     given to it channels first, its maps are drawn channels last, and a clicked (row, col) is the
     same unit of its own output."""
+    from convolve.layers import clear_session
     from convolve.utils import set_random_seed
 
+    clear_session()
     set_random_seed(3)
     model = Sequential(
         [
