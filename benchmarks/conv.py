@@ -1,93 +1,41 @@
-"""Time convolve.ops.conv (forward, and forward+backward) against PyTorch and the BLAS limit.
+"""The conv table's 12 shapes: their arithmetic, float64 references, the check and the timing loop.
 
-    python benchmarks/conv.py                      # all shapes, forward, convolve's default formulation
-                                                   # vs torch
-    python benchmarks/conv.py --backward           # forward and forward+backward, one table (~4 min)
-    python benchmarks/conv.py --formulations       # also every applicable formulation, one column each
-    python benchmarks/conv.py --backward --formulations   # ... and every backward formulation
-    python benchmarks/conv.py --backward --quick --shapes 0,3   # a quick look at two shapes
+``benchmarks/speed.py`` times these shapes in one process per library (``--parts conv``): each
+side builds its calls (``_convolve_side.conv_calls``, ``_torch_side.conv_calls``) and
+:func:`measure` checks and times them there. Run alone, this script times convolve's own
+formulations against each other, in this one process (one library, so nothing else's threads
+share it), the measurements behind ``choose_formulation`` and ``choose_backward_formulation``:
 
-What is measured, per shape (float32, channels_last input for convolve, with bias):
+    python benchmarks/conv.py --formulations               # every applicable forward formulation
+    python benchmarks/conv.py --formulations --backward    # ... and every backward formulation
+    python benchmarks/conv.py --formulations --shapes 0,3 --repeats 5 --threads 1
 
-* convolve: ``conv(x, kernel, bias, strides, padding)`` with the formulation that
-  ``choose_formulation`` picks (and, with --formulations, each applicable one forced).
-* torch (when importable): ``torch.nn.functional.conv1d/2d/3d`` on the same numbers
-  already laid out as N, C, *spatial (torch's native case: torch is not charged for our
-  layout). Padding: 'same' and 'causal' become explicit (before, after) amounts by the
-  TensorFlow rule; symmetric amounts are passed as ``padding=``, asymmetric ones are
-  applied with ``F.pad`` inside torch's timed region.
-* Both libraries run in this one process with the same thread count: NumPy's BLAS
-  pool is limited with threadpoolctl when it is installed, and torch.set_num_threads
-  is set to match. Both counts are printed.
-* After warm-up the libraries are interleaved (convolve, torch, convolve, torch, ...;
-  who goes first alternates) and the median of each contender is reported. At each
-  switch of library the script sleeps --pause seconds and makes one untimed call, so
-  that neither library's idle-spinning worker threads slow the other (see
-  :func:`time_interleaved` and the README).
-* Before anything is timed, every output is checked against torch's (or, without
-  torch, a float64 NumPy reference written here): relative error
-  max|a - b| / max(max|b|, 1) must be below 1e-4, so no wrong code is ever timed.
-* GFLOP/s counts 2 * N * prod(out) * F * prod(kernel) * C / groups (bias not
-  counted), and is also shown as a percentage of NumPy's own float32 matmul rate
-  (median of 2048 x 2048 @ 2048 x 2048 products, measured before and after the shapes).
-* With --backward, also forward+backward: what a training step runs for one conv layer
-  with a bias. convolve: ``conv(...)`` then ``conv_backward(grad_y, x, kernel, ...,
-  use_bias=True, need_input_grad=True)``, exactly the calls of ``convolve.autograd.conv``
-  and its vector-Jacobian product (the backward formulation is
-  ``choose_backward_formulation``'s). torch: ``conv2d`` with requires_grad on input,
-  weight and bias, then ``y.backward(grad_y)`` (the .grad fields are cleared first so
-  nothing accumulates). Its GFLOP/s counts three times the forward's work (the output,
-  the input gradient and the kernel gradient). The three gradients are checked against
-  torch's before timing, like the outputs.
+Per shape (float32, channels_last, with bias; data seeded by the shape's index, so every
+process gets the same numbers):
+
+* before anything is timed, the output and, for forward+backward, the input, kernel and bias
+  gradients are checked against float64 references written here (sums over taps of
+  tensordots): relative error max|a - b| / max(max|b|, 1) below 1e-4, or the run stops;
+* ``warmup`` untimed calls, then ``repeats`` timed calls back to back; the median (and min, max).
+* forward: ``conv(x, kernel, bias, strides, padding)``; forward+backward: that, then the three
+  gradients of a given ``grad_y`` (``y.backward(grad_y)`` in PyTorch). GFLOP counts
+  2 * N * prod(out) * F * prod(kernel) * C (bias not counted); forward+backward does 3 times that.
 
 This is a script, not a test: nothing here is asserted about speed.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
-import os
-import platform
-import random
-import statistics
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-
-from convolve.ops.conv import (  # noqa: E402
-    applicable_backward_formulations,
-    applicable_formulations,
-    choose_backward_formulation,
-    choose_formulation,
-    conv,
-    conv_backward,
-)
-
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:  # the script still runs; the torch columns say n/a
-    torch = None
-
-try:
-    from threadpoolctl import threadpool_info, threadpool_limits
-except ImportError:
-    threadpool_info = threadpool_limits = None
+from _common import log, sample, summary
 
 MAX_RELATIVE_ERROR = 1e-4
-DEFAULT_REPEATS = 30  # about 2.5 minutes for all shapes on 2 cores; --formulations about twice that
-BACKWARD_REPEATS = 15  # the default with --backward: about 4 minutes for all shapes
-QUICK_REPEATS = 5  # --quick
-DEFAULT_PAUSE = 0.15  # seconds of sleep between libraries; > OpenBLAS's 2**28-cycle spin
-FORMULATION_ORDER = ("pointwise", "flat", "im2col", "direct")
-BACKWARD_ORDER = ("im2col", "flipped", "direct")
 
 
 @dataclass(frozen=True)
@@ -143,6 +91,18 @@ SHAPES = [
 ]
 
 
+@dataclass(frozen=True)
+class Calls:
+    """One library's calls for one shape. ``forward()`` and ``training()`` are what is timed;
+    ``forward_numpy(result)`` gives y, ``training_numpy(result)`` gives (y, (grad_x,
+    grad_kernel, grad_bias)), as NumPy arrays in convolve's layouts, for the check only."""
+
+    forward: Callable
+    training: Callable
+    forward_numpy: Callable
+    training_numpy: Callable
+
+
 # --- arithmetic, written out here so the benchmark does not trust the library's ----------------
 
 
@@ -182,15 +142,17 @@ def relative_error(actual, expected) -> float:
     return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1.0))
 
 
+def _window(tap, outs, strides):
+    return (slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, strides)))
+
+
 def reference_float64(x, kernel, bias, shape: Shape):
-    """Plain float64 NumPy convolution (a sum over taps of tensordots), for runs without torch."""
+    """Plain float64 NumPy convolution (a sum over taps of tensordots)."""
     pads, outs = pads_and_outputs(shape)
     xp = np.pad(x.astype(np.float64), ((0, 0), *pads, (0, 0)))
     y = np.zeros((shape.batch, *outs, shape.filters))
     for tap in np.ndindex(*shape.kernel_size):
-        window = xp[
-            (slice(None), *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)))
-        ]
+        window = xp[_window(tap, outs, shape.strides)]
         y += np.tensordot(window, kernel[tap].astype(np.float64), axes=([-1], [0]))
     return y + bias
 
@@ -204,475 +166,153 @@ def reference_gradients_float64(x, kernel, grad_y, shape: Shape):
     grad_kernel = np.zeros(kernel.shape)
     axes = list(range(shape.rank + 1))
     for tap in np.ndindex(*shape.kernel_size):
-        index = (
-            slice(None),
-            *(slice(t, t + (o - 1) * s + 1, s) for t, o, s in zip(tap, outs, shape.strides)),
-        )
+        index = _window(tap, outs, shape.strides)
         grad_kernel[tap] = np.tensordot(xp[index], g, axes=(axes, axes))
         grad_xp[index] += g @ kernel[tap].astype(np.float64).T
     crop = (slice(None), *(slice(b, b + n) for (b, _), n in zip(pads, shape.spatial)))
     return grad_xp[crop], grad_kernel, g.sum(axis=tuple(axes))
 
 
-# --- the contenders ------------------------------------------------------------------------------
-
-
 def make_data(shape: Shape, seed: int):
+    """(x, kernel, bias, grad_y), float32, channels_last; the same numbers in every process."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((shape.batch, *shape.spatial, shape.in_channels), dtype=np.float32)
     fan_in = math.prod(shape.kernel_size) * shape.in_channels
     kernel = rng.standard_normal((*shape.kernel_size, shape.in_channels, shape.filters), dtype=np.float32)
     kernel /= np.float32(math.sqrt(fan_in))
     bias = rng.standard_normal(shape.filters, dtype=np.float32)
-    return x, kernel, bias
+    _, outs = pads_and_outputs(shape)
+    grad_y = rng.standard_normal((shape.batch, *outs, shape.filters), dtype=np.float32)
+    return x, kernel, bias, grad_y
 
 
-def convolve_call(x, kernel, bias, shape: Shape, formulation=None):
-    def run():
-        return conv(x, kernel, bias, strides=shape.strides, padding=shape.padding, formulation=formulation)
-
-    return run
-
-
-def convolve_training_call(x, kernel, bias, grad_y, shape: Shape, backward_formulation=None):
-    """Forward then backward as convolve.autograd.conv runs them in training; returns
-    (y, (grad_x, grad_kernel, grad_bias))."""
-    kw = dict(strides=shape.strides, padding=shape.padding)
-
-    def run():
-        y = conv(x, kernel, bias, **kw)
-        return y, conv_backward(grad_y, x, kernel, use_bias=True, need_input_grad=True,
-                                formulation=backward_formulation, **kw)
-
-    return run
+def check(calls: Calls, expected, expected_grads, what: str) -> None:
+    """Stop the run when an output or gradient of ``calls`` is off by MAX_RELATIVE_ERROR or more."""
+    got = {"output": calls.forward_numpy(calls.forward())}
+    y, grads = calls.training_numpy(calls.training())
+    got["forward+backward output"] = y
+    got.update(zip(("grad_x", "grad_kernel", "grad_bias"), grads))
+    wanted = {"output": expected, "forward+backward output": expected}
+    wanted.update(zip(("grad_x", "grad_kernel", "grad_bias"), expected_grads))
+    for name, value in got.items():
+        error = relative_error(value, wanted[name])
+        if not error < MAX_RELATIVE_ERROR:
+            raise SystemExit(f"{what}: the {name} differs from the float64 reference: relative error "
+                             f"{error:.2e} >= {MAX_RELATIVE_ERROR:g}")
 
 
-def torch_call(x, kernel, bias, shape: Shape):
-    """torch's conv on N, C, *spatial data prepared here, outside the timed region."""
-    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))  # (N, C, *S)
-    perm = (shape.rank + 1, shape.rank, *range(shape.rank))  # (*K, C, F) -> (F, C, *K)
-    wt = torch.from_numpy(np.ascontiguousarray(kernel.transpose(perm)))
-    bt = torch.from_numpy(bias)
-    fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[shape.rank]
-    pads, _ = pads_and_outputs(shape)
-    stride = tuple(shape.strides)
-    if all(b == a for b, a in pads):
-        padding = tuple(b for b, _ in pads)
-
-        def run():
-            return fn(xt, wt, bt, stride=stride, padding=padding)
-
-    else:
-        # F.pad takes (last axis before, last axis after, previous axis before, ...)
-        flat = tuple(v for pair in reversed(pads) for v in pair)
-
-        def run():
-            return fn(F.pad(xt, flat), wt, bt, stride=stride)
-
-    def to_channels_last(y):
-        return np.moveaxis(y.numpy(), 1, -1)
-
-    return run, to_channels_last
+def measure(calls_for, indices: list, repeats: int, warmup: int) -> list:
+    """Per shape: ``calls_for(shape, x, kernel, bias, grad_y)`` checked against the float64
+    references, then timed; one dict a shape (forward and training: None where ``calls_for``
+    gives None, a layout the library does not have)."""
+    rows = []
+    for index in indices:
+        shape = SHAPES[index]
+        x, kernel, bias, grad_y = make_data(shape, seed=index)
+        row = {"index": index, "shape": shape.describe(), "gflop": flops(shape) / 1e9,
+               "forward": None, "training": None}
+        calls = calls_for(shape, x, kernel, bias, grad_y)
+        if calls is not None:
+            expected = reference_float64(x, kernel, bias, shape)
+            check(calls, expected, reference_gradients_float64(x, kernel, grad_y, shape),
+                  f"shape {index} ({shape.describe()})")
+            row["forward"] = summary(sample(calls.forward, repeats, warmup))
+            row["training"] = summary(sample(calls.training, repeats, warmup))
+            log(f"  {index} {shape.describe()}: forward {row['forward']['median'] * 1e3:.3g} ms, "
+                f"forward+backward {row['training']['median'] * 1e3:.3g} ms")
+        rows.append(row)
+    return rows
 
 
-def torch_training_call(x, kernel, bias, grad_y, shape: Shape):
-    """torch's forward and backward (input, weight and bias gradients), N, C, *spatial;
-    returns (call, to_numpy) where to_numpy turns the call's result into convolve's layouts."""
-    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1))).requires_grad_(True)
-    perm = (shape.rank + 1, shape.rank, *range(shape.rank))  # (*K, C, F) -> (F, C, *K)
-    wt = torch.from_numpy(np.ascontiguousarray(kernel.transpose(perm))).requires_grad_(True)
-    bt = torch.from_numpy(bias.copy()).requires_grad_(True)
-    gt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(grad_y, -1, 1)))
-    fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[shape.rank]
-    pads, _ = pads_and_outputs(shape)
-    stride = tuple(shape.strides)
-    symmetric = all(b == a for b, a in pads)
-    flat = tuple(v for pair in reversed(pads) for v in pair)
-
-    def run():
-        xt.grad = wt.grad = bt.grad = None
-        with torch.enable_grad():
-            if symmetric:
-                y = fn(xt, wt, bt, stride=stride, padding=tuple(b for b, _ in pads))
-            else:
-                y = fn(F.pad(xt, flat), wt, bt, stride=stride)
-            y.backward(gt)
-        return y
-
-    inverse = tuple(np.argsort(perm))
-
-    def to_numpy(y):
-        grads = (np.moveaxis(xt.grad.numpy(), 1, -1), wt.grad.numpy().transpose(inverse), bt.grad.numpy())
-        return np.moveaxis(y.detach().numpy(), 1, -1), grads
-
-    return run, to_numpy
-
-
-def rotated(items: list, r: int) -> list:
-    """``items`` rotated left by ``r``: round r starts with a different one."""
-    k = r % len(items) if items else 0
-    return items[k:] + items[:k]
-
-
-def time_interleaved(libraries: list, repeats: int, warmup: int, pause: float) -> dict:
-    """{name: [seconds, ...]} for ``libraries``, a list of {name: call} dicts, one per library.
-
-    After ``warmup`` untimed rounds, each of ``repeats`` rounds visits the libraries in turn
-    (convolve, torch, convolve, torch, ...; who goes first rotates every round). A visit is:
-
-    1. sleep ``pause`` seconds, so the other library's worker threads stop spinning: after a
-       product OpenBLAS's workers busy-wait about 2**28 cycles (~0.1 s), and on 2 cores a torch
-       call that starts inside that window ran 2-3x slower (README, "Method");
-    2. one untimed settling call of the library, which wakes its own threads again (a call
-       straight after the sleep paid several ms of wake-up on this shared machine);
-    3. one timed call of each of the library's contenders, back to back, in an order shuffled
-       afresh every round (a fixed rotation would give each contender the same predecessor
-       every time; for the ~1 ms shapes, following a call of the same code with warm caches
-       was worth ~15%).
-    """
-    shuffle = random.Random(0).shuffle
-    for _ in range(warmup):
-        for calls in libraries:
-            for call in calls.values():
-                call()
-    times = {name: [] for calls in libraries for name in calls}
-    for r in range(repeats):
-        for calls in rotated(libraries, r):
-            names = list(calls)
-            shuffle(names)
-            if pause:
-                time.sleep(pause)
-                calls[names[0]]()
-            for name in names:
-                start = time.perf_counter()
-                calls[name]()
-                times[name].append(time.perf_counter() - start)
-    return times
-
-
-def matmul_rate(repeats: int = 10, size: int = 2048):
-    """Median GFLOP/s of NumPy's float32 (size x size) @ (size x size), and of torch's if present."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size), dtype=np.float32)
-    b = rng.standard_normal((size, size), dtype=np.float32)
-    out = np.empty_like(a)
-    work = 2 * size**3
-
-    def rate(fn):
-        fn()
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            samples.append(work / (time.perf_counter() - start) / 1e9)
-        return samples
-
-    numpy_rates = rate(lambda: np.matmul(a, b, out=out))
-    torch_rates = None
-    if torch is not None:
-        time.sleep(DEFAULT_PAUSE)  # let OpenBLAS's workers stop spinning first
-        at, bt, ot = torch.from_numpy(a), torch.from_numpy(b), torch.empty(size, size)
-        torch_rates = rate(lambda: torch.matmul(at, bt, out=ot))
-    return numpy_rates, torch_rates
-
-
-# --- the run -------------------------------------------------------------------------------------
-
-
-def parse_indices(text: str, count: int) -> list:
+def parse_indices(text: str) -> list:
     """'0,3-5,9' -> [0, 3, 4, 5, 9]."""
     picked = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    for part in filter(None, (p.strip() for p in text.split(","))):
         lo, _, hi = part.partition("-")
-        lo = int(lo)
-        hi = int(hi) if hi else lo
-        for i in range(lo, hi + 1):
-            if not 0 <= i < count:
-                raise SystemExit(f"--shapes: index {i} is out of range 0..{count - 1}")
+        for i in range(int(lo), int(hi or lo) + 1):
+            if not 0 <= i < len(SHAPES):
+                raise SystemExit(f"--shapes: index {i} is out of range 0..{len(SHAPES) - 1}")
             if i not in picked:
                 picked.append(i)
     return picked
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+# --- run alone: convolve's formulations ----------------------------------------------------------
 
 
-def convolve_revision() -> str:
-    """The git commit of the convolve being timed, flagged when convolve/ has uncommitted edits."""
-    def git(*args):
-        return subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10
-        ).stdout
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        dirty = git("status", "--porcelain", "--", "convolve").strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown revision"
-    if not commit:
-        return "unknown revision"
-    return f"commit {commit}" + (" + uncommitted changes under convolve/" if dirty else "")
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages (other processes competing for the cores)."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def blas_description() -> str:
-    """NumPy's BLAS and its thread count, as threadpoolctl sees them."""
-    if threadpool_info is None:
-        return "numpy BLAS threads unknown (threadpoolctl not installed)"
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    pools.sort(key=lambda p: "numpy" not in p.get("filepath", ""))  # NumPy's own first
-    if not pools:
-        return "numpy BLAS not found by threadpoolctl"
-    pool = pools[0]
-    return f"numpy BLAS ({pool['internal_api']} {pool.get('version')}) = {pool['num_threads']}"
-
-
-def blas_threads():
-    """NumPy's BLAS thread count, or None when threadpoolctl cannot tell."""
-    if threadpool_info is None:
-        return None
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    pools.sort(key=lambda p: "numpy" not in p.get("filepath", ""))
-    return pools[0]["num_threads"] if pools else None
-
-
-def fmt_ms(seconds) -> str:
+def ms(seconds) -> str:
     if seconds is None:
-        return "n/a"
-    ms = seconds * 1e3
-    return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
+        return "–"
+    value = seconds * 1e3
+    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
 
 
-def check(name, got, expected, against, index, shape):
-    """Stop the run when ``got`` differs from ``expected`` by MAX_RELATIVE_ERROR or more."""
-    err = relative_error(got, expected)
-    if not err < MAX_RELATIVE_ERROR:
-        raise SystemExit(f"shape {index} ({shape.describe()}): {name} differs from {against}: "
-                         f"relative error {err:.2e} >= {MAX_RELATIVE_ERROR:g}")
+def formulation_row(index: int, backward: bool, repeats: int, warmup: int) -> list:
+    """Markdown cells for one shape: the chosen forward formulation and every applicable one's
+    median ms (the fastest in bold); with ``backward``, the same for forward+backward."""
+    import _convolve_side as side
+
+    ops = importlib.import_module("convolve.ops.conv")  # the package (convolve.ops.conv is also a function)
+
+    shape = SHAPES[index]
+    x, kernel, bias, grad_y = make_data(shape, seed=index)
+    expected = reference_float64(x, kernel, bias, shape)
+    expected_grads = reference_gradients_float64(x, kernel, grad_y, shape)
+    args = (shape.in_channels, shape.kernel_size, shape.strides, 1)
+    cells = [str(index), shape.describe()]
+    columns = [("forward", ops.FORMULATIONS, ops.applicable_formulations, ops.choose_formulation)]
+    if backward:
+        columns.append(("training", ops.BACKWARD_FORMULATIONS, ops.applicable_backward_formulations,
+                        ops.choose_backward_formulation))
+    for what, names, applicable, choose in columns:
+        times = {}
+        for name in names:
+            if name not in applicable(*args):
+                continue
+            option = {"formulation": name} if what == "forward" else {"backward_formulation": name}
+            calls = side.conv_calls(shape, x, kernel, bias, grad_y, **option)
+            check(calls, expected, expected_grads, f"shape {index}, {what} formulation {name}")
+            times[name] = summary(sample(getattr(calls, what), repeats, warmup))["median"]
+        fastest = min(times, key=times.get)
+        cells.append(choose(*args, shape.filters))
+        cells += [f"**{ms(times[n])}**" if n == fastest else ms(times.get(n)) for n in names]
+        log(f"  {index} {shape.describe()} {what}: " + ", ".join(f"{n} {ms(t)}" for n, t in times.items()))
+    return cells
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=None,
-                        help=f"timed rounds per shape after warm-up (default {DEFAULT_REPEATS}, "
-                             f"{BACKWARD_REPEATS} with --backward, {QUICK_REPEATS} with --quick)")
-    parser.add_argument(
-        "--warmup", type=int, default=None, help="untimed rounds per shape (default 2, 1 with --quick)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"{QUICK_REPEATS} rounds after 1 warm-up: a rough look"
-    )
-    parser.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
-                        help=f"seconds to sleep (then one untimed call) whenever the benchmark switches "
-                             f"library, so neither library's spinning worker threads slow the other "
-                             f"(default {DEFAULT_PAUSE}; 0 switches both off)")
-    parser.add_argument("--shapes", default=None,
-                        help=f"indices to run, e.g. '0,3-5' (default all 0..{len(SHAPES) - 1})")
-    parser.add_argument(
-        "--backward",
-        action="store_true",
-        help="also time forward+backward (input, kernel and bias gradients), as training runs it",
-    )
     parser.add_argument("--formulations", action="store_true",
-                        help="also time every applicable formulation of convolve, one column each "
-                             "(with --backward: every backward formulation, after the chosen forward)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for both libraries (default: NumPy's BLAS count, else os.cpu_count())")
-    parser.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
+                        help="time every applicable formulation of convolve: what this script does alone "
+                             "(convolve against PyTorch is benchmarks/speed.py --parts conv)")
+    parser.add_argument("--backward", action="store_true",
+                        help="also forward+backward per backward formulation")
+    parser.add_argument("--shapes", default=None,
+                        help=f"indices, e.g. '0,3-5' (default all 0..{len(SHAPES) - 1})")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls per formulation (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    parser.add_argument("--threads", type=int, default=None, help="convolve's threads (default: BLAS' count)")
     args = parser.parse_args(argv)
-    if args.repeats is None:
-        args.repeats = QUICK_REPEATS if args.quick else BACKWARD_REPEATS if args.backward else DEFAULT_REPEATS
-    if args.warmup is None:
-        args.warmup = 1 if args.quick else 2
+    import _convolve_side as side
 
-    global torch
-    if args.no_torch:
-        torch = None
-    indices = parse_indices(args.shapes, len(SHAPES)) if args.shapes else list(range(len(SHAPES)))
+    ops = importlib.import_module("convolve.ops.conv")  # the package (convolve.ops.conv is also a function)
 
-    threads = args.threads or blas_threads() or os.cpu_count()
-    limiter = None
-    if threadpool_limits is not None:
-        limiter = threadpool_limits(limits=threads, user_api="blas")
-    elif args.threads:
-        print("warning: threadpoolctl is not installed; NumPy's BLAS thread count is not set "
-              "(pip install threadpoolctl, or set OPENBLAS_NUM_THREADS)", file=sys.stderr)
-    if torch is not None:
-        torch.set_num_threads(threads)
-        torch.set_grad_enabled(False)
-
-    command = "python " + " ".join(
-        [os.path.relpath(__file__)] + (sys.argv[1:] if argv is None else list(argv))
-    )
-    versions = f"python {platform.python_version()}, numpy {np.__version__}, " + (
-        f"torch {torch.__version__}" if torch is not None else "torch n/a")
-    torch_threads = torch.get_num_threads() if torch is not None else "n/a"
-    what = "forward and forward+backward" if args.backward else "forward"
-    print(f"# convolve conv {what}: {os.cpu_count()} cores, {cpu_model()}; {versions}")
-    print(f"# convolve {convolve_revision()}; threads: {blas_description()}, torch = {torch_threads}")
-    print(f"# command: {command}")
-    print(
-        f"# float32, channels_last for convolve, N,C,*S for torch; {args.repeats} interleaved rounds "
-        f"after {args.warmup} warm-up; {args.pause:g} s pause + 1 untimed call at each switch of library; "
-        f"medians; outputs{' and gradients' if args.backward else ''} checked to "
-        f"rel. err. < {MAX_RELATIVE_ERROR:g}"
-    )
-    load_at_start = load_average()
-    print(f"# load average at start: {load_at_start}")
-    sys.stdout.flush()
-
-    wall = time.perf_counter()
-    numpy_rates, torch_rates = matmul_rate()
-
-    rows = []
-    for index in indices:
-        shape = SHAPES[index]
-        x, kernel, bias = make_data(shape, seed=index)
-        shape_args = (shape.in_channels, shape.kernel_size, shape.strides, 1)
-        chosen = choose_formulation(*shape_args, shape.filters)
-        applicable = [f for f in FORMULATION_ORDER if f in applicable_formulations(*shape_args)]
-        chosen_backward = choose_backward_formulation(*shape_args, shape.filters)
-        applicable_backward = [
-            f for f in BACKWARD_ORDER if f in applicable_backward_formulations(*shape_args)
-        ]
-
-        ours = {"convolve": convolve_call(x, kernel, bias, shape)}
-        if args.formulations:
-            for name in applicable:
-                ours[name] = convolve_call(x, kernel, bias, shape, formulation=name)
-        grad_y = None
-        if args.backward:
-            _, outs = pads_and_outputs(shape)
-            grad_y = np.random.default_rng(100 + index).standard_normal((shape.batch, *outs, shape.filters),
-                                                                         dtype=np.float32)
-            ours["convolve f+b"] = convolve_training_call(x, kernel, bias, grad_y, shape)
-            if args.formulations:
-                for name in applicable_backward:
-                    ours[f"f+b {name}"] = convolve_training_call(x, kernel, bias, grad_y, shape, name)
-        libraries = [ours]
-
-        # correctness first: nothing wrong gets timed
-        if torch is not None:
-            theirs, torch_to_numpy = torch_call(x, kernel, bias, shape)
-            libraries.append({"torch": theirs})
-            expected, against = torch_to_numpy(theirs()), "torch"
-            if args.backward:
-                training, training_to_numpy = torch_training_call(x, kernel, bias, grad_y, shape)
-                libraries[-1]["torch f+b"] = training
-                expected_grads = training_to_numpy(training())[1]
-        else:
-            expected, against = reference_float64(x, kernel, bias, shape), "float64 reference"
-            if args.backward:
-                expected_grads = reference_gradients_float64(x, kernel, grad_y, shape)
-        for name, call in ours.items():
-            result = call()
-            if name.startswith("convolve f+b") or name.startswith("f+b "):
-                y, grads = result
-                check(name, y, expected, against, index, shape)
-                for label, got, want in zip(("grad_x", "grad_kernel", "grad_bias"), grads, expected_grads):
-                    check(f"{name} {label}", got, want, against, index, shape)
-            else:
-                check(name, result, expected, against, index, shape)
-
-        times = time_interleaved(libraries, args.repeats, args.warmup, args.pause)
-        medians = {name: statistics.median(t) for name, t in times.items()}
-        rows.append((index, shape, chosen, applicable, chosen_backward, applicable_backward, medians))
-        print(
-            f"# {index} {shape.describe()}: median [min-max] ms: "
-            + ", ".join(
-                f"{n} {fmt_ms(medians[n])} [{fmt_ms(min(t))}-{fmt_ms(max(t))}]" for n, t in times.items()
-            ),
-            file=sys.stderr,
-            flush=True,
-        )
-
-    numpy_rates_after, torch_rates_after = matmul_rate()
-    numpy_rate = statistics.median(numpy_rates + numpy_rates_after)
-    wall = time.perf_counter() - wall
-    if limiter is not None:
-        limiter.restore_original_limits()
-
-    line = (
-        f"# numpy float32 matmul 2048^3: {statistics.median(numpy_rates):.0f} GFLOP/s before, "
-        f"{statistics.median(numpy_rates_after):.0f} after (median of both, {numpy_rate:.0f}, is the % base)"
-    )
-    if torch_rates is not None:
-        line += (f"; torch matmul: {statistics.median(torch_rates):.0f} before, "
-                 f"{statistics.median(torch_rates_after):.0f} after")
-    print(line)
-    print(f"# load average at end: {load_average()}; wall time: {wall:.0f} s")
-    busiest = max(
-        (float(v) for v in (load_at_start + " " + load_average()).split()[::3] if v != "n/a"), default=0.0
-    )
-    if busiest > 0.5:
-        print(
-            f"# warning: 1-minute load average up to {busiest:.2f} on {os.cpu_count()} cores: other "
-            "processes competed for the CPUs, so times are inflated and noisy (2-thread calls the most)"
-        )
-    print()
-
-    def ratio(a, b):
-        return f"{a / b:.2f}" if b else "n/a"
-
-    header = ["#", "shape", "convolve ms", "torch ms", "convolve/torch", "GFLOP/s", "% of matmul"]
+    engine = side.Side("channels_last")
+    if args.threads:
+        engine.set_threads(args.threads)
+    process = engine.describe()
+    print(f"# convolve's conv formulations alone in one process: {process['threads']} threads, kernels "
+          f"{process['kernels']}; {args.repeats} calls after {args.warmup} untimed; median ms; "
+          "outputs and gradients checked against float64 first")
+    header = ["#", "shape", "chosen", *[f"{n} ms" for n in ops.FORMULATIONS]]
     if args.backward:
-        header += ["f+b convolve ms", "f+b torch ms", "f+b convolve/torch", "f+b GFLOP/s", "f+b % of matmul"]
-    if args.formulations:
-        header += [f"{f} ms" for f in FORMULATION_ORDER] + ["chosen", "fastest", "chosen/fastest"]
-        if args.backward:
-            header += [f"f+b {f} ms" for f in BACKWARD_ORDER] + [
-                "bwd chosen",
-                "bwd fastest",
-                "chosen/fastest",
-            ]
+        header += ["backward chosen", *[f"f+b {n} ms" for n in ops.BACKWARD_FORMULATIONS]]
     print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 1 else "--:" for i in range(len(header))) + "|")
-
-    def formulation_cells(order, names, medians, key, chosen):
-        fastest = min(names, key=lambda f: medians[key(f)])
-        cells = []
-        for f in order:
-            if f not in names:
-                cells.append("–")
-            elif f == fastest:
-                cells.append(f"**{fmt_ms(medians[key(f)])}**")
-            else:
-                cells.append(fmt_ms(medians[key(f)]))
-        return cells + [chosen, fastest, f"{medians[key(chosen)] / medians[key(fastest)]:.2f}"]
-
-    for index, shape, chosen, applicable, chosen_backward, applicable_backward, medians in rows:
-        ours, theirs = medians["convolve"], medians.get("torch")
-        gflops = flops(shape) / ours / 1e9
-        cells = [str(index), shape.describe(), fmt_ms(ours), fmt_ms(theirs), ratio(ours, theirs),
-                 f"{gflops:.1f}", f"{100 * gflops / numpy_rate:.0f}%"]
-        if args.backward:
-            ours_fb, theirs_fb = medians["convolve f+b"], medians.get("torch f+b")
-            gflops_fb = 3 * flops(shape) / ours_fb / 1e9
-            cells += [fmt_ms(ours_fb), fmt_ms(theirs_fb), ratio(ours_fb, theirs_fb),
-                      f"{gflops_fb:.1f}", f"{100 * gflops_fb / numpy_rate:.0f}%"]
-        if args.formulations:
-            cells += formulation_cells(FORMULATION_ORDER, applicable, medians, lambda f: f, chosen)
-            if args.backward:
-                cells += formulation_cells(BACKWARD_ORDER, applicable_backward, medians, lambda f: f"f+b {f}",
-                                           chosen_backward)
-        print("| " + " | ".join(cells) + " |")
+    print("|" + "|".join("--:" if h.endswith("ms") or h == "#" else "---" for h in header) + "|")
+    indices = parse_indices(args.shapes) if args.shapes else list(range(len(SHAPES)))
+    for index in indices:
+        print("| " + " | ".join(formulation_row(index, args.backward, args.repeats, args.warmup)) + " |",
+              flush=True)
     return 0
 
 
