@@ -143,7 +143,7 @@ def measure_updates(driver, paths):
     for k in range(len(paths)):
         seen = driver.execute_script("return window.explorerTimings.length")
         ActionChains(driver).move_to_element_with_offset(
-            canvas, -40 + 7 * k, -40
+            canvas, -40 + 4 * (k % 20), -40
         ).click_and_hold().move_by_offset(5, 40).move_by_offset(10, 30).release().perform()
         wait_for(driver, f"window.explorerTimings.length > {seen}")
         assert driver.execute_script("return window.explorerTimings.at(-1).what") == "drawing"
