@@ -35,3 +35,16 @@ def test_readme_pictures_exist_and_open():
 def test_readme_names_the_test_command_ci_runs():
     line = next(item for item in README.read_text().splitlines() if "# the tests" in item)
     assert "python -m pytest" in line
+
+
+def test_readme_first_command_installs_the_extras_the_tour_needs():
+    """The first command a reader runs: the demo, with the extras for its pictures and model file
+    (viz, io) and for the explorer it suggests next (web), each an extra pyproject.toml declares."""
+    lines = README.read_text().splitlines()
+    first = next(line.strip() for line in lines if line.startswith("    pip install"))
+    assert first.startswith('pip install -e ".[viz,io,web]" && convolve demo')
+    pyproject = (README.parent / "pyproject.toml").read_text()
+    extras = pyproject.split("[project.optional-dependencies]")[1].split("\n[")[0]
+    for extra in ("viz", "io", "web"):
+        assert re.search(rf"^{extra} = \[", extras, re.M), extra
+    assert "convolve explore convolve-demo/model.safetensors" in README.read_text()
