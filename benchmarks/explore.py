@@ -41,16 +41,6 @@ CHROME_OPTIONS = (
 ).split()
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -234,6 +224,7 @@ def main():
     import selenium
     import starlette
     import uvicorn
+    from speed import cpu_model  # benchmarks/speed.py, beside this script
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()}")
     print(
