@@ -9,6 +9,7 @@ import their libraries when first used.
 from . import (  # noqa: E402,F401
     activations,
     callbacks,
+    config,
     datasets,
     initializers,
     layers,

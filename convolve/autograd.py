@@ -43,6 +43,7 @@ import numpy as np
 
 from .ops import activations as act_ops
 from .ops import core as core_ops
+from .ops import dropout as dropout_ops
 from .ops import normalization as norm_ops
 from .ops import pooling as pool_ops
 from .ops import reshaping as reshape_ops
@@ -367,6 +368,13 @@ def multiply(a, b):
     return record(av * bv, (a, b), backward, "multiply")
 
 
+def dropout(x, noise, rate):
+    """``ops.dropout.dropout`` recorded: x times the keep/scale mask that ``noise`` (the layer's
+    float32 draws) and ``rate`` give; the backward multiplies by the same mask."""
+    y = dropout_ops.dropout(value(x), noise, rate)
+    return record(y, (x,), lambda g, needs: (dropout_ops.dropout_backward(g, noise, rate),), "dropout")
+
+
 def _unbroadcast(g, shape):
     """Sum a broadcast gradient back down to ``shape``."""
     while g.ndim > len(shape):
@@ -392,14 +400,21 @@ def dense(x, kernel, bias=None, **kw):
 
 
 def _pool(name, x, pool_size, strides=None, padding="valid", data_format="channels_last", where=None):
-    forward = getattr(pool_ops, name)
     backward_fn = getattr(pool_ops, name + "_backward")
     xv = value(x)
-    y = forward(xv, pool_size, strides, padding, data_format, **({"where": where} if where else {}))
-    if name == "max_pool":  # max needs the values (and the forward's maximum saves recomputing it)
+    args = (xv, pool_size, strides, padding, data_format)
+    where = {"where": where} if where else {}
+    if _active_tape.get() is None:  # nothing to record: the forward alone
+        return getattr(pool_ops, name)(*args, **where)
+    if name == "max_pool":
+        # max needs the values, and the forward's maximum (and the compiled kernel's winners, when
+        # it ran) save finding the winners again
+        y, winners = pool_ops.max_pool_with_winners(*args, **where)
+
         def backward(g, needs):
-            return (backward_fn(g, xv, pool_size, strides, padding, data_format, y=y),)
+            return (backward_fn(g, xv, pool_size, strides, padding, data_format, y=y, winners=winners),)
     else:  # the average only the shape
+        y = pool_ops.average_pool(*args, **where)
         shape = xv.shape
 
         def backward(g, needs):

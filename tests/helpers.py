@@ -11,6 +11,7 @@ when a test uses one of these packages without its marker.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import struct
@@ -119,3 +120,26 @@ def forged_png(path, width, height):
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header))
         f.write(chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
     return str(path)
+
+
+@contextlib.contextmanager
+def using_kernels(name: str):
+    """Run the body with ``convolve.config.set_kernels(name)`` ('numba' or 'numpy'); the
+    setting before is put back afterwards (it is process-wide)."""
+    from convolve import config
+
+    before = config._requested
+    config.set_kernels(name)
+    try:
+        yield
+    finally:
+        config._requested = before
+
+
+def both_kernels(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` under the NumPy kernels, then under Numba's: (numpy's, numba's)."""
+    with using_kernels("numpy"):
+        reference = fn(*args, **kwargs)
+    with using_kernels("numba"):
+        compiled = fn(*args, **kwargs)
+    return reference, compiled

@@ -16,7 +16,7 @@ ROOT = Path(convolve.__file__).parent
 
 #: the layers, bottom to top: a module may import its own layer and the ones below it
 LAYERS = [
-    {"_version", "_files", "backend", "random", "variables", "ops"},
+    {"_version", "_files", "backend", "config", "random", "variables", "ops"},
     {"autograd", "initializers", "regularizers", "losses", "metrics", "activations"},
     {"optimizers", "callbacks"},
     {"layers", "filters"},
@@ -154,3 +154,20 @@ def test_imports_point_down_the_layers():
         for target in targets if target != "convolve" and LEVEL[top(target)] > LEVEL[top(name)]
     )
     assert upward == []
+
+
+def test_import_convolve_stays_light():
+    """``import convolve`` loads no optional library and not Numba: the compiled kernels
+    (convolve/ops/kernels/) import it the first time one runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, convolve\n"
+        "heavy = ('numba', 'llvmlite', 'convolve.ops.kernels.elementwise', 'convolve.ops.kernels.pooling',\n"
+        "         'convolve.ops.kernels.optimizers', 'matplotlib', 'PIL', 'scipy', 'torch', 'dask')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -271,13 +271,10 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return inputs
         rng = self._rng if self._rng is not None else generator()
-        # float32 draws: half the random bits and time of float64 ones, ample for a keep/drop coin
-        keep = rng.random(self._mask_shape(inputs.shape), dtype=np.float32) >= self.rate  # P(keep) = 1 - rate
-        scale = 0.0 if self.rate == 1.0 else 1.0 / (1.0 - self.rate)
-        mask = np.multiply(
-            keep, inputs.dtype.type(scale), dtype=inputs.dtype
-        )  # 0 or 1 / (1 - rate), in one pass
-        return autograd.multiply(inputs, get_array_module(inputs).asarray(mask))
+        # float32 draws: half the random bits and time of float64 ones, ample for a keep/drop coin;
+        # ops.dropout keeps where noise >= rate (P = 1 - rate) and scales by 1 / (1 - rate)
+        noise = rng.random(self._mask_shape(inputs.shape), dtype=np.float32)
+        return autograd.dropout(inputs, get_array_module(autograd.value(inputs)).asarray(noise), self.rate)
 
     def receptive_field(self):
         return POINTWISE

@@ -40,6 +40,11 @@ x == threshold (as PyTorch's threshold/hardtanh do, 0 for the plain relu) and 0 
 x == max_value (as PyTorch's relu6/hardtanh). grad_y must have the shape of ``v``; the result is a
 new array (``linear_backward`` excepted) in their common float dtype.
 
+The backward of relu, leaky_relu, elu, selu, sigmoid and tanh runs as one compiled pass
+(``ops/kernels/elementwise.py``: read grad_y and v, write grad_x) when the active kernels are
+Numba's (``convolve.config``); the NumPy lines here are its reference and fallback. The two
+agree exactly, except where exp is taken (elu, selu: the last bit may differ).
+
 The error function (for gelu) is always :func:`erfc_cody`, W. J. Cody's rational
 approximations (Math. Comp. 23, 1969; netlib SPECFUN CALERF), accurate to a few units in
 the last place of float64: no SciPy needed.
@@ -52,6 +57,7 @@ import numbers
 import numpy as np
 
 from ..backend import as_float_array, get_array_module
+from . import kernels
 
 #: SELU's constants (Klambauer et al., 2017), as in Keras.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -108,6 +114,11 @@ def relu_backward(grad_y, x, negative_slope=0.0, max_value=None, threshold=0.0, 
     threshold = _check_number(threshold, "threshold", where, minimum=0.0)
     max_value = _check_number(max_value, "max_value", where, minimum=0.0, none_ok=True)
     g, x, xp = _grad_and(grad_y, x, "x", where)
+    if kernels.enabled(g, x):
+        dt, has_max = g.dtype.type, max_value is not None
+        return _compiled(
+            "relu_backward", g, x, dt(negative_slope), dt(threshold), dt(max_value or 0.0), has_max
+        )
     zero = xp.zeros((), dtype=g.dtype)
     if negative_slope == 0.0 and max_value is None:
         # grad_y * (x > threshold): one multiply by the boolean mask, a branch-free ufunc pass,
@@ -133,6 +144,8 @@ def leaky_relu_backward(grad_y, x, negative_slope=0.2, *, where="leaky_relu_back
     """Gradient of :func:`leaky_relu` from its input: grad_y where x > 0, else negative_slope * grad_y."""
     negative_slope = _check_number(negative_slope, "negative_slope", where, minimum=0.0)
     g, x, xp = _grad_and(grad_y, x, "x", where)
+    if kernels.enabled(g, x):
+        return _compiled("leaky_relu_backward", g, x, g.dtype.type(negative_slope))
     return xp.where(x > 0, g, negative_slope * g)
 
 
@@ -148,6 +161,8 @@ def elu_backward(grad_y, x, alpha=1.0, *, where="elu_backward"):
     """Gradient of :func:`elu` from its input: grad_y where x > 0, else grad_y * alpha * exp(x)."""
     alpha = _check_number(alpha, "alpha", where)
     g, x, xp = _grad_and(grad_y, x, "x", where)
+    if kernels.enabled(g, x):
+        return _compiled("elu_backward", g, x, g.dtype.type(alpha), g.dtype.type(1.0))
     return g * xp.where(x > 0, 1.0, alpha * xp.exp(xp.minimum(x, 0)))
 
 
@@ -162,6 +177,8 @@ def selu_backward(grad_y, x, *, where="selu_backward"):
     """Gradient of :func:`selu` from its input:
     grad_y * SELU_SCALE * (1 where x > 0, else SELU_ALPHA * exp(x))."""
     g, x, xp = _grad_and(grad_y, x, "x", where)
+    if kernels.enabled(g, x):
+        return _compiled("elu_backward", g, x, g.dtype.type(SELU_ALPHA), g.dtype.type(SELU_SCALE))
     return g * (SELU_SCALE * xp.where(x > 0, 1.0, SELU_ALPHA * xp.exp(xp.minimum(x, 0))))
 
 
@@ -224,6 +241,8 @@ def sigmoid(x, *, where="sigmoid"):
 def sigmoid_backward(grad_y, y, *, where="sigmoid_backward"):
     """Gradient of :func:`sigmoid` from its output ``y``: grad_y * y * (1 - y)."""
     g, y, xp = _grad_and(grad_y, y, "y", where)
+    if kernels.enabled(g, y):
+        return _compiled("sigmoid_backward", g, y)
     return g * (y * (1.0 - y))
 
 
@@ -236,6 +255,8 @@ def tanh(x, *, where="tanh"):
 def tanh_backward(grad_y, y, *, where="tanh_backward"):
     """Gradient of :func:`tanh` from its output ``y``: grad_y * (1 - y^2)."""
     g, y, xp = _grad_and(grad_y, y, "y", where)
+    if kernels.enabled(g, y):
+        return _compiled("tanh_backward", g, y)
     return g * (1.0 - y * y)
 
 
@@ -422,6 +443,19 @@ def _erfc(x):
     """erfc(x) in the dtype of ``x``, by Cody's rational approximations (no SciPy needed:
     they agree with ``math.erfc`` to within 1e-15 relative where the result is normal)."""
     return erfc_cody(x).astype(x.dtype, copy=False)
+
+
+# --- the compiled kernels -------------------------------------------------------------
+
+
+def _compiled(name, g, v, *scalars):
+    """grad_x by the compiled kernel ``name`` of ``ops/kernels/elementwise.py`` from grad_y ``g``
+    and the saved ``v`` (C-contiguous, one dtype; ``scalars`` in that dtype): a new array."""
+    from .kernels import elementwise  # here: the first call imports Numba
+
+    out = np.empty_like(g)
+    kernels.run(getattr(elementwise, name), g.size, g.reshape(-1), v.reshape(-1), *scalars, out.reshape(-1))
+    return out
 
 
 # --- argument checks ------------------------------------------------------------------

@@ -22,6 +22,13 @@ then the taps are visited one by one, each a strided view of the padded input
 (no loop over pixels, samples or channels); the average divides by |W(o)|, which
 is prod(pool_size) for 'valid' and is counted per axis for 'same'.
 
+Compiled (``convolve.config``: Numba's kernels, C-contiguous float32/float64 NumPy input): the
+maximum is one pass over x that also records each window's winning cell
+(``ops/kernels/pooling.py``; :func:`max_pool_with_winners`, which the tape calls), and the
+backward one scatter of grad_y to those cells. Same values and winners as the taps above,
+except that a window whose real cells are all -inf routes its gradient to its first real
+cell (the taps' -inf padding may claim it).
+
     global_max_pool / global_average_pool:   y[n, c] = max / mean over all of S
 
 Each forward has its backward pass (vector-Jacobian product) right after it: given grad_y,
@@ -48,6 +55,7 @@ from itertools import product
 import numpy as np
 
 from ..backend import as_float_array, get_array_module
+from . import kernels
 from .args import check_choice, standardize_data_format, standardize_tuple
 from .reshaping import standardize_shape
 from .shapes import conv_output_shape
@@ -71,11 +79,48 @@ def max_pool(x, pool_size, strides=None, padding="valid", data_format="channels_
     Returns:
         y: (N, *O, C) for channels_last, (N, C, *O) for channels_first; the dtype of ``x``.
     """
+    return _max_pool(x, pool_size, strides, padding, data_format, where, keep_winners=False)[0]
+
+
+def max_pool_with_winners(
+    x, pool_size, strides=None, padding="valid", data_format="channels_last", where="max_pool"
+):
+    """:func:`max_pool`, and which cell won each window, for :func:`max_pool_backward`.
+
+    Returns:
+        (y, winners): y as :func:`max_pool` returns it; winners an int32 array, from the
+        compiled kernel, holding each output's winning cell as a flat index within its sample
+        (the layout of ``ops/kernels/pooling.py``), or None where the NumPy path ran (then the
+        backward finds the winners itself).
+    """
+    return _max_pool(x, pool_size, strides, padding, data_format, where, keep_winners=True)
+
+
+def _max_pool(x, pool_size, strides, padding, data_format, where, keep_winners):
+    """(y, winners or None): the compiled kernel where it applies, else the taps' maximum."""
     x, pool_size, strides, out_sizes, pads, data_format = _prepare(
         x, pool_size, strides, padding, data_format, where
     )
+    caller = _caller_layout(x, data_format)
+    if kernels.enabled(caller) and _fits_int32(x):
+        from .kernels import pooling as compiled  # here: the first call imports Numba
+
+        x5, pool, steps, before, out5 = _kernel_geometry(
+            caller, pool_size, strides, out_sizes, pads, data_format
+        )
+        y5 = np.empty(out5, dtype=x.dtype)
+        winners = np.empty(out5, dtype=np.int32) if keep_winners else compiled.NO_WINNERS
+        kernels.run(
+            compiled.max_pool_forward, x5.shape[0], x5, pool, steps, before, y5, winners, keep_winners,
+            item_size=math.prod(x5.shape[1:]),
+        )
+        y_shape = (
+            (x.shape[0], *out_sizes, x.shape[-1]) if data_format == "channels_last"
+            else (x.shape[0], x.shape[-1], *out_sizes)
+        )
+        return y5.reshape(y_shape), (winners if keep_winners else None)
     padded = _pad_constant(x, pads, -np.inf)  # (N, *P, C)
-    return _restore_layout(_tap_maximum(padded, pool_size, strides, out_sizes), data_format)
+    return _restore_layout(_tap_maximum(padded, pool_size, strides, out_sizes), data_format), None
 
 
 def _tap_maximum(padded, pool_size, strides, out_sizes):
@@ -102,6 +147,7 @@ def max_pool_backward(
     data_format="channels_last",
     where="max_pool_backward",
     y=None,
+    winners=None,
 ):
     """Gradient of :func:`max_pool` with respect to ``x``: each window's grad_y goes to the
     cell that holds the window's maximum (ties: the first maximum in window order, as
@@ -112,6 +158,8 @@ def max_pool_backward(
         x: the forward's input; the other arguments as in :func:`max_pool`.
         y: optionally the forward's output ``max_pool(x, ...)`` (the shape of grad_y), which
             saves recomputing it when the windows do not overlap.
+        winners: optionally the winners :func:`max_pool_with_winners` returned with y; with
+            them (and the compiled kernels active) the backward is one scatter of grad_y.
 
     Returns:
         grad_x: the shape of ``x``, a new array.
@@ -133,6 +181,10 @@ def max_pool_backward(
     g = _prepare_grad(grad_y, x.shape, out_sizes, data_format, where)  # (N, *O, C)
     xp = get_array_module(x)
     dtype = np.result_type(x, g)
+    if winners is not None:
+        g_caller = xp.ascontiguousarray(_caller_layout(g, data_format), dtype=dtype)  # grad_y's own layout
+        if kernels.enabled(g_caller):
+            return _scatter_to_winners(g_caller, winners, x, data_format, where)
     padded = _pad_constant(x, pads, -np.inf)  # (N, *P, C)
     taps = list(product(*(range(k) for k in pool_size)))
     if all(s >= k for s, k in zip(strides, pool_size)):
@@ -160,6 +212,32 @@ def max_pool_backward(
         target = _window(grad_padded, tap, out_sizes, strides)  # a writable view, (N, *O, C)
         target += xp.where(chosen == index, g, 0)
     return _unpad_and_restore(grad_padded, pads, data_format)
+
+
+def _scatter_to_winners(g, winners, x, data_format, where):
+    """max_pool_backward by the compiled scatter: g the gradient in the caller's layout
+    (C-contiguous, the result's dtype), winners from the forward's kernel, x the channels_last
+    view of the forward's input (for its shape)."""
+    from .kernels import pooling as compiled  # here: the first call imports Numba
+
+    if not isinstance(winners, np.ndarray) or winners.dtype != np.int32 or winners.size != g.size:
+        raise ValueError(
+            f"{where}: `winners` must be the int32 array max_pool_with_winners returned with the "
+            f"forward's output, one entry per output ({g.size}). Received: "
+            + (f"an array of {winners.size} {winners.dtype}" if isinstance(winners, np.ndarray)
+               else type(winners).__name__)
+        )
+    if data_format == "channels_last":  # the kernels' samples: (B, S * C) or, channels first, (N * C, S)
+        batch, per_sample = x.shape[0], math.prod(x.shape[1:])
+    else:
+        batch, per_sample = x.shape[0] * x.shape[-1], math.prod(x.shape[1:-1])
+    g2 = g.reshape(batch, g.size // batch if batch else 0)  # (B, P)
+    grad = np.empty((batch, per_sample), dtype=g.dtype)  # written whole by the kernel
+    kernels.run(
+        compiled.max_pool_backward, batch, g2, winners.reshape(g2.shape), grad, item_size=per_sample
+    )
+    shape = x.shape if data_format == "channels_last" else (x.shape[0], x.shape[-1], *x.shape[1:-1])
+    return grad.reshape(shape)
 
 
 def _max_pool_backward_disjoint(g, padded, y, pool_size, strides, out_sizes, pads, data_format):
@@ -500,6 +578,35 @@ def _window_counts(sizes, pool_size, strides, pads, out_sizes, dtype, xp):
         shape[axis + 1] = o
         counts = counts * along.reshape(shape).astype(dtype)
     return counts
+
+
+def _caller_layout(a, data_format):
+    """The caller's layout of channels_last ``a`` (N, *S, C): ``a`` itself, or for channels_first
+    the view (N, C, *S) it was moved from (C-contiguous when the caller's array was)."""
+    return a if data_format == "channels_last" else get_array_module(a).moveaxis(a, -1, 1)
+
+
+def _fits_int32(x) -> bool:
+    """Whether one sample's cells can be indexed by the kernels' int32 winners."""
+    return math.prod(x.shape[1:]) < 2**31
+
+
+def _kernel_geometry(caller, pool_size, strides, out_sizes, pads, data_format):
+    """The 5-D views and 3-tuples ``ops/kernels/pooling.py`` takes: x5 (B, D, H, W, C), the
+    pool, strides and padding before each axis (leading axes of size 1 added), and y's 5-D
+    shape. channels_first (N, C, *S) becomes (N * C, *S, 1): each channel a sample of its own."""
+    n = len(pool_size)
+    lead = 3 - n
+    if data_format == "channels_last":
+        batch, sizes, channels = caller.shape[0], caller.shape[1:-1], caller.shape[-1]
+    else:
+        batch, sizes, channels = caller.shape[0] * caller.shape[1], caller.shape[2:], 1
+    x5 = caller.reshape(batch, *(1,) * lead, *sizes, channels)
+    pool = (1,) * lead + tuple(int(k) for k in pool_size)
+    steps = (1,) * lead + tuple(int(s) for s in strides)
+    before = (0,) * lead + tuple(int(b) for b, _ in pads)
+    out5 = (batch, *(1,) * lead, *out_sizes, channels)
+    return x5, pool, steps, before, out5
 
 
 def _restore_layout(y, data_format):
