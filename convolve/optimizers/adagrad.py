@@ -42,6 +42,9 @@ class Adagrad(Optimizer):
         xp.divide(t1, t0, out=t1)
         xp.subtract(value, t1, out=value)
 
+    def _kernel(self, compiled, slots, dt, lr):
+        return compiled.adagrad, (slots["accumulator"], dt(self.epsilon))
+
     def get_config(self):
         config = super().get_config()
         config.update({"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon})

@@ -62,6 +62,14 @@ class Adam(Optimizer):
         xp.divide(t1, t0, out=t1)
         xp.subtract(value, t1, out=value)
 
+    def _kernel(self, compiled, slots, dt, lr):
+        t = self._iterations + 1
+        alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+        return compiled.adam, (
+            slots["momentum"], slots["velocity"], slots.get("velocity_hat", self._unused(dt)), self.amsgrad,
+            dt(1.0 - self.beta_1), dt(1.0 - self.beta_2), dt(alpha), dt(self.epsilon),
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(

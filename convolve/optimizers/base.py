@@ -19,7 +19,10 @@ and ``set_state()`` puts it back.
 
 Updates are in place and allocate nothing per step: the rules write their
 temporaries into a workspace of three flat buffers per dtype, sized to the largest
-variable and reused for every variable and step.
+variable and reused for every variable and step. Those NumPy steps are the reference:
+with the compiled kernels active (``convolve.config``), steps 3 and 4 are one pass per
+variable (``ops/kernels/optimizers.py``: each element's weight decay and update, reading
+the gradient once), with the same operations in the same order, so the same numbers.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..backend import get_array_module
+from ..ops import kernels
 from . import schedules
 from ._checks import check_float, check_name
 
@@ -91,6 +95,44 @@ class Optimizer:
         """Update ``value`` in place from ``grad`` (read only). ``slots`` maps slot names
         to arrays shaped like ``value``; ``t0`` and ``t1`` are scratch arrays of that shape."""
         raise NotImplementedError(f"{type(self).__name__} must implement `_update`.")
+
+    def _kernel(self, compiled, slots, dt, lr):
+        """The rule's kernel in ``compiled`` (``ops/kernels/optimizers.py``) and its arguments between
+        the gradient and the weight decay's: the slots (flat) and the hyperparameters in the dtype
+        ``dt``; None for a rule without one (it then always runs its NumPy steps)."""
+        return None
+
+    def _update_compiled(self, grad, value, slots, lr) -> bool:
+        """The weight decay and ``_update`` in one compiled pass where the kernels run on these
+        arrays: True when done, False (nothing changed) otherwise, and then the NumPy steps run.
+
+        The kernel gets flat views (the weight and the slots are updated through them), and
+        the gradient, read only, C-contiguous in the weight's dtype. Not when the kernels are
+        not active, for arrays that are not NumPy's, dtypes they are not compiled for, strided
+        weights or slots, or a gradient sharing the weight's memory (as NumPy's steps, that
+        case needs the copy ``_clip`` makes with weight decay).
+        """
+        if type(self)._kernel is Optimizer._kernel or not isinstance(grad, np.ndarray):
+            return False
+        if not kernels.enabled(value, *slots.values()) or np.may_share_memory(grad, value):
+            return False
+        from ..ops.kernels import optimizers as compiled  # here: the first call imports Numba
+
+        dt = value.dtype.type
+        g = np.ascontiguousarray(grad, dtype=value.dtype)  # grad itself unless strided or cast
+        kernel, arguments = self._kernel(compiled, {name: a.reshape(-1) for name, a in slots.items()}, dt, lr)
+        decay = self.weight_decay is not None
+        kernels.run(
+            kernel, value.size, value.reshape(-1), g.reshape(-1), *arguments, decay,
+            dt(self.weight_decay if decay else 0.0), dt(lr),
+        )
+        return True
+
+    @staticmethod
+    def _unused(dt):
+        """An empty array of dtype ``dt``, for a kernel's slot this configuration lacks (never
+        read or written; a real array there could alias another and keep the loop from vectorizing)."""
+        return np.empty(0, dtype=dt)
 
     # ---- the step counter and the learning rate -------------------------------------------
     @property
@@ -258,6 +300,8 @@ class Optimizer:
             xp = get_array_module(value)
             g_buf, t0, t1 = self._workspace(value)
             grad = self._clip(grad, value, g_buf, scale, xp)
+            if self._update_compiled(grad, value, var_slots, lr):
+                continue
             if self.weight_decay is not None:
                 # Keras: w = w - w * weight_decay * lr
                 xp.multiply(value, self.weight_decay, out=t0)

@@ -70,6 +70,13 @@ class RMSprop(Optimizer):
         else:
             xp.subtract(value, t1, out=value)
 
+    def _kernel(self, compiled, slots, dt, lr):
+        unused = self._unused(dt)
+        return compiled.rmsprop, (
+            slots["velocity"], slots.get("momentum", unused), slots.get("average_gradient", unused),
+            dt(self.rho), dt(1.0 - self.rho), dt(self.momentum), self.centered, dt(self.epsilon),
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(

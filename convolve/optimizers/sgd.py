@@ -47,6 +47,9 @@ class SGD(Optimizer):
         else:
             xp.add(value, m, out=value)
 
+    def _kernel(self, compiled, slots, dt, lr):
+        return compiled.sgd, (slots.get("momentum", self._unused(dt)), dt(self.momentum), self.nesterov)
+
     def get_config(self):
         config = super().get_config()
         config.update({"momentum": self.momentum, "nesterov": self.nesterov})
