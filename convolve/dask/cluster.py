@@ -11,9 +11,11 @@ with one thread, and BLAS set to one thread in each: convolve's arithmetic is Nu
 products, and N single-threaded processes on N cores neither oversubscribe the cores nor wait on
 each other's locks (the GIL, BLAS' thread pool). The thread counts are set in the workers'
 environment before they start (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
-``MKL_NUM_THREADS``, and ``NUMBA_NUM_THREADS``, for when convolve compiles kernels with Numba),
+``MKL_NUM_THREADS``, and ``NUMBA_NUM_THREADS``, for any Numba parallel code in the worker),
 and again with threadpoolctl in each worker as it starts (a restarted worker too), which wins
-over whatever the environment said.
+over whatever the environment said. convolve's compiled kernels follow the BLAS count (they
+split large arrays over ``ops.blas``'s workers, never Numba's thread pool), so in a worker they
+run in the task's own thread.
 
 ``client_for(scheduler)`` is what ``convolve predict --scheduler`` uses: "local" starts such a
 cluster for the duration; an address ("tcp://host:8786", "host:8786") connects to a running
