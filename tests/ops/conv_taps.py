@@ -17,7 +17,7 @@ padding amounts are tests/ops/conv_reference.py's and its padding is numpy.pad's
 computes in a different order from the loop reference, so it checks them and the library's
 formulations on shapes too large for plain loops. The library never chose it: its T products
 of inner size C were at best about 10% faster than im2col's one product of inner size T * C on a
-few shapes, and collapsed under load (benchmarks/README.md).
+few shapes, and collapsed under load (`git show 426766b:benchmarks/README.md`).
 """
 from __future__ import annotations
 
