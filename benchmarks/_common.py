@@ -131,7 +131,15 @@ def task_fit(side, args) -> dict:
                        "test_accuracy": accuracy})
         log(f"  epoch {epoch + 1}: {seconds:.1f} s, loss {stats['loss']:.4f}, test accuracy {accuracy:.4f}")
     predict = [timed(lambda: model.predict(x_test)) for _ in range(args.predict_repeats)]
-    return {"images": len(x), "test_images": len(x_test), "epochs": epochs, "predict": summary(predict)}
+    result = {"images": len(x), "test_images": len(x_test), "epochs": epochs, "predict": summary(predict)}
+    if args.export_onnx:  # untimed: the trained model for the ONNX Runtime process (speed.py)
+        try:
+            side.export_onnx(model, args.export_onnx)
+        except Exception as error:  # noqa: BLE001 - reported, the fit figures stand
+            log(f"  ONNX export failed: {type(error).__name__}: {error}")
+        else:
+            result["onnx"] = str(args.export_onnx)
+    return result
 
 
 def fixed_batches(x, y, count: int, seed: int) -> list:
@@ -218,6 +226,8 @@ def worker_main(side_class, layouts: tuple, argv=None) -> int:
     parser.add_argument("--memory-images", type=int, default=60 * BATCH)
     parser.add_argument("--shapes", default=None, help="conv: shape indices, e.g. '0,3-5' (default all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export-onnx", default=None,
+                        help="fit: afterwards, untimed, export the trained model to this ONNX file")
     args = parser.parse_args(argv)
     side = side_class(args.layout)
     side.set_threads(args.threads)

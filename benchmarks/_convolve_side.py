@@ -51,6 +51,10 @@ class Classic:
     def predict(self, x):
         return self.model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
 
+    def export_onnx(self, path):
+        """The trained model as ONNX (its own layout, NHWC input, the softmax included)."""
+        self.model.export(path, format="onnx")
+
 
 def conv_calls(shape, x, kernel, bias, grad_y, formulation=None, backward_formulation=None) -> Calls:
     """convolve.ops.conv, and conv then conv_backward as ``convolve.autograd.conv`` and its
@@ -100,6 +104,10 @@ class Side:
         }
 
     classic = staticmethod(Classic)
+
+    @staticmethod
+    def export_onnx(model, path):
+        model.export_onnx(path)
     conv_calls = staticmethod(conv_calls)
 
 

@@ -13,6 +13,9 @@ both (``_convolve_side.py`` never imports PyTorch, ``_torch_side.py`` never impo
     torch NCHW            _torch_side.py --layout nchw
     torch channels_last   _torch_side.py --layout channels_last (Conv1D has no such layout: NCL only)
 
+and, for inference only, ONNX Runtime (``_onnxruntime_side.py``) running the classic CNN that
+convolve (numba) trained in the fit part and exported to ONNX (when onnxruntime is installed).
+
 Every ratio is convolve's figure over PyTorch's faster layout's (its lower memory, for memory):
 below 1, convolve is faster (smaller). Both layouts' own figures are in the tables.
 
@@ -77,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -126,6 +130,9 @@ CONTENDERS = (
     Contender("torch channels_last", "_torch_side.py", options=("--layout", "channels_last")),
 )
 OURS = tuple(c for c in CONTENDERS if not c.is_torch)
+#: inference only (the fit part): convolve's trained classic CNN, exported to ONNX by the
+#: convolve (numba) process, run by ONNX Runtime in its own process (when onnxruntime is installed)
+ONNX_RUNTIME = Contender("onnxruntime (convolve's model)", "_onnxruntime_side.py")
 
 
 def log(message: str) -> None:
@@ -299,8 +306,18 @@ def get(result, *keys):
 
 def part_fit(run: Run) -> dict:
     s = run.settings
+    onnx_file = run.folder / "classic.onnx"
     results = {c.name: run.worker(c, "fit", *run.data_options(), "--epochs", s["epochs"],
-                                  "--predict-repeats", s["predict_repeats"]) for c in CONTENDERS}
+                                  "--predict-repeats", s["predict_repeats"],
+                                  *(["--export-onnx", onnx_file] if c is CONTENDERS[0] else []))
+               for c in CONTENDERS}
+    onnx = None
+    if not importlib.util.find_spec("onnxruntime"):
+        log("onnxruntime is not installed: no ONNX Runtime row (pip install onnxruntime)")
+    elif get(results[CONTENDERS[0].name], "onnx"):
+        onnx = run.worker(ONNX_RUNTIME, "predict", "--model", onnx_file, *run.data_options(),
+                          "--predict-repeats", s["predict_repeats"])
+    results[ONNX_RUNTIME.name] = onnx
     rows = []
     for epoch in range(s["epochs"]):
         fastest = torch_best(results, lambda r, e=epoch: get(r, "epochs", e, "seconds"))
@@ -316,13 +333,16 @@ def part_fit(run: Run) -> dict:
                  "test accuracy"], rows))
     fastest = torch_best(results, lambda r: get(r, "predict", "median"))
     rows = []
-    for c in CONTENDERS:
+    for c in CONTENDERS + ((ONNX_RUNTIME,) if onnx else ()):
         seconds = get(results[c.name], "predict", "median")
         rows.append([c.name, fmt(seconds, 3), fmt(s["test_images"] / seconds if seconds else None, 0),
                      "" if c.is_torch else ratio(seconds, fastest)])
     print(f"\nInference: predict on {s['test_images']:,} test images in batches of 256, median of "
           f"{s['predict_repeats']}.\n")
     print(table(["contender", "predict s", "images/s", "/ torch best"], rows))
+    if onnx:
+        print(f"\nONNX Runtime ran the model convolve trained above, exported with model.export(path, "
+              f"format='onnx'); its test accuracy {fmt(onnx.get('test_accuracy'), 4)}.")
     return results
 
 
