@@ -56,7 +56,7 @@ def test_choose_formulation(in_channels, kernel_size, strides, groups, filters, 
     "in_channels, kernel_size, strides, groups, expected",
     [
         (3, (3, 3), (2, 2), 1, ("im2col",)),
-        (3, (3, 3), (1, 1), 1, ("im2col", "flat")),
+        (3, (3, 3), (1, 1), 1, ("im2col", "flat", "winograd2", "winograd4")),
         (3, (1, 1), (2, 2), 1, ("im2col", "pointwise")),
         (3, (1, 1), (1, 1), 1, ("im2col", "pointwise", "flat")),
         (1, (1, 1), (1, 1), 1, ("im2col", "direct", "pointwise", "flat")),
@@ -114,10 +114,10 @@ def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, 
 @pytest.mark.parametrize(
     "in_channels, kernel_size, strides, groups, expected",
     [
-        (3, (3, 3), (1, 1), 1, ("im2col", "flipped")),
+        (3, (3, 3), (1, 1), 1, ("im2col", "flipped", "winograd2", "winograd4")),
         (3, (3, 3), (2, 1), 1, ("im2col",)),
         (4, (3,), (1,), 2, ("im2col",)),
-        (1, (3, 3), (1, 1), 1, ("im2col", "direct", "flipped")),
+        (1, (3, 3), (1, 1), 1, ("im2col", "direct", "flipped", "winograd2", "winograd4")),
         (4, (3,), (2,), 4, ("im2col", "direct")),
     ],
 )

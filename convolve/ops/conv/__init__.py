@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import direct, flat, im2col, pointwise
+from . import direct, flat, im2col, pointwise, winograd
 from .backward import BackwardPlan, gradients
 from .geometry import NUMPY_PAD_MODES, ConvGeometry, check_conv, check_grad_y, pad, pad_backward
 from .transposed import check_transpose
@@ -85,10 +85,11 @@ __all__ = [
 
 #: each forward formulation's ``forward(x_padded, kernel, bias, geometry)``
 FORWARD = {
-    "pointwise": pointwise.forward, "im2col": im2col.forward, "direct": direct.forward, "flat": flat.forward
+    "pointwise": pointwise.forward, "im2col": im2col.forward, "direct": direct.forward, "flat": flat.forward,
+    "winograd2": winograd.forward2, "winograd4": winograd.forward4,
 }
 FORMULATIONS = tuple(FORWARD)
-BACKWARD_FORMULATIONS = ("im2col", "flipped", "direct")
+BACKWARD_FORMULATIONS = ("im2col", "flipped", "direct", "winograd2", "winograd4")
 #: most input channels for which ``flat`` beats im2col, by rank (2-D, 3-D), one group, stride 1
 #: (3x3 and 3x3x3 kernels in ``benchmarks/conv.py --formulations``, one thread: with more
 #: channels im2col's runs of K_last * C numbers are long enough to copy as fast)
@@ -100,20 +101,23 @@ FLIPPED_MIN_CHANNELS = 8
 # --- the chooser ------------------------------------------------------------------------
 
 
-def applicable_formulations(in_channels: int, kernel_size, strides, groups: int) -> tuple:
-    """The formulations that can compute a convolution of this shape (im2col always can)."""
+def applicable_formulations(in_channels: int, kernel_size, strides, groups: int, dilations=None) -> tuple:
+    """The formulations that can compute a convolution of this shape (im2col always can);
+    ``dilations`` None means no dilation."""
     one_group = groups == 1
     table = (
         ("im2col", True),
         ("direct", in_channels // groups == 1),
         ("pointwise", one_group and all(k == 1 for k in kernel_size)),
         ("flat", one_group and all(s == 1 for s in strides)),
+        ("winograd2", winograd.applies(kernel_size, strides, groups, dilations)),
+        ("winograd4", winograd.applies(kernel_size, strides, groups, dilations)),
     )
     return tuple(name for name, applies in table if applies)
 
 
 def choose_formulation(
-    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None
 ) -> str:
     """Which formulation computes a convolution of this shape fastest (forward pass).
 
@@ -148,18 +152,23 @@ def choose_formulation(
     return "im2col"
 
 
-def applicable_backward_formulations(in_channels: int, kernel_size, strides, groups: int) -> tuple:
-    """The formulations that can compute conv's gradients for this shape (im2col always can)."""
+def applicable_backward_formulations(
+    in_channels: int, kernel_size, strides, groups: int, dilations=None
+) -> tuple:
+    """The formulations that can compute conv's gradients for this shape (im2col always can);
+    ``dilations`` None means no dilation."""
     table = (
         ("im2col", True),
         ("direct", in_channels // groups == 1),
         ("flipped", groups == 1 and all(s == 1 for s in strides)),
+        ("winograd2", winograd.applies(kernel_size, strides, groups, dilations)),
+        ("winograd4", winograd.applies(kernel_size, strides, groups, dilations)),
     )
     return tuple(name for name, applies in table if applies)
 
 
 def choose_backward_formulation(
-    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None
 ) -> str:
     """Which formulation computes conv's gradients fastest; see the module docstring.
 
@@ -192,13 +201,20 @@ def backward_plan(geometry: ConvGeometry, per_group: int, filters: int, formulat
     ``flat``'s columns (where :func:`choose_formulation` picks flat), and which formulation
     computes its input gradient, a forward convolution with F input channels and C filters."""
     channels, kernel_size, strides = per_group * geometry.groups, geometry.kernel_size, geometry.strides
+    dilations = geometry.dilations
     if formulation is None:
-        formulation = choose_backward_formulation(channels, kernel_size, strides, geometry.groups, filters)
+        formulation = choose_backward_formulation(
+            channels, kernel_size, strides, geometry.groups, filters, dilations
+        )
+    if formulation in winograd.NAMES.values():  # its input gradient: the flipped conv, by the same tiles
+        return BackwardPlan(formulation, False, FORWARD[formulation])
     if formulation != "flipped":
         return BackwardPlan(formulation)
     # the forward rule for this input, whatever the filters (2: not one, which could mean direct)
-    from_flat = choose_formulation(channels, kernel_size, strides, 1, 2) == "flat"
-    flipped_forward = FORWARD[choose_formulation(filters, kernel_size, (1,) * geometry.rank, 1, channels)]
+    from_flat = choose_formulation(channels, kernel_size, strides, 1, 2, dilations) == "flat"
+    flipped_forward = FORWARD[
+        choose_formulation(filters, kernel_size, (1,) * geometry.rank, 1, channels, dilations)
+    ]
     return BackwardPlan(formulation, from_flat, flipped_forward)
 
 
@@ -242,10 +258,12 @@ def conv(
         x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where
     )
     geometry = args.geometry
-    applicable = applicable_formulations(args.channels, geometry.kernel_size, geometry.strides, groups)
+    applicable = applicable_formulations(
+        args.channels, geometry.kernel_size, geometry.strides, groups, geometry.dilations
+    )
     if formulation is None:
         formulation = choose_formulation(
-            args.channels, geometry.kernel_size, geometry.strides, groups, args.filters
+            args.channels, geometry.kernel_size, geometry.strides, groups, args.filters, geometry.dilations
         )
     elif formulation not in applicable:
         raise ValueError(
@@ -295,7 +313,7 @@ def conv_backward(
         grad_y, (args.x.shape[0], *geometry.out_sizes, args.filters), args.x.dtype, args.data_format, where
     )
     applicable = applicable_backward_formulations(
-        args.channels, geometry.kernel_size, geometry.strides, groups
+        args.channels, geometry.kernel_size, geometry.strides, groups, geometry.dilations
     )
     if formulation is not None and formulation not in applicable:
         raise ValueError(

@@ -34,17 +34,17 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .. import blas
-from . import flat, im2col
+from . import flat, im2col, winograd
 from .geometry import ConvGeometry, pad_backward, window
 
 
 class BackwardPlan(NamedTuple):
     """What ``choose_backward_formulation`` decided, as :func:`gradients` runs it."""
 
-    formulation: str  # 'im2col', 'flipped' or 'direct'
+    formulation: str  # 'im2col', 'flipped', 'direct', 'winograd2' or 'winograd4'
     #: 'flipped' only: the kernel gradient from ``flat``'s columns (where the forward rule picks flat)
     flat_kernel_gradient: bool = False
-    #: 'flipped' only: the forward formulation (a module's ``forward``) of the flipped convolution
+    #: 'flipped' and Winograd: the forward formulation (a module's ``forward``) of the flipped convolution
     flipped_forward: Callable | None = None
 
 
@@ -67,8 +67,11 @@ def gradients(x_padded, g, kernel, geometry: ConvGeometry, plan: BackwardPlan, n
     elif geometry.groups > 1:
         grad_kernel, grad_input = grouped_gradients(x_padded, g, kernel, geometry, need_input_grad)
     else:
-        flipped = plan.formulation == "flipped"
-        if flipped and x_padded is not None and plan.flat_kernel_gradient:
+        tile = {name: m for m, name in winograd.NAMES.items()}.get(plan.formulation)
+        flipped = plan.formulation == "flipped" or tile is not None
+        if tile is not None and x_padded is not None:
+            grad_kernel, grad_input = winograd.kernel_gradient(x_padded, g, kernel, geometry, tile), None
+        elif flipped and x_padded is not None and plan.flat_kernel_gradient:
             grad_kernel, grad_input = flat_kernel_gradient(x_padded, g, kernel, geometry), None
         else:
             grad_kernel, grad_input, grad_bias = im2col_gradients(

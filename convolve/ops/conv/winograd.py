@@ -1,4 +1,5 @@
-"""The ``winograd2`` and ``winograd4`` formulations: Winograd F(m x m, 3 x 3), m = 2 or 4 (Lavin & Gray, 2015).
+"""The ``winograd2`` and ``winograd4`` formulations: Winograd F(m x m, 3 x 3), m = 2 or 4
+(Lavin & Gray, 2015).
 
 They apply to 2-D convolutions with a 3x3 kernel, stride 1, dilation 1 and one group. The output
 is cut into tiles of m x m positions; tile (th, tw) of sample n reads the alpha x alpha window d
@@ -133,7 +134,8 @@ class Layout:
         bt, _, at = MATRICES[m]
         self.bt, self.at = bt.astype(self.dtype), at.astype(self.dtype)
         # blocks of tiles: whole samples, or bands of tile rows of one sample (im2col's planner)
-        self.plan = im2col.blocks(batch, (self.tiles_h, self.tiles_w), self.alpha ** 2 * width, BLOCK_ELEMENTS)
+        grid = (self.tiles_h, self.tiles_w)
+        self.plan = im2col.blocks(batch, grid, self.alpha ** 2 * width, BLOCK_ELEMENTS)
         self.longest = max(b.nc * b.hc for b in self.plan) * self.tiles_w
 
     def span(self, block) -> tuple:
@@ -206,11 +208,13 @@ class Layout:
         m = self.m
         window = np.zeros((block.nc, block.hc * m, self.tiles_w * m, g.shape[-1]), dtype=g.dtype)
         rows = min(block.hc * m, self.out_sizes[0] - block.h0 * m)
-        window[:, :rows, : self.out_sizes[1]] = g[block.n0 : block.n0 + block.nc, block.h0 * m : block.h0 * m + rows]
+        start = block.h0 * m
+        window[:, :rows, : self.out_sizes[1]] = g[block.n0 : block.n0 + block.nc, start : start + rows]
         gt = window.reshape(block.nc, block.hc, m, self.tiles_w, m, -1)
         half = np.tensordot(self.at, gt, axes=(0, 2))  # (k, nc, hc, T_w, j, F)
         full = np.tensordot(half, self.at, axes=(4, 0))  # (k, nc, hc, T_w, F, l)
-        mm.reshape(self.alpha, self.alpha, block.nc, block.hc, self.tiles_w, -1)[...] = np.moveaxis(full, -1, 1)
+        grid = mm.reshape(self.alpha, self.alpha, block.nc, block.hc, self.tiles_w, -1)
+        grid[...] = np.moveaxis(full, -1, 1)
 
 
 def layout_for(x_padded, out_sizes, m: int, width: int, *arrays):

@@ -40,12 +40,12 @@ def input_transform(x, bt, m, tiles_h, tiles_w, first, v):
         rest = index - n * per_sample
         row0 = (rest // tiles_w) * m
         col0 = (rest % tiles_w) * m
-        for i in range(alpha):  # tmp[i, l, :] = sum over k of bt[i, k] * d[k, l, :]
-            for l in range(alpha):
-                out = tmp[i, l]
+        for i in range(alpha):  # tmp[i, q, :] = sum over k of bt[i, k] * d[k, q, :]
+            for q in range(alpha):
+                out = tmp[i, q]
                 for c in range(channels):
                     out[c] = zero
-                col = col0 + l
+                col = col0 + q
                 if col >= width:
                     continue
                 for k in range(alpha):
@@ -56,16 +56,16 @@ def input_transform(x, bt, m, tiles_h, tiles_w, first, v):
                     src = x[n, row, col]
                     for c in range(channels):
                         out[c] += b * src[c]
-        for i in range(alpha):  # v[i, j, :] = sum over l of tmp[i, l, :] * bt[j, l]
+        for i in range(alpha):  # v[i, j, :] = sum over q of tmp[i, q, :] * bt[j, q]
             for j in range(alpha):
                 out = v[i * alpha + j, t]
                 for c in range(channels):
                     out[c] = zero
-                for l in range(alpha):
-                    b = bt[j, l]
+                for q in range(alpha):
+                    b = bt[j, q]
                     if b == 0:
                         continue
-                    src = tmp[i, l]
+                    src = tmp[i, q]
                     for c in range(channels):
                         out[c] += b * src[c]
 
@@ -88,19 +88,19 @@ def output_transform(mm, at, bias, has_bias, tiles_h, tiles_w, first, y):
         col0 = (rest % tiles_w) * m
         rows = min(m, height - row0)
         cols = min(m, width - col0)
-        for i in range(rows):  # tmp[i, l, :] = sum over k of at[i, k] * M[k, l, :]
-            for l in range(alpha):
-                out = tmp[i, l]
+        for i in range(rows):  # tmp[i, q, :] = sum over k of at[i, k] * M[k, q, :]
+            for q in range(alpha):
+                out = tmp[i, q]
                 for f in range(filters):
                     out[f] = zero
                 for k in range(alpha):
                     a = at[i, k]
                     if a == 0:
                         continue
-                    src = mm[k * alpha + l, t]
+                    src = mm[k * alpha + q, t]
                     for f in range(filters):
                         out[f] += a * src[f]
-        for i in range(rows):  # y[i, j, :] = bias + sum over l of tmp[i, l, :] * at[j, l]
+        for i in range(rows):  # y[i, j, :] = bias + sum over q of tmp[i, q, :] * at[j, q]
             for j in range(cols):
                 out = y[n, row0 + i, col0 + j]
                 if has_bias:
@@ -109,11 +109,11 @@ def output_transform(mm, at, bias, has_bias, tiles_h, tiles_w, first, y):
                 else:
                     for f in range(filters):
                         out[f] = zero
-                for l in range(alpha):
-                    a = at[j, l]
+                for q in range(alpha):
+                    a = at[j, q]
                     if a == 0:
                         continue
-                    src = tmp[i, l]
+                    src = tmp[i, q]
                     for f in range(filters):
                         out[f] += a * src[f]
 
@@ -150,13 +150,13 @@ def output_adjoint(g, at, tiles_h, tiles_w, first, mm):
                     src = g[n, row0 + i, col0 + j]
                     for f in range(filters):
                         out[f] += a * src[f]
-        for k in range(alpha):  # M[k, l, :] = sum over j of tmp[k, j, :] * at[j, l]
-            for l in range(alpha):
-                out = mm[k * alpha + l, t]
+        for k in range(alpha):  # M[k, q, :] = sum over j of tmp[k, j, :] * at[j, q]
+            for q in range(alpha):
+                out = mm[k * alpha + q, t]
                 for f in range(filters):
                     out[f] = zero
                 for j in range(cols):
-                    a = at[j, l]
+                    a = at[j, q]
                     if a == 0:
                         continue
                     src = tmp[k, j]
