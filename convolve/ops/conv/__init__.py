@@ -34,12 +34,19 @@ place that chooses; the modules compute what they are given:
                    cropped into y
     direct.py      ``direct``: one input channel per group (grey images, depthwise):
                    taps accumulated with broadcasting, no product at all
+    winograd.py    ``winograd2`` / ``winograd4``: Winograd F(2x2,3x3) / F(4x4,3x3) for 2-D 3x3
+                   kernels, stride 1, dilation 1, one group: blocks of a few hundred tiles,
+                   each transformed (compiled loops, ops/kernels/winograd.py), multiplied
+                   (alpha^2 products of inner size C) and transformed back while in cache;
+                   its kernel gradient by the adjoint transforms
     backward.py    the gradients: ``im2col`` (col2im), ``flipped`` (stride 1: the input
-                   gradient as a forward convolution with the flipped kernel), ``direct``
+                   gradient as a forward convolution with the flipped kernel), ``direct``,
+                   ``winograd2`` / ``winograd4`` (Winograd kernel gradient, flipped input
+                   gradient by the same Winograd forward)
     transposed.py  the transposed convolution: the input-gradient half of backward.py
-    winograd.py    (to come) Winograd F(2x2,3x3) / F(4x4,3x3) for stride-1 3x3 kernels
-    kernels.py     (to come) the compiled loops (Numba); the kernels themselves are written in
-                   ops/kernels*, and a formulation that uses them gets its name here
+
+The compiled loops (Numba) live in ops/kernels/; a formulation that uses them asks
+``ops.kernels.enabled`` and keeps its NumPy steps as the reference and fallback.
 
 A new formulation is a module with ``forward(x_padded, kernel, bias, geometry)`` (and its
 gradients in backward.py), a name in ``FORMULATIONS``, a rule in :func:`choose_formulation`

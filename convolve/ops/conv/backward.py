@@ -7,7 +7,7 @@ With g = dL/dy (N, *O, F), the padded input x_padded (N, *P, C) and the kernel (
     dL/dx         = dL/dx_padded folded back through the padding (geometry.pad_backward)
     dL/dbias      = g summed over every axis but the last
 
-Three formulations; ``choose_backward_formulation`` (in the package's ``__init__``) picks one
+Five formulations; ``choose_backward_formulation`` (in the package's ``__init__``) picks one
 and :func:`gradients` runs the plan it is given (:class:`BackwardPlan`):
 
 * ``im2col``   blocks of columns as in the forward pass: dL/dkernel += cols^T @ g_block,
@@ -24,6 +24,9 @@ and :func:`gradients` runs the plan it is given (:class:`BackwardPlan`):
                (:func:`flipped_input_gradient`).
 * ``direct``   one input channel per group, as the forward ``direct``: broadcast products
                per tap, no matrix product (:func:`direct_gradients`).
+* ``winograd2``, ``winograd4``  2-D 3x3, stride 1, dilation 1, one group: the kernel gradient by
+               Winograd's adjoint transforms (winograd.kernel_gradient), the input gradient as
+               ``flipped``'s forward convolution computed by the same Winograd tiles.
 """
 from __future__ import annotations
 

@@ -87,6 +87,10 @@ ERROR_BOUND = {2: 1e-5, 4: 1e-4}
 #: about how many numbers a block's transformed tiles and products hold together,
 #: alpha^2 * tiles * (C + F): 2 MiB of float32, within the L2 and L3 slices of the machines measured
 BLOCK_ELEMENTS = 1 << 19
+#: but at least this many times C * F / (C + F) tiles per block: each block's products read all of
+#: U (alpha^2 * C * F numbers), and with 256 -> 256 channels a 2 MiB block held 64 tiles, so U (4 to
+#: 9 MiB) was read from memory once per 64 tiles, more traffic than the data's own
+MIN_TILES_PER_WEIGHT = 2
 
 
 def applies(kernel_size, strides, groups: int, dilations=None) -> bool:
@@ -125,7 +129,7 @@ def kernel_transform_adjoint(du, m: int):
 class Layout:
     """One call's tiles, blocks and transforms: compiled (``ops/kernels/winograd.py``) or NumPy."""
 
-    def __init__(self, batch: int, out_sizes, m: int, width: int, dtype, compiled: bool):
+    def __init__(self, batch: int, out_sizes, m: int, channels: int, filters: int, dtype, compiled: bool):
         self.m, self.alpha = m, m + 2
         self.out_sizes = tuple(out_sizes)
         self.tiles_h, self.tiles_w = tile_counts(out_sizes, m)
@@ -134,8 +138,9 @@ class Layout:
         bt, _, at = MATRICES[m]
         self.bt, self.at = bt.astype(self.dtype), at.astype(self.dtype)
         # blocks of tiles: whole samples, or bands of tile rows of one sample (im2col's planner)
-        grid = (self.tiles_h, self.tiles_w)
-        self.plan = im2col.blocks(batch, grid, self.alpha ** 2 * width, BLOCK_ELEMENTS)
+        grid, per_tile = (self.tiles_h, self.tiles_w), self.alpha ** 2 * (channels + filters)
+        fewest = MIN_TILES_PER_WEIGHT * channels * filters // (channels + filters)
+        self.plan = im2col.blocks(batch, grid, per_tile, max(BLOCK_ELEMENTS, fewest * per_tile))
         self.longest = max(b.nc * b.hc for b in self.plan) * self.tiles_w
 
     def span(self, block) -> tuple:
@@ -217,11 +222,11 @@ class Layout:
         grid[...] = np.moveaxis(full, -1, 1)
 
 
-def layout_for(x_padded, out_sizes, m: int, width: int, *arrays):
+def layout_for(x_padded, out_sizes, m: int, channels: int, filters: int, *arrays):
     """(Layout, source): the compiled kernels when ``kernels.enabled`` for the data (then
     ``source`` is the C-contiguous padded input), else the NumPy transforms (the tiles view)."""
     compiled = kernels.enabled(*arrays) and type(x_padded) is np.ndarray
-    layout = Layout(x_padded.shape[0], out_sizes, m, width, x_padded.dtype, compiled)
+    layout = Layout(x_padded.shape[0], out_sizes, m, channels, filters, x_padded.dtype, compiled)
     source = np.ascontiguousarray(x_padded) if compiled else layout.numpy_tiles(x_padded)
     return layout, source
 
@@ -236,7 +241,7 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry, m: int = 2):
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((x_padded.shape[0], *geometry.out_sizes, filters), dtype=dtype)
-    layout, source = layout_for(x_padded, geometry.out_sizes, m, channels + filters, y, u)
+    layout, source = layout_for(x_padded, geometry.out_sizes, m, channels, filters, y, u)
 
     def work(share):
         for block in share:
@@ -267,7 +272,7 @@ def kernel_gradient(x_padded, g, kernel, geometry: ConvGeometry, m: int = 2):
     channels, filters = kernel.shape[-2], kernel.shape[-1]
     dtype = x_padded.dtype
     g = np.ascontiguousarray(g, dtype=dtype)
-    layout, source = layout_for(x_padded, geometry.out_sizes, m, channels + filters, g)
+    layout, source = layout_for(x_padded, geometry.out_sizes, m, channels, filters, g)
     alpha2 = layout.alpha ** 2
 
     def work(share):
