@@ -73,7 +73,8 @@ def gradients(x_padded, g, kernel, geometry: ConvGeometry, plan: BackwardPlan, n
         tile = {name: m for m, name in winograd.NAMES.items()}.get(plan.formulation)
         flipped = plan.formulation == "flipped" or tile is not None
         if tile is not None and x_padded is not None:
-            grad_kernel, grad_input = winograd.kernel_gradient(x_padded, g, kernel, geometry, tile), None
+            grad_kernel, grad_bias = winograd.kernel_gradient(x_padded, g, kernel, geometry, tile, with_bias)
+            grad_input = None
         elif flipped and x_padded is not None and plan.flat_kernel_gradient:
             grad_kernel, grad_input = flat_kernel_gradient(x_padded, g, kernel, geometry), None
         else:

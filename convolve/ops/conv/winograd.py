@@ -111,19 +111,26 @@ def tile_counts(out_sizes, m: int) -> tuple:
 
 def kernel_transform(kernel, m: int):
     """U (alpha^2, C, F) = G w G^T per (c, f), in w's dtype: two products over the 3 x 3 taps
-    with (C * F)-long rows (an einsum in float64 took 7 ms on 256 -> 256 channels; this 0.5 ms)."""
+    with (C * F)-long rows (an einsum in float64 took 7 ms on 256 -> 256 channels; this 0.5 ms).
+
+    BLAS single-threaded (ops/blas.py), as all of this formulation's products: a product on
+    OpenBLAS' own threads leaves them spinning for a while afterwards, and the blocks that
+    follow on ``run_parallel``'s workers then shared the two cores with them (the forward ran
+    no faster on 2 threads than on 1 until this was done)."""
     g = MATRICES[m][1].astype(kernel.dtype)
     alpha = m + 2
-    half = (g @ kernel.reshape(3, -1)).reshape(alpha, 3, -1)  # (i, b, C * F) = sum_a G[i, a] w[a, b]
-    return np.matmul(g, half).reshape(alpha * alpha, *kernel.shape[2:])  # (i, j, C * F)
+    with blas._single_threaded_blas():
+        half = (g @ kernel.reshape(3, -1)).reshape(alpha, 3, -1)  # (i, b, C * F) = sum_a G[i, a] w[a, b]
+        return np.matmul(g, half).reshape(alpha * alpha, *kernel.shape[2:])  # (i, j, C * F)
 
 
 def kernel_transform_adjoint(du, m: int):
     """dw (3, 3, C, F) = G^T dU G, the adjoint of :func:`kernel_transform`, in dU's dtype."""
     g = MATRICES[m][1].astype(du.dtype)
     alpha = m + 2
-    half = np.matmul(g.T, du.reshape(alpha, alpha, -1))  # (i, b, C * F) = sum_j dU[i, j] G[j, b]
-    return (g.T @ half.reshape(alpha, -1)).reshape(3, 3, *du.shape[1:])
+    with blas._single_threaded_blas():
+        half = np.matmul(g.T, du.reshape(alpha, alpha, -1))  # (i, b, C * F) = sum_j dU[i, j] G[j, b]
+        return (g.T @ half.reshape(alpha, -1)).reshape(3, 3, *du.shape[1:])
 
 
 class Layout:
@@ -266,18 +273,27 @@ def forward4(x_padded, kernel, bias, geometry: ConvGeometry):
     return forward(x_padded, kernel, bias, geometry, m=4)
 
 
-def kernel_gradient(x_padded, g, kernel, geometry: ConvGeometry, m: int = 2):
-    """dL/dkernel (3, 3, C, F) from the padded input (N, P_h, P_w, C) and dL/dy ``g`` (N, O_h, O_w, F):
-    per block, V = B^T d B and Mg = A G_y A^T, dU[xi] += V[xi]^T @ Mg[xi] (C, F); then dw = G^T dU G."""
+def kernel_gradient(x_padded, g, kernel, geometry: ConvGeometry, m: int = 2, with_bias: bool = False):
+    """(dL/dkernel (3, 3, C, F), dL/dbias (F,) or None) from the padded input (N, P_h, P_w, C) and
+    dL/dy ``g`` (N, O_h, O_w, F): per block, V = B^T d B and Mg = A G_y A^T, dU[xi] += V[xi]^T @
+    Mg[xi] (C, F); then dw = G^T dU G. ``with_bias``: dL/dbias too, as products of the block's rows
+    of g with ones on the same workers (a separate backward.bias_gradient would run on BLAS' own
+    threads, whose spinning afterwards slowed the next call's blocks, see kernel_transform)."""
     channels, filters = kernel.shape[-2], kernel.shape[-1]
     dtype = x_padded.dtype
     g = np.ascontiguousarray(g, dtype=dtype)
     layout, source = layout_for(x_padded, geometry.out_sizes, m, channels, filters, g)
     alpha2 = layout.alpha ** 2
 
+    g_rows = g.reshape(-1, filters)
+    per_band = geometry.out_sizes[1] * m  # rows of g per tile row (whole tile rows but the last)
+    per_sample = g_rows.shape[0] // max(g.shape[0], 1)
+    ones = np.ones(min(g_rows.shape[0], im2col.BLOCK_ROWS), dtype=dtype) if with_bias else None
+
     def work(share):
         acc = np.zeros((alpha2, channels, filters), dtype=dtype)
         part = np.empty_like(acc)
+        bias_acc = np.zeros(filters, dtype=dtype) if with_bias else None
         for block in share:
             _, count = layout.span(block)
             v = layout.buffer("winograd-v", channels, count)
@@ -286,9 +302,17 @@ def kernel_gradient(x_padded, g, kernel, geometry: ConvGeometry, m: int = 2):
             layout.output_adjoint(g, block, mm)
             np.matmul(v.transpose(0, 2, 1), mm, out=part)
             acc += part
-        return acc
+            if with_bias:  # the block's rows of g: samples n0.., tile rows h0.. (cropped at the edge)
+                start = block.n0 * per_sample + block.h0 * per_band
+                stop = min(start + block.nc * block.hc * per_band, (block.n0 + block.nc) * per_sample)
+                for first in range(start, stop, ones.shape[0]):
+                    chunk = g_rows[first : min(first + ones.shape[0], stop)]
+                    bias_acc += ones[: chunk.shape[0]] @ chunk
+        return acc, bias_acc
 
     shares = im2col.split(layout.plan, blas.workers())
-    du = sum(blas.run_parallel([partial(work, share) for share in shares]))
-    return kernel_transform_adjoint(du, m)
+    results = blas.run_parallel([partial(work, share) for share in shares])
+    du = sum(r[0] for r in results)
+    grad_bias = sum(r[1] for r in results) if with_bias else None
+    return kernel_transform_adjoint(du, m), grad_bias
 
