@@ -103,6 +103,34 @@ BACKWARD_FORMULATIONS = ("im2col", "flipped", "direct", "winograd2", "winograd4"
 FLAT_MAX_CHANNELS = {2: 8, 3: 16}
 #: fewest input channels per group for which the ``flipped`` input gradient beats col2im
 FLIPPED_MIN_CHANNELS = 8
+#: fewest input channels and filters for which ``winograd4`` is chosen (forward and backward):
+#: measured faster than im2col from 32 channels on (benchmarks/conv.py shapes 1, 3, 4, 6), slower
+#: with 1 and 3 (shapes 0, 2: the transforms cost more than the small products they save), about
+#: even with 16 -> 32 and 8 -> 16 (32x32x32, within the noise of a shared machine)
+WINOGRAD_MIN_CHANNELS = 32
+
+
+def compiled_kernels(compiled: bool | None = None) -> bool:
+    """Whether the compiled kernels run (``compiled``, else ``convolve.config.kernels()``): Winograd's
+    tile transforms are fast only as compiled loops, so the choosers pick it only then."""
+    if compiled is not None:
+        return compiled
+    from ... import config  # here: asking loads Numba once, which the kernels need anyway
+
+    return config.kernels() == "numba"
+
+
+def winograd_pays(channels: int, filters: int | None, kernel_size, strides, groups: int, dilations,
+                  compiled: bool | None) -> bool:
+    """Where the choosers pick ``winograd4``: it applies, at least ``WINOGRAD_MIN_CHANNELS`` input
+    channels and filters (``filters`` None: unknown, no), and the compiled kernels run."""
+    return (
+        winograd.applies(kernel_size, strides, groups, dilations)
+        and channels >= WINOGRAD_MIN_CHANNELS
+        and filters is not None
+        and filters >= WINOGRAD_MIN_CHANNELS
+        and compiled_kernels(compiled)
+    )
 
 
 # --- the chooser ------------------------------------------------------------------------
@@ -124,7 +152,8 @@ def applicable_formulations(in_channels: int, kernel_size, strides, groups: int,
 
 
 def choose_formulation(
-    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None,
+    compiled: bool | None = None,
 ) -> str:
     """Which formulation computes a convolution of this shape fastest (forward pass).
 
@@ -138,6 +167,15 @@ def choose_formulation(
       several filters of a plain convolution one product of inner size T beats T broadcast
       passes over the output.
     * ``pointwise`` for 1x1 kernels;
+    * ``winograd4`` (F(4x4, 3x3)) for 2-D 3x3 kernels, stride 1, no dilation, one group, at least
+      ``WINOGRAD_MIN_CHANNELS`` input channels and filters, when the compiled kernels run
+      (``compiled``; None: ``convolve.config.kernels()``): 4x fewer multiplications, and
+      the tile transforms compiled. Measured, 2 threads (shared 2-core EPYC), float32, ms,
+      winograd4 / winograd2 / im2col: 64x26x26x32->64 valid 11 / 13.7 / 17.5; 32x32x32x64->64 same
+      15.5 / 22.2 / 31.3; 8x56x56x64->64 same 8.6 / 11.9 / 14.1; 16x16x16x256->256 same 18.4 / 36 /
+      28.4; with 1 and 3 channels (64x28x28x1->32, 128x32x32x3->32) 11.6 and 11.2 against im2col's
+      0.9 and 4.5. F(2x2) was never faster than F(4x4) there, so it is never chosen; F(4x4)'s
+      float32 error stays within its documented 1e-4 (winograd.py: a few 1e-6 measured);
     * ``flat`` for stride 1, one group, 2-D or 3-D, and a few channels per group (more than
       ``im2col.TAP_MAJOR_CHANNELS``, at most ``FLAT_MAX_CHANNELS`` for the rank): im2col's
       rows would be runs of only K_last * C numbers (see flat.py);
@@ -149,6 +187,8 @@ def choose_formulation(
         return "direct"
     if groups == 1 and all(k == 1 for k in kernel_size):
         return "pointwise"
+    if winograd_pays(per_group, filters, kernel_size, strides, groups, dilations, compiled):
+        return "winograd4"
     if (
         groups == 1
         and all(s == 1 for s in strides)
@@ -175,7 +215,8 @@ def applicable_backward_formulations(
 
 
 def choose_backward_formulation(
-    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None,
+    compiled: bool | None = None,
 ) -> str:
     """Which formulation computes conv's gradients fastest; see the module docstring.
 
@@ -187,10 +228,17 @@ def choose_backward_formulation(
     are the same product, and ``im2col`` skips padding g. ``direct`` where the forward pass
     is direct (one input channel and, for one group, one filter; or several groups with one
     input channel each, as depthwise): broadcast products, as the products of the others
-    would have a single row or column. ``im2col`` otherwise.
+    would have a single row or column. ``winograd4`` where the forward rule picks it (its
+    kernel gradient by the adjoint transforms, its input gradient the flipped convolution by
+    the same tiles): measured, forward+backward ms with the forward chosen, winograd4 / flipped,
+    1 thread: 64x26x26x32->64 valid 44.7 / 56.8; 32x32x32x64->64 same 59.2 / 86.5;
+    8x56x56x64->64 same 45.7 / 66.7; 16x16x16x256->256 same 93.3 / 154 (2 threads: see
+    benchmarks/README.md). ``im2col`` otherwise.
     """
     if in_channels // groups == 1 and (groups > 1 or filters is None or filters == 1):
         return "direct"
+    if winograd_pays(in_channels, filters, kernel_size, strides, groups, dilations, compiled):
+        return "winograd4"
     if (
         groups == 1
         and all(s == 1 for s in strides)

@@ -89,7 +89,8 @@ ERROR_BOUND = {2: 1e-5, 4: 1e-4}
 BLOCK_ELEMENTS = 1 << 19
 #: but at least this many times C * F / (C + F) tiles per block: each block's products read all of
 #: U (alpha^2 * C * F numbers), and with 256 -> 256 channels a 2 MiB block held 64 tiles, so U (4 to
-#: 9 MiB) was read from memory once per 64 tiles, more traffic than the data's own
+#: 9 MiB) was read from memory once per 64 tiles, more traffic than the data's own (yet never so
+#: many that a worker would get no block)
 MIN_TILES_PER_WEIGHT = 2
 
 
@@ -147,7 +148,8 @@ class Layout:
         # blocks of tiles: whole samples, or bands of tile rows of one sample (im2col's planner)
         grid, per_tile = (self.tiles_h, self.tiles_w), self.alpha ** 2 * (channels + filters)
         fewest = MIN_TILES_PER_WEIGHT * channels * filters // (channels + filters)
-        self.plan = im2col.blocks(batch, grid, per_tile, max(BLOCK_ELEMENTS, fewest * per_tile))
+        share = -(-batch * self.tiles_h * self.tiles_w // blas.workers())  # but a block for each worker
+        self.plan = im2col.blocks(batch, grid, per_tile, max(BLOCK_ELEMENTS, min(fewest, share) * per_tile))
         self.longest = max(b.nc * b.hc for b in self.plan) * self.tiles_w
 
     def span(self, block) -> tuple:
