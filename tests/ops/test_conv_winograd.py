@@ -252,3 +252,32 @@ def test_against_pytorch(m, padding):
                 got = conv_backward(gd, xd, kd, padding=padding, formulation=f"winograd{m}")
                 for a, e in zip(got, expected):
                     assert relative_error(a, e) < bound(m, dtype)
+
+
+# --- where the chooser picks it -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_chosen_paths_and_the_transposed_convolution(kernels, padding):
+    """With 32 channels and filters the choosers pick winograd4 (compiled kernels), also inside
+    the transposed convolution (its forward is the Winograd input gradient); every result equals
+    im2col's within float64 rounding."""
+    from convolve.ops.conv import choose_backward_formulation, choose_formulation, conv_transpose
+
+    assert choose_formulation(32, (3, 3), (1, 1), 1, 32, compiled=True) == "winograd4"
+    assert choose_backward_formulation(32, (3, 3), (1, 1), 1, 32, compiled=True) == "winograd4"
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 9, 11, 32))
+    k = rng.standard_normal((3, 3, 32, 32)) / 10
+    b = rng.standard_normal(32)
+    with using_kernels(kernels):
+        y = conv(x, k, b, padding=padding)
+        g = rng.standard_normal(y.shape)
+        assert relative_error(y, conv(x, k, b, padding=padding, formulation="im2col")) < 1e-10
+        for got, expected in zip(conv_backward(g, x, k, padding=padding),
+                                 conv_backward(g, x, k, padding=padding, formulation="im2col")):
+            assert relative_error(got, expected) < 1e-10
+        # conv_transpose(g, kernel (3, 3, C, F)) is conv's input gradient of g: A^T g
+        expected, _, _ = conv_backward(g, x, k, padding=padding, formulation="im2col", use_bias=False)
+        assert relative_error(conv_transpose(g, k, padding=padding), expected) < 1e-10
