@@ -108,6 +108,12 @@ FLIPPED_MIN_CHANNELS = 8
 #: with 1 and 3 (shapes 0, 2: the transforms cost more than the small products they save), about
 #: even with 16 -> 32 and 8 -> 16 (32x32x32, within the noise of a shared machine)
 WINOGRAD_MIN_CHANNELS = 32
+#: most input channels and filters for which ``winograd4`` is chosen; above, ``winograd2``. F(4x4)'s
+#: float32 error grows with the channels summed: measured (benchmarks/conv.py data, against float64)
+#: at most 7e-6 with 32 and 64 channels, 1.1e-5 (output) and 1.5e-5 (input gradient) with 256;
+#: F(2x2) at most 6e-7. So the default stays below float32's 1e-5 on the measured shapes, and
+#: F(4x4)'s documented 1e-4 (winograd.ERROR_BOUND) is met only where it is forced
+WINOGRAD4_MAX_CHANNELS = 64
 
 
 def compiled_kernels(compiled: bool | None = None) -> bool:
@@ -120,17 +126,21 @@ def compiled_kernels(compiled: bool | None = None) -> bool:
     return config.kernels() == "numba"
 
 
-def winograd_pays(channels: int, filters: int | None, kernel_size, strides, groups: int, dilations,
-                  compiled: bool | None) -> bool:
-    """Where the choosers pick ``winograd4``: it applies, at least ``WINOGRAD_MIN_CHANNELS`` input
-    channels and filters (``filters`` None: unknown, no), and the compiled kernels run."""
-    return (
+def winograd_choice(channels: int, filters: int | None, kernel_size, strides, groups: int, dilations,
+                    compiled: bool | None) -> str | None:
+    """Which Winograd formulation the choosers pick, or None: it applies, at least
+    ``WINOGRAD_MIN_CHANNELS`` input channels and filters (``filters`` None: unknown, no), and the
+    compiled kernels run; ``winograd4`` up to ``WINOGRAD4_MAX_CHANNELS`` channels and filters,
+    ``winograd2`` above (F(4x4)'s float32 error)."""
+    if not (
         winograd.applies(kernel_size, strides, groups, dilations)
         and channels >= WINOGRAD_MIN_CHANNELS
         and filters is not None
         and filters >= WINOGRAD_MIN_CHANNELS
         and compiled_kernels(compiled)
-    )
+    ):
+        return None
+    return "winograd4" if max(channels, filters) <= WINOGRAD4_MAX_CHANNELS else "winograd2"
 
 
 # --- the chooser ------------------------------------------------------------------------
@@ -167,15 +177,15 @@ def choose_formulation(
       several filters of a plain convolution one product of inner size T beats T broadcast
       passes over the output.
     * ``pointwise`` for 1x1 kernels;
-    * ``winograd4`` (F(4x4, 3x3)) for 2-D 3x3 kernels, stride 1, no dilation, one group, at least
-      ``WINOGRAD_MIN_CHANNELS`` input channels and filters, when the compiled kernels run
-      (``compiled``; None: ``convolve.config.kernels()``): 4x fewer multiplications, and
-      the tile transforms compiled. Measured, 2 threads (shared 2-core EPYC), float32, ms,
-      winograd4 / winograd2 / im2col: 64x26x26x32->64 valid 11 / 13.7 / 17.5; 32x32x32x64->64 same
-      15.5 / 22.2 / 31.3; 8x56x56x64->64 same 8.6 / 11.9 / 14.1; 16x16x16x256->256 same 18.4 / 36 /
-      28.4; with 1 and 3 channels (64x28x28x1->32, 128x32x32x3->32) 11.6 and 11.2 against im2col's
-      0.9 and 4.5. F(2x2) was never faster than F(4x4) there, so it is never chosen; F(4x4)'s
-      float32 error stays within its documented 1e-4 (winograd.py: a few 1e-6 measured);
+    * ``winograd4`` (F(4x4, 3x3)) for 2-D 3x3 kernels, stride 1, no dilation, one group,
+      ``WINOGRAD_MIN_CHANNELS`` to ``WINOGRAD4_MAX_CHANNELS`` input channels and filters, when the
+      compiled kernels run (``compiled``; None: ``convolve.config.kernels()``): 4x fewer
+      multiplications, the tile transforms compiled; ``winograd2`` (F(2x2, 3x3), 2.25x fewer) with
+      more channels, where F(4x4)'s float32 error would pass 1e-5. Measured, 2 threads (shared
+      2-core EPYC), float32, median ms, winograd4 / winograd2 / im2col: 64x26x26x32->64 valid
+      5.3 / 6.8 / 8.9; 32x32x32x64->64 same 8.4 / 11.7 / 16; 8x56x56x64->64 same 6.7 / 10.4 / 13.4;
+      16x16x16x256->256 same 11.9 / 15.7 / 25.9; with 1 and 3 channels (64x28x28x1->32,
+      128x32x32x3->32) 6.1 and 11.3 against im2col's 0.8 and 3.7;
     * ``flat`` for stride 1, one group, 2-D or 3-D, and a few channels per group (more than
       ``im2col.TAP_MAJOR_CHANNELS``, at most ``FLAT_MAX_CHANNELS`` for the rank): im2col's
       rows would be runs of only K_last * C numbers (see flat.py);
@@ -187,8 +197,9 @@ def choose_formulation(
         return "direct"
     if groups == 1 and all(k == 1 for k in kernel_size):
         return "pointwise"
-    if winograd_pays(per_group, filters, kernel_size, strides, groups, dilations, compiled):
-        return "winograd4"
+    tiles = winograd_choice(per_group, filters, kernel_size, strides, groups, dilations, compiled)
+    if tiles is not None:
+        return tiles
     if (
         groups == 1
         and all(s == 1 for s in strides)
@@ -230,15 +241,17 @@ def choose_backward_formulation(
     input channel each, as depthwise): broadcast products, as the products of the others
     would have a single row or column. ``winograd4`` where the forward rule picks it (its
     kernel gradient by the adjoint transforms, its input gradient the flipped convolution by
-    the same tiles): measured, forward+backward ms with the forward chosen, winograd4 / flipped,
-    1 thread: 64x26x26x32->64 valid 44.7 / 56.8; 32x32x32x64->64 same 59.2 / 86.5;
-    8x56x56x64->64 same 45.7 / 66.7; 16x16x16x256->256 same 93.3 / 154 (2 threads: see
-    benchmarks/README.md). ``im2col`` otherwise.
+    the same tiles), ``winograd2`` with more channels, as forward: measured, forward+backward
+    median ms, 2 threads, winograd4 / winograd2 / flipped (its input gradient then also by Winograd)
+    / the previous choice (im2col forward, flipped by im2col): 64x26x26x32->64 valid 21.5 / 23.7 /
+    25.4 / 32.2; 32x32x32x64->64 same 27.4 / 34.3 / 34.7 / 47.4; 8x56x56x64->64 same 20.9 / 29.1 /
+    28.1 / 39.9; 16x16x16x256->256 same 37.8 / 45.5 / 50.1 / 80.2. ``im2col`` otherwise.
     """
     if in_channels // groups == 1 and (groups > 1 or filters is None or filters == 1):
         return "direct"
-    if winograd_pays(in_channels, filters, kernel_size, strides, groups, dilations, compiled):
-        return "winograd4"
+    tiles = winograd_choice(in_channels, filters, kernel_size, strides, groups, dilations, compiled)
+    if tiles is not None:
+        return tiles
     if (
         groups == 1
         and all(s == 1 for s in strides)
