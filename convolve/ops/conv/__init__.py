@@ -55,7 +55,10 @@ and its applicability in :func:`applicable_formulations`; ``formulation=`` force
 The rules (forward, :func:`choose_formulation`), from ``benchmarks/conv.py --formulations``:
 ``direct`` when each group has one input channel and, for a plain convolution, one
 filter (with several filters one product of inner size T beats T broadcast passes over
-the output); ``pointwise`` for 1x1 kernels (one group); ``flat`` for stride 1, one group,
+the output); ``pointwise`` for 1x1 kernels (one group); ``winograd4`` for 2-D 3x3 kernels,
+stride 1, no dilation, one group, 32 to 64 input channels and filters (``winograd2`` above 64,
+where F(4x4)'s float32 error would pass 1e-5), when the compiled kernels run (its tile
+transforms are fast only compiled); ``flat`` for stride 1, one group,
 2-D or 3-D and a few channels (more than ``im2col.TAP_MAJOR_CHANNELS``, at most
 ``FLAT_MAX_CHANNELS``); ``im2col`` for the rest: once its columns were built in cache-sized
 blocks with one copy per run, its one product of inner size T * C ran about as fast as a
@@ -65,7 +68,7 @@ collapsed under load, benchmarks/README.md; it lives on in the tests as a second
 tests/ops/conv_taps.py.)
 
 The gradients (:func:`conv_backward`), picked by :func:`choose_backward_formulation`:
-``flipped`` for stride 1, one group, a kernel larger than 1x1 and at least
+``winograd4`` / ``winograd2`` where the forward rule picks them; ``flipped`` for stride 1, one group, a kernel larger than 1x1 and at least
 ``FLIPPED_MIN_CHANNELS`` input channels per group; ``direct`` (broadcast products per tap)
 where the forward pass is direct; ``im2col`` otherwise.
 
