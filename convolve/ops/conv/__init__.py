@@ -68,9 +68,9 @@ collapsed under load, benchmarks/README.md; it lives on in the tests as a second
 tests/ops/conv_taps.py.)
 
 The gradients (:func:`conv_backward`), picked by :func:`choose_backward_formulation`:
-``winograd4`` / ``winograd2`` where the forward rule picks them; ``flipped`` for stride 1, one group, a kernel larger than 1x1 and at least
-``FLIPPED_MIN_CHANNELS`` input channels per group; ``direct`` (broadcast products per tap)
-where the forward pass is direct; ``im2col`` otherwise.
+``winograd4`` / ``winograd2`` where the forward rule picks them; ``flipped`` for stride 1, one
+group, a kernel larger than 1x1 and at least ``FLIPPED_MIN_CHANNELS`` input channels per group;
+``direct`` (broadcast products per tap) where the forward pass is direct; ``im2col`` otherwise.
 
 :func:`conv_transpose` and :func:`conv_transpose_backward` are built from the same pieces: a
 transposed convolution is the input-gradient half of :func:`conv_backward`.
