@@ -378,7 +378,7 @@ def call(x_shape=(1, 5, 5, 3), k_shape=(3, 3, 3, 4), **kwargs):
             (1, 5, 5, 3),
             (3, 3, 3, 4),
             {"formulation": "pointwise"},
-            "formulation must be one of ('im2col', 'flat') for this "
+            "formulation must be one of ('im2col', 'flat', 'winograd2', 'winograd4') for this "
             "shape. Received: formulation='pointwise'",
         ),
         ((1, 5, 5, 3), (3, 3, 3, 4), {"formulation": "direct"}, "Received: formulation='direct'"),

@@ -51,11 +51,12 @@ def configurations(draw):
 def backward_formulations(cfg):
     """Every backward formulation that applies to ``cfg``, and None (the chosen one)."""
     applicable = applicable_backward_formulations(
-        cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"]
+        cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"], cfg["kw"]["dilation_rate"]
     )
     assert "im2col" in applicable
     chosen = choose_backward_formulation(
-        cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"], cfg["filters"]
+        cfg["channels"], cfg["kernel"], cfg["kw"]["strides"], cfg["groups"], cfg["filters"],
+        cfg["kw"]["dilation_rate"],
     )
     assert chosen in applicable
     return (*applicable, None)

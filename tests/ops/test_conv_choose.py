@@ -35,7 +35,15 @@ from convolve.ops.conv import (
         (32, (3, 3), (2, 2), 32, 32, "direct"),  # depthwise
         (32, (3, 3), (1, 1), 32, 64, "direct"),  # depthwise, depth multiplier 2
         (3, (3, 3), (1, 1), 1, 32, "im2col"),
-        (64, (3, 3), (1, 1), 1, 64, "im2col"),
+        (64, (3, 3), (1, 1), 1, 64, "winograd4"),  # 2-D 3x3, stride 1, enough channels and filters
+        (64, (3, 3), (1, 1), 1, 8, "im2col"),  # too few filters for Winograd
+        (64, (3, 3), (1, 1), 1, None, "im2col"),  # filters unknown
+        (64, (3, 3), (2, 2), 1, 64, "im2col"),  # strided
+        (64, (3, 3, 3), (1, 1, 1), 1, 64, "im2col"),  # 3-D
+        (64, (5, 5), (1, 1), 1, 64, "im2col"),
+        (64, (3, 3), (1, 1), 2, 64, "im2col"),  # grouped
+        (64, (3, 3), (1, 1), 1, 128, "winograd2"),  # more channels: F(4x4)'s float32 error
+        (256, (3, 3), (1, 1), 1, 256, "winograd2"),
         (16, (3, 3, 3), (1, 1, 1), 1, 16, "flat"),  # few channels, stride 1: one copy per tap and channel
         (8, (3, 3, 3), (1, 1, 1), 1, 16, "flat"),
         (32, (3, 3, 3), (1, 1, 1), 1, 16, "im2col"),
@@ -49,14 +57,23 @@ from convolve.ops.conv import (
     ],
 )
 def test_choose_formulation(in_channels, kernel_size, strides, groups, filters, expected):
-    assert choose_formulation(in_channels, kernel_size, strides, groups, filters) == expected
+    """With the compiled kernels (the default); without them Winograd is never chosen."""
+    assert choose_formulation(in_channels, kernel_size, strides, groups, filters, compiled=True) == expected
+    without = choose_formulation(in_channels, kernel_size, strides, groups, filters, compiled=False)
+    assert without == ("im2col" if expected.startswith("winograd") else expected)
+
+
+def test_winograd_is_not_chosen_for_dilated_convolutions():
+    assert choose_formulation(64, (3, 3), (1, 1), 1, 64, dilations=(1, 1), compiled=True) == "winograd4"
+    assert choose_formulation(64, (3, 3), (1, 1), 1, 64, dilations=(2, 1), compiled=True) == "im2col"
+    assert choose_backward_formulation(64, (3, 3), (1, 1), 1, 64, (1, 2), compiled=True) == "flipped"
 
 
 @pytest.mark.parametrize(
     "in_channels, kernel_size, strides, groups, expected",
     [
         (3, (3, 3), (2, 2), 1, ("im2col",)),
-        (3, (3, 3), (1, 1), 1, ("im2col", "flat")),
+        (3, (3, 3), (1, 1), 1, ("im2col", "flat", "winograd2", "winograd4")),
         (3, (1, 1), (2, 2), 1, ("im2col", "pointwise")),
         (3, (1, 1), (1, 1), 1, ("im2col", "pointwise", "flat")),
         (1, (1, 1), (1, 1), 1, ("im2col", "direct", "pointwise", "flat")),
@@ -92,7 +109,10 @@ def test_choice_is_always_applicable(shape):
 @pytest.mark.parametrize(
     "in_channels, kernel_size, strides, groups, filters, expected",
     [
-        (32, (3, 3), (1, 1), 1, 64, "flipped"),  # stride 1: the input gradient as a forward conv
+        (32, (3, 3), (1, 1), 1, 64, "winograd4"),  # 2-D 3x3, stride 1, enough channels and filters
+        (32, (3, 3), (1, 1), 1, 8, "flipped"),  # stride 1: the input gradient as a forward conv
+        (32, (3, 3, 3), (1, 1, 1), 1, 64, "flipped"),
+        (256, (3, 3), (1, 1), 1, 256, "winograd2"),
         (1, (3, 3), (1, 1), 1, 32, "im2col"),  # few channels: the flipped conv would have 1 filter
         (3, (3, 3), (1, 1), 1, 32, "im2col"),
         (8, (3, 3, 3), (1, 1, 1), 1, 16, "flipped"),
@@ -108,16 +128,20 @@ def test_choice_is_always_applicable(shape):
     ],
 )
 def test_choose_backward_formulation(in_channels, kernel_size, strides, groups, filters, expected):
-    assert choose_backward_formulation(in_channels, kernel_size, strides, groups, filters) == expected
+    """With the compiled kernels; without them Winograd's place goes to ``flipped``."""
+    args = (in_channels, kernel_size, strides, groups, filters)
+    assert choose_backward_formulation(*args, compiled=True) == expected
+    without = choose_backward_formulation(*args, compiled=False)
+    assert without == ("flipped" if expected.startswith("winograd") else expected)
 
 
 @pytest.mark.parametrize(
     "in_channels, kernel_size, strides, groups, expected",
     [
-        (3, (3, 3), (1, 1), 1, ("im2col", "flipped")),
+        (3, (3, 3), (1, 1), 1, ("im2col", "flipped", "winograd2", "winograd4")),
         (3, (3, 3), (2, 1), 1, ("im2col",)),
         (4, (3,), (1,), 2, ("im2col",)),
-        (1, (3, 3), (1, 1), 1, ("im2col", "direct", "flipped")),
+        (1, (3, 3), (1, 1), 1, ("im2col", "direct", "flipped", "winograd2", "winograd4")),
         (4, (3,), (2,), 4, ("im2col", "direct")),
     ],
 )

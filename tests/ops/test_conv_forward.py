@@ -31,9 +31,13 @@ def test_every_formulation_matches_reference(cfg):
     expected = reference_conv(
         x, kernel, bias, cfg.strides, cfg.padding, cfg.dilation_rate, cfg.groups, cfg.padding_mode
     )
-    formulations = applicable_formulations(cfg.channels, cfg.kernel_size, cfg.stride_tuple, cfg.groups)
+    formulations = applicable_formulations(
+        cfg.channels, cfg.kernel_size, cfg.stride_tuple, cfg.groups, cfg.dilation_tuple
+    )
     assert "im2col" in formulations
-    assert choose_formulation(cfg.channels, cfg.kernel_size, cfg.stride_tuple, cfg.groups) in formulations
+    assert choose_formulation(
+        cfg.channels, cfg.kernel_size, cfg.stride_tuple, cfg.groups, dilations=cfg.dilation_tuple
+    ) in formulations
     if cfg.data_format == "channels_first":
         x = to_channels_first(x)
     for dtype in (np.float64, np.float32):
@@ -85,7 +89,9 @@ def test_larger_cases_match_reference(
     bias = rng.standard_normal(kernel_shape[-1])
     rank = len(kernel_shape) - 2
     expected = reference_conv(x, kernel, bias, strides, padding, dilation, groups, padding_mode)
-    formulations = applicable_formulations(x_shape[-1], kernel_shape[:rank], as_tuple(strides, rank), groups)
+    formulations = applicable_formulations(
+        x_shape[-1], kernel_shape[:rank], as_tuple(strides, rank), groups, as_tuple(dilation, rank)
+    )
     if groups == 1 and all(s == 1 for s in as_tuple(strides, rank)):
         assert_close(taps_conv(x, kernel, bias, padding, dilation, padding_mode), expected)
     for formulation in formulations:
@@ -146,7 +152,10 @@ def test_matches_pytorch(cfg):
         expected = np.moveaxis(expected, 1, -1)
     else:
         x = to_channels_first(x)
-    for formulation in applicable_formulations(cfg.channels, cfg.kernel_size, cfg.stride_tuple, cfg.groups):
+    applicable = applicable_formulations(
+        cfg.channels, cfg.kernel_size, cfg.stride_tuple, cfg.groups, cfg.dilation_tuple
+    )
+    for formulation in applicable:
         assert_close(conv(x, kernel, bias, formulation=formulation, **cfg.kwargs()), expected)
 
 

@@ -34,12 +34,19 @@ place that chooses; the modules compute what they are given:
                    cropped into y
     direct.py      ``direct``: one input channel per group (grey images, depthwise):
                    taps accumulated with broadcasting, no product at all
+    winograd.py    ``winograd2`` / ``winograd4``: Winograd F(2x2,3x3) / F(4x4,3x3) for 2-D 3x3
+                   kernels, stride 1, dilation 1, one group: blocks of a few hundred tiles,
+                   each transformed (compiled loops, ops/kernels/winograd.py), multiplied
+                   (alpha^2 products of inner size C) and transformed back while in cache;
+                   its kernel gradient by the adjoint transforms
     backward.py    the gradients: ``im2col`` (col2im), ``flipped`` (stride 1: the input
-                   gradient as a forward convolution with the flipped kernel), ``direct``
+                   gradient as a forward convolution with the flipped kernel), ``direct``,
+                   ``winograd2`` / ``winograd4`` (Winograd kernel gradient, flipped input
+                   gradient by the same Winograd forward)
     transposed.py  the transposed convolution: the input-gradient half of backward.py
-    winograd.py    (to come) Winograd F(2x2,3x3) / F(4x4,3x3) for stride-1 3x3 kernels
-    kernels.py     (to come) the compiled loops (Numba); the kernels themselves are written in
-                   ops/kernels*, and a formulation that uses them gets its name here
+
+The compiled loops (Numba) live in ops/kernels/; a formulation that uses them asks
+``ops.kernels.enabled`` and keeps its NumPy steps as the reference and fallback.
 
 A new formulation is a module with ``forward(x_padded, kernel, bias, geometry)`` (and its
 gradients in backward.py), a name in ``FORMULATIONS``, a rule in :func:`choose_formulation`
@@ -48,7 +55,10 @@ and its applicability in :func:`applicable_formulations`; ``formulation=`` force
 The rules (forward, :func:`choose_formulation`), from ``benchmarks/conv.py --formulations``:
 ``direct`` when each group has one input channel and, for a plain convolution, one
 filter (with several filters one product of inner size T beats T broadcast passes over
-the output); ``pointwise`` for 1x1 kernels (one group); ``flat`` for stride 1, one group,
+the output); ``pointwise`` for 1x1 kernels (one group); ``winograd4`` for 2-D 3x3 kernels,
+stride 1, no dilation, one group, 32 to 64 input channels and filters (``winograd2`` above 64,
+where F(4x4)'s float32 error would pass 1e-5), when the compiled kernels run (its tile
+transforms are fast only compiled); ``flat`` for stride 1, one group,
 2-D or 3-D and a few channels (more than ``im2col.TAP_MAJOR_CHANNELS``, at most
 ``FLAT_MAX_CHANNELS``); ``im2col`` for the rest: once its columns were built in cache-sized
 blocks with one copy per run, its one product of inner size T * C ran about as fast as a
@@ -58,9 +68,9 @@ collapsed under load, benchmarks/README.md; it lives on in the tests as a second
 tests/ops/conv_taps.py.)
 
 The gradients (:func:`conv_backward`), picked by :func:`choose_backward_formulation`:
-``flipped`` for stride 1, one group, a kernel larger than 1x1 and at least
-``FLIPPED_MIN_CHANNELS`` input channels per group; ``direct`` (broadcast products per tap)
-where the forward pass is direct; ``im2col`` otherwise.
+``winograd4`` / ``winograd2`` where the forward rule picks them; ``flipped`` for stride 1, one
+group, a kernel larger than 1x1 and at least ``FLIPPED_MIN_CHANNELS`` input channels per group;
+``direct`` (broadcast products per tap) where the forward pass is direct; ``im2col`` otherwise.
 
 :func:`conv_transpose` and :func:`conv_transpose_backward` are built from the same pieces: a
 transposed convolution is the input-gradient half of :func:`conv_backward`.
@@ -69,7 +79,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import direct, flat, im2col, pointwise
+from . import direct, flat, im2col, pointwise, winograd
 from .backward import BackwardPlan, gradients
 from .geometry import NUMPY_PAD_MODES, ConvGeometry, check_conv, check_grad_y, pad, pad_backward
 from .transposed import check_transpose
@@ -85,35 +95,78 @@ __all__ = [
 
 #: each forward formulation's ``forward(x_padded, kernel, bias, geometry)``
 FORWARD = {
-    "pointwise": pointwise.forward, "im2col": im2col.forward, "direct": direct.forward, "flat": flat.forward
+    "pointwise": pointwise.forward, "im2col": im2col.forward, "direct": direct.forward, "flat": flat.forward,
+    "winograd2": winograd.forward2, "winograd4": winograd.forward4,
 }
 FORMULATIONS = tuple(FORWARD)
-BACKWARD_FORMULATIONS = ("im2col", "flipped", "direct")
+BACKWARD_FORMULATIONS = ("im2col", "flipped", "direct", "winograd2", "winograd4")
 #: most input channels for which ``flat`` beats im2col, by rank (2-D, 3-D), one group, stride 1
 #: (3x3 and 3x3x3 kernels in ``benchmarks/conv.py --formulations``, one thread: with more
 #: channels im2col's runs of K_last * C numbers are long enough to copy as fast)
 FLAT_MAX_CHANNELS = {2: 8, 3: 16}
 #: fewest input channels per group for which the ``flipped`` input gradient beats col2im
 FLIPPED_MIN_CHANNELS = 8
+#: fewest input channels and filters for which ``winograd4`` is chosen (forward and backward):
+#: measured faster than im2col from 32 channels on (benchmarks/conv.py shapes 1, 3, 4, 6), slower
+#: with 1 and 3 (shapes 0, 2: the transforms cost more than the small products they save), about
+#: even with 16 -> 32 and 8 -> 16 (32x32x32, within the noise of a shared machine)
+WINOGRAD_MIN_CHANNELS = 32
+#: most input channels and filters for which ``winograd4`` is chosen; above, ``winograd2``. F(4x4)'s
+#: float32 error grows with the channels summed: measured (benchmarks/conv.py data, against float64)
+#: at most 7e-6 with 32 and 64 channels, 1.1e-5 (output) and 1.5e-5 (input gradient) with 256;
+#: F(2x2) at most 6e-7. So the default stays below float32's 1e-5 on the measured shapes, and
+#: F(4x4)'s documented 1e-4 (winograd.ERROR_BOUND) is met only where it is forced
+WINOGRAD4_MAX_CHANNELS = 64
+
+
+def compiled_kernels(compiled: bool | None = None) -> bool:
+    """Whether the compiled kernels run (``compiled``, else ``convolve.config.kernels()``): Winograd's
+    tile transforms are fast only as compiled loops, so the choosers pick it only then."""
+    if compiled is not None:
+        return compiled
+    from ... import config  # here: asking loads Numba once, which the kernels need anyway
+
+    return config.kernels() == "numba"
+
+
+def winograd_choice(channels: int, filters: int | None, kernel_size, strides, groups: int, dilations,
+                    compiled: bool | None) -> str | None:
+    """Which Winograd formulation the choosers pick, or None: it applies, at least
+    ``WINOGRAD_MIN_CHANNELS`` input channels and filters (``filters`` None: unknown, no), and the
+    compiled kernels run; ``winograd4`` up to ``WINOGRAD4_MAX_CHANNELS`` channels and filters,
+    ``winograd2`` above (F(4x4)'s float32 error)."""
+    if not (
+        winograd.applies(kernel_size, strides, groups, dilations)
+        and channels >= WINOGRAD_MIN_CHANNELS
+        and filters is not None
+        and filters >= WINOGRAD_MIN_CHANNELS
+        and compiled_kernels(compiled)
+    ):
+        return None
+    return "winograd4" if max(channels, filters) <= WINOGRAD4_MAX_CHANNELS else "winograd2"
 
 
 # --- the chooser ------------------------------------------------------------------------
 
 
-def applicable_formulations(in_channels: int, kernel_size, strides, groups: int) -> tuple:
-    """The formulations that can compute a convolution of this shape (im2col always can)."""
+def applicable_formulations(in_channels: int, kernel_size, strides, groups: int, dilations=None) -> tuple:
+    """The formulations that can compute a convolution of this shape (im2col always can);
+    ``dilations`` None means no dilation."""
     one_group = groups == 1
     table = (
         ("im2col", True),
         ("direct", in_channels // groups == 1),
         ("pointwise", one_group and all(k == 1 for k in kernel_size)),
         ("flat", one_group and all(s == 1 for s in strides)),
+        ("winograd2", winograd.applies(kernel_size, strides, groups, dilations)),
+        ("winograd4", winograd.applies(kernel_size, strides, groups, dilations)),
     )
     return tuple(name for name, applies in table if applies)
 
 
 def choose_formulation(
-    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None,
+    compiled: bool | None = None,
 ) -> str:
     """Which formulation computes a convolution of this shape fastest (forward pass).
 
@@ -127,6 +180,15 @@ def choose_formulation(
       several filters of a plain convolution one product of inner size T beats T broadcast
       passes over the output.
     * ``pointwise`` for 1x1 kernels;
+    * ``winograd4`` (F(4x4, 3x3)) for 2-D 3x3 kernels, stride 1, no dilation, one group,
+      ``WINOGRAD_MIN_CHANNELS`` to ``WINOGRAD4_MAX_CHANNELS`` input channels and filters, when the
+      compiled kernels run (``compiled``; None: ``convolve.config.kernels()``): 4x fewer
+      multiplications, the tile transforms compiled; ``winograd2`` (F(2x2, 3x3), 2.25x fewer) with
+      more channels, where F(4x4)'s float32 error would pass 1e-5. Measured, 2 threads (shared
+      2-core EPYC), float32, median ms, winograd4 / winograd2 / im2col: 64x26x26x32->64 valid
+      5.3 / 6.8 / 8.9; 32x32x32x64->64 same 8.4 / 11.7 / 16; 8x56x56x64->64 same 6.7 / 10.4 / 13.4;
+      16x16x16x256->256 same 11.9 / 15.7 / 25.9; with 1 and 3 channels (64x28x28x1->32,
+      128x32x32x3->32) 6.1 and 11.3 against im2col's 0.8 and 3.7;
     * ``flat`` for stride 1, one group, 2-D or 3-D, and a few channels per group (more than
       ``im2col.TAP_MAJOR_CHANNELS``, at most ``FLAT_MAX_CHANNELS`` for the rank): im2col's
       rows would be runs of only K_last * C numbers (see flat.py);
@@ -138,6 +200,9 @@ def choose_formulation(
         return "direct"
     if groups == 1 and all(k == 1 for k in kernel_size):
         return "pointwise"
+    tiles = winograd_choice(per_group, filters, kernel_size, strides, groups, dilations, compiled)
+    if tiles is not None:
+        return tiles
     if (
         groups == 1
         and all(s == 1 for s in strides)
@@ -148,18 +213,24 @@ def choose_formulation(
     return "im2col"
 
 
-def applicable_backward_formulations(in_channels: int, kernel_size, strides, groups: int) -> tuple:
-    """The formulations that can compute conv's gradients for this shape (im2col always can)."""
+def applicable_backward_formulations(
+    in_channels: int, kernel_size, strides, groups: int, dilations=None
+) -> tuple:
+    """The formulations that can compute conv's gradients for this shape (im2col always can);
+    ``dilations`` None means no dilation."""
     table = (
         ("im2col", True),
         ("direct", in_channels // groups == 1),
         ("flipped", groups == 1 and all(s == 1 for s in strides)),
+        ("winograd2", winograd.applies(kernel_size, strides, groups, dilations)),
+        ("winograd4", winograd.applies(kernel_size, strides, groups, dilations)),
     )
     return tuple(name for name, applies in table if applies)
 
 
 def choose_backward_formulation(
-    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None
+    in_channels: int, kernel_size, strides, groups: int, filters: int | None = None, dilations=None,
+    compiled: bool | None = None,
 ) -> str:
     """Which formulation computes conv's gradients fastest; see the module docstring.
 
@@ -171,10 +242,19 @@ def choose_backward_formulation(
     are the same product, and ``im2col`` skips padding g. ``direct`` where the forward pass
     is direct (one input channel and, for one group, one filter; or several groups with one
     input channel each, as depthwise): broadcast products, as the products of the others
-    would have a single row or column. ``im2col`` otherwise.
+    would have a single row or column. ``winograd4`` where the forward rule picks it (its
+    kernel gradient by the adjoint transforms, its input gradient the flipped convolution by
+    the same tiles), ``winograd2`` with more channels, as forward: measured, forward+backward
+    median ms, 2 threads, winograd4 / winograd2 / flipped (its input gradient then also by Winograd)
+    / the previous choice (im2col forward, flipped by im2col): 64x26x26x32->64 valid 21.5 / 23.7 /
+    25.4 / 32.2; 32x32x32x64->64 same 27.4 / 34.3 / 34.7 / 47.4; 8x56x56x64->64 same 20.9 / 29.1 /
+    28.1 / 39.9; 16x16x16x256->256 same 37.8 / 45.5 / 50.1 / 80.2. ``im2col`` otherwise.
     """
     if in_channels // groups == 1 and (groups > 1 or filters is None or filters == 1):
         return "direct"
+    tiles = winograd_choice(in_channels, filters, kernel_size, strides, groups, dilations, compiled)
+    if tiles is not None:
+        return tiles
     if (
         groups == 1
         and all(s == 1 for s in strides)
@@ -192,13 +272,20 @@ def backward_plan(geometry: ConvGeometry, per_group: int, filters: int, formulat
     ``flat``'s columns (where :func:`choose_formulation` picks flat), and which formulation
     computes its input gradient, a forward convolution with F input channels and C filters."""
     channels, kernel_size, strides = per_group * geometry.groups, geometry.kernel_size, geometry.strides
+    dilations = geometry.dilations
     if formulation is None:
-        formulation = choose_backward_formulation(channels, kernel_size, strides, geometry.groups, filters)
+        formulation = choose_backward_formulation(
+            channels, kernel_size, strides, geometry.groups, filters, dilations
+        )
+    if formulation in winograd.NAMES.values():  # its input gradient: the flipped conv, by the same tiles
+        return BackwardPlan(formulation, False, FORWARD[formulation])
     if formulation != "flipped":
         return BackwardPlan(formulation)
     # the forward rule for this input, whatever the filters (2: not one, which could mean direct)
-    from_flat = choose_formulation(channels, kernel_size, strides, 1, 2) == "flat"
-    flipped_forward = FORWARD[choose_formulation(filters, kernel_size, (1,) * geometry.rank, 1, channels)]
+    from_flat = choose_formulation(channels, kernel_size, strides, 1, 2, dilations) == "flat"
+    flipped_forward = FORWARD[
+        choose_formulation(filters, kernel_size, (1,) * geometry.rank, 1, channels, dilations)
+    ]
     return BackwardPlan(formulation, from_flat, flipped_forward)
 
 
@@ -242,10 +329,12 @@ def conv(
         x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where
     )
     geometry = args.geometry
-    applicable = applicable_formulations(args.channels, geometry.kernel_size, geometry.strides, groups)
+    applicable = applicable_formulations(
+        args.channels, geometry.kernel_size, geometry.strides, groups, geometry.dilations
+    )
     if formulation is None:
         formulation = choose_formulation(
-            args.channels, geometry.kernel_size, geometry.strides, groups, args.filters
+            args.channels, geometry.kernel_size, geometry.strides, groups, args.filters, geometry.dilations
         )
     elif formulation not in applicable:
         raise ValueError(
@@ -295,7 +384,7 @@ def conv_backward(
         grad_y, (args.x.shape[0], *geometry.out_sizes, args.filters), args.x.dtype, args.data_format, where
     )
     applicable = applicable_backward_formulations(
-        args.channels, geometry.kernel_size, geometry.strides, groups
+        args.channels, geometry.kernel_size, geometry.strides, groups, geometry.dilations
     )
     if formulation is not None and formulation not in applicable:
         raise ValueError(

@@ -7,7 +7,7 @@ With g = dL/dy (N, *O, F), the padded input x_padded (N, *P, C) and the kernel (
     dL/dx         = dL/dx_padded folded back through the padding (geometry.pad_backward)
     dL/dbias      = g summed over every axis but the last
 
-Three formulations; ``choose_backward_formulation`` (in the package's ``__init__``) picks one
+Five formulations; ``choose_backward_formulation`` (in the package's ``__init__``) picks one
 and :func:`gradients` runs the plan it is given (:class:`BackwardPlan`):
 
 * ``im2col``   blocks of columns as in the forward pass: dL/dkernel += cols^T @ g_block,
@@ -24,6 +24,9 @@ and :func:`gradients` runs the plan it is given (:class:`BackwardPlan`):
                (:func:`flipped_input_gradient`).
 * ``direct``   one input channel per group, as the forward ``direct``: broadcast products
                per tap, no matrix product (:func:`direct_gradients`).
+* ``winograd2``, ``winograd4``  2-D 3x3, stride 1, dilation 1, one group: the kernel gradient by
+               Winograd's adjoint transforms (winograd.kernel_gradient), the input gradient as
+               ``flipped``'s forward convolution computed by the same Winograd tiles.
 """
 from __future__ import annotations
 
@@ -34,17 +37,17 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .. import blas
-from . import flat, im2col
+from . import flat, im2col, winograd
 from .geometry import ConvGeometry, pad_backward, window
 
 
 class BackwardPlan(NamedTuple):
     """What ``choose_backward_formulation`` decided, as :func:`gradients` runs it."""
 
-    formulation: str  # 'im2col', 'flipped' or 'direct'
+    formulation: str  # 'im2col', 'flipped', 'direct', 'winograd2' or 'winograd4'
     #: 'flipped' only: the kernel gradient from ``flat``'s columns (where the forward rule picks flat)
     flat_kernel_gradient: bool = False
-    #: 'flipped' only: the forward formulation (a module's ``forward``) of the flipped convolution
+    #: 'flipped' and Winograd: the forward formulation (a module's ``forward``) of the flipped convolution
     flipped_forward: Callable | None = None
 
 
@@ -67,8 +70,12 @@ def gradients(x_padded, g, kernel, geometry: ConvGeometry, plan: BackwardPlan, n
     elif geometry.groups > 1:
         grad_kernel, grad_input = grouped_gradients(x_padded, g, kernel, geometry, need_input_grad)
     else:
-        flipped = plan.formulation == "flipped"
-        if flipped and x_padded is not None and plan.flat_kernel_gradient:
+        tile = {name: m for m, name in winograd.NAMES.items()}.get(plan.formulation)
+        flipped = plan.formulation == "flipped" or tile is not None
+        if tile is not None and x_padded is not None:
+            grad_kernel, grad_bias = winograd.kernel_gradient(x_padded, g, kernel, geometry, tile, with_bias)
+            grad_input = None
+        elif flipped and x_padded is not None and plan.flat_kernel_gradient:
             grad_kernel, grad_input = flat_kernel_gradient(x_padded, g, kernel, geometry), None
         else:
             grad_kernel, grad_input, grad_bias = im2col_gradients(
