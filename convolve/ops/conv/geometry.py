@@ -216,15 +216,15 @@ def common_dtype(x, kernel, bias):
     return (*cast, None if bias is None else bias.astype(dtype, copy=False))
 
 
-def check_grad_y(grad_y, expected_shape, dtype, data_format, where):
-    """dL/dy as a channels_last float array of ``dtype``, which must have ``expected_shape``
-    (N, *O, F) once in channels_last."""
-    g = as_float_array(grad_y, where=where, name="grad_y").astype(dtype, copy=False)
+def check_grad_y(grad_y, expected_shape, dtype, data_format, where, name="grad_y"):
+    """dL/dy (or another array of the output's shape, ``name`` in messages) as a channels_last
+    float array of ``dtype``, which must have ``expected_shape`` (N, *O, F) once in channels_last."""
+    g = as_float_array(grad_y, where=where, name=name).astype(dtype, copy=False)
     if data_format == "channels_first":
         g = np.moveaxis(g, 1, -1)
     if g.shape != tuple(expected_shape):
         raise ValueError(
-            f"{where}: grad_y must have the output's shape {tuple(expected_shape)}. "
-            f"Received: grad_y.shape={g.shape}"
+            f"{where}: {name} must have the output's shape {tuple(expected_shape)}. "
+            f"Received: {name}.shape={g.shape}"
         )
     return g

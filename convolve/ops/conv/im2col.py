@@ -44,6 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import blas
+from .epilogue import finish
 from .geometry import ConvGeometry, window
 
 #: about how many numbers a block's columns hold (4 MiB of float32: the L2 caches and a
@@ -325,9 +326,9 @@ def add_columns_tap_major(grad_source, dcols_t, block: Block, geometry: ConvGeom
 # --- the forward formulation -------------------------------------------------------------
 
 
-def forward(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """y (N, *O, F), a new array: columns (rows, T * C) per block of output positions, then one
-    product.
+    product, then ``activation`` on the block's rows while in cache (epilogue.py).
 
     One group: for each block cols (rows, T*C) @ kernel (T*C, F) -> y's rows (rows, F), written
     in place. The bias rides in the product: cols get a column of ones and the kernel the bias
@@ -336,7 +337,7 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
     Several groups go to :func:`forward_grouped`.
     """
     if geometry.groups > 1:
-        return forward_grouped(x_padded, kernel, bias, geometry)
+        return forward_grouped(x_padded, kernel, bias, geometry, activation)
     out_sizes = geometry.out_sizes
     width, filters = geometry.taps * kernel.shape[-2], kernel.shape[-1]  # T * C, F
     weights = kernel.reshape(width, filters)
@@ -357,7 +358,9 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
         for block in share:
             mat = fill_columns(cols, x_padded, block, geometry, fused, source, ones, views)
             start = (block.n0 * out_sizes[0] + block.h0) * per_row
-            np.matmul(mat, weights, out=y_rows[start : start + mat.shape[0]])  # its rows of y, with bias
+            out = y_rows[start : start + mat.shape[0]]
+            np.matmul(mat, weights, out=out)  # its rows of y, with bias
+            finish(out, activation)
 
     blas.run_parallel([partial(work, share) for share in split(plan, blas.workers())])
     return y
@@ -374,7 +377,7 @@ def batch_chunk(per_sample: int) -> int:
     return max(1, WORKSPACE_ELEMENTS // max(per_sample, 1))
 
 
-def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """Several groups G: columns (M, G, T, C/G) per batch chunk, then one batched product.
 
     cols[m, g, t, c] = window_t[m, g * C/G + c], one strided copy per tap (the window is
@@ -399,7 +402,9 @@ def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry):
             # splitting the last axis is a view
             cols[..., i, :] = tap_window.reshape(*tap_window.shape[:-1], groups, per_group)
         grouped = np.matmul(cols.reshape(rows, groups, taps * per_group).transpose(1, 0, 2), weights)
-        y[start : start + chunk].reshape(rows, groups, filters_per_group)[...] = grouped.transpose(1, 0, 2)
-    if bias is not None:
-        y += bias
+        out = y[start : start + chunk]
+        out.reshape(rows, groups, filters_per_group)[...] = grouped.transpose(1, 0, 2)
+        if bias is not None:
+            out += bias
+        finish(out, activation)
     return y
