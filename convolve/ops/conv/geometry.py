@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...backend import as_float_array, get_array_module
+from .. import kernels
 from ..args import bias_array, standardize_data_format, standardize_padding_mode, standardize_tuple
 from ..shapes import conv_output_shape
 
@@ -92,11 +93,30 @@ def pad(x, pads, mode="zeros"):
     ``pads`` holds one (before, after) pair per spatial axis; ``mode`` is one of
     'zeros', 'reflect' (mirror without repeating the edge), 'replicate' (repeat the
     edge) or 'circular' (wrap around). Returns ``x`` itself when nothing is padded.
+    Zeros on a C-contiguous float array go through :func:`zero_pad_into` (compiled).
     """
     if not any(b or a for b, a in pads):
         return x
+    if mode == "zeros" and kernels.enabled(x):
+        shape = (x.shape[0], *(s + b + a for s, (b, a) in zip(x.shape[1:-1], pads)), x.shape[-1])
+        return zero_pad_into(x, pads, np.empty(shape, dtype=x.dtype))
     xp = get_array_module(x)
     return xp.pad(x, ((0, 0), *pads, (0, 0)), mode=NUMPY_PAD_MODES[mode])
+
+
+def zero_pad_into(x, pads, out):
+    """``out`` (N, *P, C), C-contiguous, written whole: ``x`` (N, *S, C), C-contiguous, at the
+    ``pads``' before offsets and zeros around, by the compiled ``ops/kernels/padding.zero_pad``
+    (one pass, the samples split over the worker threads). Returns ``out``."""
+    from ..kernels import padding  # here: the first call imports Numba
+
+    rank = x.ndim - 2
+    lead = (1,) * (3 - rank)
+    x4 = x.reshape(x.shape[0], *lead, *x.shape[1:-2], x.shape[-2] * x.shape[-1])
+    out4 = out.reshape(out.shape[0], *lead, *out.shape[1:-2], out.shape[-2] * out.shape[-1])
+    before = (*(0,) * (3 - rank), *(b for b, _ in pads[:-1]), pads[-1][0] * x.shape[-1])
+    kernels.run(padding.zero_pad, x.shape[0], x4, before, out4, item_size=out[0].size)
+    return out
 
 
 def pad_backward(grad, pads, mode, sizes):
