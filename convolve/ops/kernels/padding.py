@@ -30,10 +30,10 @@ def zero_pad(x, before, out, start, stop):
                     for i in range(row):
                         target[i] = zero
                     continue
-                source = x[b, sd, sh]
+                source, middle, tail = x[b, sd, sh], target[left:right], target[right:]
                 for i in range(left):
                     target[i] = zero
-                for i in range(x_row):
-                    target[left + i] = source[i]
-                for i in range(right, row):
-                    target[i] = zero
+                for i in range(x_row):  # slices looped from 0: the copy vectorizes
+                    middle[i] = source[i]
+                for i in range(tail.shape[0]):
+                    tail[i] = zero
