@@ -42,10 +42,14 @@ place that chooses; the modules compute what they are given:
                    max(y, 0) on each block of y while in cache; its gradient, the relu mask and
                    the bias sum in one compiled pass (ops/kernels/elementwise.py)
 
-The compiled conv loops live in ops/kernels/ (so far the fused backward's relu mask and bias
-sum). A direct compiled convolution for few input channels (Numba, output positions outer, the
-F filters innermost) was measured and not kept: on 128x28x28x1 -> 32 and 128x32x32x3 -> 32
-(3x3, relu, 2 threads) it ran 2.26 and 7.0 ms against im2col's 1.65 and 4.3 ms.
+The compiled conv loops live in ops/kernels/, used by these modules when the kernels are on
+(``kernels.enabled``; the NumPy code beside each call is the reference and fallback): the fused
+backward's relu mask and bias sum (elementwise.py), im2col's column fill for 2-D inputs of more
+than ``im2col.TAP_MAJOR_CHANNELS`` channels (columns.py) and large zero paddings (padding.py,
+geometry.pad and backward.padded_scratch). A direct compiled convolution for few input
+channels (Numba, output positions outer, the F filters innermost) was measured and not kept: on
+128x28x28x1 -> 32 and 128x32x32x3 -> 32 (3x3, relu, 2 threads) it ran 2.26 and 7.0 ms against
+im2col's 1.65 and 4.3 ms; blocked over 4 positions and 8 filters, several times slower still.
 
 A new formulation is a module with ``forward(x_padded, kernel, bias, geometry)`` (and its
 gradients in backward.py; with ``activation=None`` too if it fuses it, named in
