@@ -280,14 +280,17 @@ class DepthwiseConv(BaseConv):
             if self.use_bias else None
         )
 
-    def _depthwise(self, x, bias):
+    def _depthwise(self, x, bias, activation=None):
         channels = self.depthwise_kernel.shape[-2]  # (*K, C, m) -> grouped layout (*K, 1, C * m)
         grouped = autograd.view(
             self.depthwise_kernel, (*self.kernel_size, 1, channels * self.depth_multiplier)
         )
-        return self._conv(x, grouped, bias, groups=channels)
+        return self._conv(x, grouped, bias, groups=channels, activation=activation)
 
     def call(self, inputs, training=False):
+        fused = self._fused_activation()
+        if fused is not None:  # relu (or nothing) applied by the convolution, as in Conv
+            return self._depthwise(inputs, self.bias, activation=fused)
         y = self._depthwise(inputs, self.bias)
         return autograd.activation(
             y, self.activation, inplace=autograd.is_fresh(y, inputs, self.depthwise_kernel, self.bias)
@@ -357,6 +360,7 @@ class SeparableConv(DepthwiseConv):
     def call(self, inputs, training=False):
         depthwise = self._depthwise(inputs, None)
         ones = (1,) * self.rank
+        fused = self._fused_activation()
         y = self._conv(
             depthwise,
             self.pointwise_kernel,
@@ -365,7 +369,10 @@ class SeparableConv(DepthwiseConv):
             strides=ones,
             padding="valid",
             dilation=ones,
+            activation=fused,
         )
+        if fused is not None:  # relu (or nothing) applied by the pointwise convolution
+            return y
         return autograd.activation(
             y, self.activation, inplace=autograd.is_fresh(y, inputs, depthwise, self.pointwise_kernel)
         )

@@ -215,11 +215,15 @@ def test_unfused_activations_and_a_missing_output_are_errors():
         (lambda act, df: L.Conv1D(4, 3, padding="causal", activation=act, data_format=df), (2, 9, 3)),
         (lambda act, df: L.Conv2D(5, 3, padding="same", activation=act, data_format=df), (2, 8, 7, 2)),
         (lambda act, df: L.Conv3D(3, 2, strides=2, activation=act, data_format=df), (2, 6, 5, 4, 2)),
+        (lambda act, df: L.DepthwiseConv2D(3, depth_multiplier=2, activation=act, data_format=df),
+         (2, 7, 6, 3)),
+        (lambda act, df: L.SeparableConv1D(4, 3, padding="same", activation=act, data_format=df), (2, 9, 3)),
     ],
 )
 def test_layers_with_a_fused_relu_match_the_layer_then_relu(layer, shape, data_format):
-    """A Conv layer's relu (a name or ``activations.relu``) runs inside its convolution; values and
-    gradients (input, kernel, bias) equal the convolution without activation followed by relu."""
+    """A Conv layer's relu (a name or ``activations.relu``) runs inside its convolution (Depthwise:
+    the grouped one; Separable: the pointwise one); values and gradients (input and every weight)
+    equal the layer without activation followed by relu."""
     from convolve import activations
 
     x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
@@ -229,15 +233,17 @@ def test_layers_with_a_fused_relu_match_the_layer_then_relu(layer, shape, data_f
             for act in ("relu", activations.relu, None):
                 lay = layer(act, data_format)
                 lay.build(x.shape)
-                lay.kernel.assign(np.random.default_rng(6).standard_normal(lay.kernel.shape).astype(np.float32))
-                lay.bias.assign(np.random.default_rng(7).standard_normal(lay.bias.shape).astype(np.float32))
+                weights = lay.trainable_weights
+                for seed, weight in enumerate(weights):
+                    rng = np.random.default_rng(6 + seed)
+                    weight.assign(rng.standard_normal(weight.shape).astype(np.float32))
                 with GradientTape() as tape:
                     xt = tape.watch(x)
                     y = lay(xt)
                     if act is None:
                         y = activations.relu(y)
                 gy = np.random.default_rng(8).standard_normal(np.shape(y.value)).astype(np.float32)
-                grads = tape.gradient(y, [xt, lay.kernel, lay.bias], output_gradient=gy)
+                grads = tape.gradient(y, [xt, *weights], output_gradient=gy)
                 results.append([y.value, *grads])
                 if act is not None:
                     np.testing.assert_array_equal(lay(x), y.value)  # predict: the same values
