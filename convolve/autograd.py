@@ -279,19 +279,26 @@ def record(result, inputs, backward, op):
 # --- the ops, each a forward call and its vector-Jacobian product ------------------------
 
 
-def conv(x, kernel, bias=None, **kw):
-    """``ops.conv.conv`` recorded; backward by ``ops.conv.conv_backward``."""
+def conv(x, kernel, bias=None, activation=None, **kw):
+    """``ops.conv.conv`` recorded; backward by ``ops.conv.conv_backward``.
+
+    ``activation`` ('relu', 'linear' or None) is fused into the convolution (ops/conv/epilogue.py):
+    the op records y = relu(conv + bias), and its backward hands g and y to conv_backward, which
+    multiplies g by relu'(y) (y > 0) in the same pass that sums the bias gradient.
+    """
     xv, kv = value(x), value(kernel)
-    y = conv_ops.conv(xv, kv, value(bias), **kw)
+    y = conv_ops.conv(xv, kv, value(bias), activation=activation, **kw)
     kw = {k: v for k, v in kw.items() if k != "formulation"}
+    fused = activation not in (None, "linear")
 
     def backward(g, needs):
         gx, gk, gb = conv_ops.conv_backward(
-            g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0], **kw
+            g, xv, kv, use_bias=bias is not None, need_input_grad=needs[0],
+            activation=activation, output=y if fused else None, **kw
         )
         return gx, gk, gb
 
-    return record(y, (x, kernel, bias), backward, "conv")
+    return record(y, (x, kernel, bias), backward, f"conv+{activation}" if fused else "conv")
 
 
 def activation(x, fn, inplace=False, **kw):

@@ -21,6 +21,7 @@ import numbers
 
 from .. import autograd, initializers
 from ..activations import get as get_activation
+from ..ops import activations as act_ops
 from ..ops.args import (
     check_choice,
     standardize_data_format,
@@ -117,9 +118,15 @@ class BaseConv(Layer):
             )
         self._build_weights(int(channels))
 
-    def _conv(self, x, kernel, bias, groups, strides=None, padding=None, dilation=None):
+    def _fused_activation(self):
+        """The name the convolution fuses ``self.activation`` under ('relu', 'linear'; see
+        ops/conv/epilogue.py), or None when the layer applies it after the convolution."""
+        op = getattr(self.activation, "op", self.activation)
+        return "relu" if op is act_ops.relu else "linear" if op is act_ops.linear else None
+
+    def _conv(self, x, kernel, bias, groups, strides=None, padding=None, dilation=None, activation=None):
         return autograd.conv(
-            x, kernel, bias,
+            x, kernel, bias, activation=activation,
             strides=self.strides if strides is None else strides,
             padding=self.padding if padding is None else padding,
             dilation_rate=self.dilation_rate if dilation is None else dilation,
@@ -192,6 +199,9 @@ class Conv(BaseConv):
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 
     def call(self, inputs, training=False):
+        fused = self._fused_activation()
+        if fused is not None:  # relu (or nothing) applied by the convolution to each block of y
+            return self._conv(inputs, self.kernel, self.bias, self.groups, activation=fused)
         y = self._conv(inputs, self.kernel, self.bias, self.groups)
         return autograd.activation(
             y, self.activation, inplace=autograd.is_fresh(y, inputs, self.kernel, self.bias)
@@ -270,14 +280,17 @@ class DepthwiseConv(BaseConv):
             if self.use_bias else None
         )
 
-    def _depthwise(self, x, bias):
+    def _depthwise(self, x, bias, activation=None):
         channels = self.depthwise_kernel.shape[-2]  # (*K, C, m) -> grouped layout (*K, 1, C * m)
         grouped = autograd.view(
             self.depthwise_kernel, (*self.kernel_size, 1, channels * self.depth_multiplier)
         )
-        return self._conv(x, grouped, bias, groups=channels)
+        return self._conv(x, grouped, bias, groups=channels, activation=activation)
 
     def call(self, inputs, training=False):
+        fused = self._fused_activation()
+        if fused is not None:  # relu (or nothing) applied by the convolution, as in Conv
+            return self._depthwise(inputs, self.bias, activation=fused)
         y = self._depthwise(inputs, self.bias)
         return autograd.activation(
             y, self.activation, inplace=autograd.is_fresh(y, inputs, self.depthwise_kernel, self.bias)
@@ -347,6 +360,7 @@ class SeparableConv(DepthwiseConv):
     def call(self, inputs, training=False):
         depthwise = self._depthwise(inputs, None)
         ones = (1,) * self.rank
+        fused = self._fused_activation()
         y = self._conv(
             depthwise,
             self.pointwise_kernel,
@@ -355,7 +369,10 @@ class SeparableConv(DepthwiseConv):
             strides=ones,
             padding="valid",
             dilation=ones,
+            activation=fused,
         )
+        if fused is not None:  # relu (or nothing) applied by the pointwise convolution
+            return y
         return autograd.activation(
             y, self.activation, inplace=autograd.is_fresh(y, inputs, depthwise, self.pointwise_kernel)
         )

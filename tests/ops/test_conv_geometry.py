@@ -2,17 +2,45 @@
 adjoint, and ConvGeometry's derived sizes."""
 from __future__ import annotations
 
+import importlib
 from itertools import product
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from convolve.ops import PADDING_MODES
 from convolve.ops.conv import ConvGeometry, pad, pad_backward
 from convolve.ops.conv.geometry import check_conv, window
-from tests.ops.conv_reference import reference_index
+from tests.helpers import using_kernels
+from tests.ops.conv_reference import read_only, reference_index
+
+backward = importlib.import_module("convolve.ops.conv.backward")
+geometry = importlib.import_module("convolve.ops.conv.geometry")
 
 # --- padding ---------------------------------------------------------------------------
+
+
+@given(
+    rank=st.integers(1, 3), batch=st.integers(1, 3), channels=st.integers(1, 5), data=st.data(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_compiled_zero_padding_equals_numpys(rank, batch, channels, data, dtype):
+    """Zero padding by the compiled kernel (geometry.pad, and backward.padded_scratch into its
+    workspace) equals numpy.pad, on both kernel paths; the input is never written. Large inputs
+    (COMPILED_PAD_MIN) go through it in the conv tests' larger cases too."""
+    sizes = data.draw(st.tuples(*[st.integers(1, 6)] * rank))
+    pads = data.draw(st.tuples(*[st.tuples(st.integers(0, 3), st.integers(0, 3))] * rank))
+    x = read_only(np.random.default_rng(0).standard_normal((batch, *sizes, channels)).astype(dtype))
+    expected = np.pad(x, ((0, 0), *pads, (0, 0)))
+    for name in ("numpy", "numba"):
+        with using_kernels(name), pytest.MonkeyPatch.context() as patch:
+            for module in (geometry, backward):  # the compiled pass for any size, not only large ones
+                patch.setattr(module, "COMPILED_PAD_MIN", 0)
+            for padded in (pad(x, pads), backward.padded_scratch(x, pads)):
+                assert padded.dtype == dtype
+                np.testing.assert_array_equal(padded, expected)
 
 
 @pytest.mark.parametrize("mode", PADDING_MODES)

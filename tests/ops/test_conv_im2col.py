@@ -8,11 +8,12 @@ import importlib
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from convolve.ops import conv
 from convolve.ops.conv import ConvGeometry, conv_backward
-from tests.helpers import assert_close
-from tests.ops.conv_reference import conv_configs, reference_conv, to_channels_first
+from tests.helpers import assert_close, using_kernels
+from tests.ops.conv_reference import conv_configs, read_only, reference_conv, to_channels_first
 
 im2col = importlib.import_module("convolve.ops.conv.im2col")
 
@@ -214,3 +215,36 @@ def test_fill_columns_from_batch_views_matches_per_block_views(fused):
             np.empty(6000, np.float32), x_padded, block, geometry, fused, ones=True, views=views
         )
         np.testing.assert_array_equal(a, b)
+
+
+@given(
+    channels=st.integers(4, 7), kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 3), st.integers(1, 3)), row_dilation=st.integers(1, 2),
+    ones=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+    limit=st.sampled_from([50, 400, 4000]),
+)
+def test_compiled_column_fill_equals_the_strided_copies(
+    channels, kernel, strides, row_dilation, ones, dtype, limit
+):
+    """2-D, more than TAP_MAJOR_CHANNELS channels, runs fused along the last axis: the compiled fill
+    (ops/kernels/columns.py) writes the same columns as NumPy's strided views, for bands of one
+    sample and blocks of several, with and without the column of ones; the input is never written."""
+    x_padded = read_only(np.random.default_rng(4).standard_normal((3, 9, 8, channels)).astype(dtype))
+    out_sizes = tuple(
+        (p - (k - 1) * d - 1) // s + 1 for p, k, s, d in zip((9, 8), kernel, strides, (row_dilation, 1))
+    )
+    geometry = ConvGeometry(
+        kernel_size=kernel, strides=strides, dilations=(row_dilation, 1), pads=((0, 0), (0, 0)),
+        in_sizes=(9, 8), out_sizes=out_sizes,
+    )
+    width = geometry.taps * channels
+    size = 3 * 9 * 8 * (width + 1)
+    for block in im2col.blocks(3, out_sizes, width, limit=limit * width):
+        fill = lambda: im2col.fill_columns(  # noqa: E731
+            np.full(size, np.nan, dtype), x_padded, block, geometry, True, ones  # noqa: B023
+        )
+        with using_kernels("numpy"):
+            expected = fill()
+        with using_kernels("numba"):
+            got = fill()
+        np.testing.assert_array_equal(got, expected)

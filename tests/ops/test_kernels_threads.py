@@ -71,3 +71,31 @@ def test_kernels_inside_the_engines_workers_run_there():
         assert len(parts) == 1
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_predicts_on_the_compiled_path():
+    """Several threads calling predict on one model at once (a web server, Dask workers), with the
+    compiled kernels and the fused conv + bias + relu: each gets what a lone call gives. The batch
+    is large enough that the convolutions and kernels split their work over the worker threads."""
+    from convolve import layers as L
+    from convolve.models import Sequential
+
+    model = Sequential([
+        L.Input((20, 20, 3)), L.Conv2D(16, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(16, 3, activation="relu"), L.Dropout(0.5), L.Flatten(), L.Dense(4, activation="relu"),
+    ])
+    rng = np.random.default_rng(3)
+    inputs = [rng.standard_normal((64, 20, 20, 3)).astype(np.float32) for _ in range(4)]
+    with using_kernels("numba"):
+        expected = [model.predict(x, batch_size=64, verbose=0) for x in inputs]
+        got = {}
+
+        def predict(k):
+            def run():
+                got[k] = [model.predict(inputs[k], batch_size=64, verbose=0) for _ in range(5)]
+            return run
+
+        run_threads(*(predict(k) for k in range(4)))
+    for k in range(4):
+        for out in got[k]:
+            np.testing.assert_allclose(out, expected[k], rtol=1e-6, atol=1e-6)

@@ -44,12 +44,23 @@ place that chooses; the modules compute what they are given:
                    ``winograd2`` / ``winograd4`` (Winograd kernel gradient, flipped input
                    gradient by the same Winograd forward)
     transposed.py  the transposed convolution: the input-gradient half of backward.py
+    epilogue.py    the activation fused into the formulations (``conv(activation='relu')``):
+                   max(y, 0) on each block of y while in cache; its gradient, the relu mask and
+                   the bias sum in one compiled pass (ops/kernels/elementwise.py)
 
-The compiled loops (Numba) live in ops/kernels/; a formulation that uses them asks
-``ops.kernels.enabled`` and keeps its NumPy steps as the reference and fallback.
+The compiled conv loops live in ops/kernels/, used by these modules when the kernels are on
+(``kernels.enabled``; the NumPy code beside each call is the reference and fallback): Winograd's
+tile transforms (winograd.py), the fused
+backward's relu mask and bias sum (elementwise.py), im2col's column fill for 2-D inputs of more
+than ``im2col.TAP_MAJOR_CHANNELS`` channels (columns.py) and large zero paddings (padding.py,
+geometry.pad and backward.padded_scratch). A direct compiled convolution for few input
+channels (Numba, output positions outer, the F filters innermost) was measured and not kept: on
+128x28x28x1 -> 32 and 128x32x32x3 -> 32 (3x3, relu, 2 threads) it ran 2.26 and 7.0 ms against
+im2col's 1.65 and 4.3 ms; blocked over 4 positions and 8 filters, several times slower still.
 
 A new formulation is a module with ``forward(x_padded, kernel, bias, geometry)`` (and its
-gradients in backward.py), a name in ``FORMULATIONS``, a rule in :func:`choose_formulation`
+gradients in backward.py; with ``activation=None`` too if it fuses it, named in
+``FUSES_ACTIVATION``), a name in ``FORMULATIONS``, a rule in :func:`choose_formulation`
 and its applicability in :func:`applicable_formulations`; ``formulation=`` forces it in tests.
 
 The rules (forward, :func:`choose_formulation`), from ``benchmarks/conv.py --formulations``:
@@ -79,7 +90,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import direct, flat, im2col, pointwise, winograd
+from . import direct, epilogue, flat, im2col, pointwise, winograd
 from .backward import BackwardPlan, gradients
 from .geometry import NUMPY_PAD_MODES, ConvGeometry, check_conv, check_grad_y, pad, pad_backward
 from .transposed import check_transpose
@@ -90,7 +101,7 @@ __all__ = [
     "applicable_backward_formulations", "applicable_formulations", "BACKWARD_FORMULATIONS", "backward_plan",
     "BackwardPlan", "choose_backward_formulation", "choose_formulation", "conv", "conv_backward",
     "conv_transpose", "conv_transpose_backward", "ConvGeometry", "FLAT_MAX_CHANNELS", "FLIPPED_MIN_CHANNELS",
-    "FORMULATIONS", "FORWARD", "NUMPY_PAD_MODES", "pad", "pad_backward",
+    "FORMULATIONS", "FORWARD", "FUSES_ACTIVATION", "NUMPY_PAD_MODES", "pad", "pad_backward",
 ]
 
 #: each forward formulation's ``forward(x_padded, kernel, bias, geometry)``
@@ -99,6 +110,9 @@ FORWARD = {
     "winograd2": winograd.forward2, "winograd4": winograd.forward4,
 }
 FORMULATIONS = tuple(FORWARD)
+#: the formulations whose ``forward`` takes ``activation=`` and applies it per block (epilogue.py);
+#: any other gets it as one pass over y afterwards
+FUSES_ACTIVATION = frozenset(("pointwise", "im2col", "direct", "flat"))
 BACKWARD_FORMULATIONS = ("im2col", "flipped", "direct", "winograd2", "winograd4")
 #: most input channels for which ``flat`` beats im2col, by rank (2-D, 3-D), one group, stride 1
 #: (3x3 and 3x3x3 kernels in ``benchmarks/conv.py --formulations``, one thread: with more
@@ -304,8 +318,9 @@ def conv(
     padding_mode="zeros",
     formulation=None,
     where="conv",
+    activation=None,
 ):
-    """Convolve ``x`` with ``kernel`` over 1, 2 or 3 spatial axes.
+    """Convolve ``x`` with ``kernel`` over 1, 2 or 3 spatial axes, then ``activation``.
 
     Args:
         x: (N, *S, C) for channels_last, (N, C, *S) for channels_first. Integer input
@@ -320,11 +335,14 @@ def conv(
         formulation: force one of :func:`applicable_formulations` for this shape (for tests
             and benchmarks); default is :func:`choose_formulation`.
         where: who is calling, for error messages.
+        activation: None or 'linear' (nothing), or 'relu' (``max(y, 0)``, NaN kept), applied to
+            each block of y while it is in cache (epilogue.py).
 
     Returns:
         y: (N, *O, F) for channels_last, (N, F, *O) for channels_first; the dtype is
         the common float dtype of ``x`` and ``kernel``.
     """
+    activation = epilogue.check(activation, where)
     args = check_conv(
         x, kernel, bias, strides, padding, dilation_rate, groups, data_format, padding_mode, where
     )
@@ -342,7 +360,13 @@ def conv(
             f"Received: formulation={formulation!r}"
         )
     x_padded = pad(args.x, geometry.pads, geometry.padding_mode)  # (N, *P, C)
-    y = FORWARD[formulation](x_padded, args.kernel, args.bias, geometry)  # (N, *O, F), a new array
+    if activation == "linear":
+        y = FORWARD[formulation](x_padded, args.kernel, args.bias, geometry)  # (N, *O, F), a new array
+    elif formulation in FUSES_ACTIVATION:
+        y = FORWARD[formulation](x_padded, args.kernel, args.bias, geometry, activation=activation)
+    else:
+        y = FORWARD[formulation](x_padded, args.kernel, args.bias, geometry)
+        epilogue.finish(y, activation)
     if args.data_format == "channels_first":
         y = np.ascontiguousarray(np.moveaxis(y, -1, 1))
     return y
@@ -362,12 +386,18 @@ def conv_backward(
     need_input_grad=True,
     formulation=None,
     where="conv",
+    activation=None,
+    output=None,
 ):
     """Gradients of :func:`conv` with respect to its input, kernel and bias.
 
     Args:
         grad_y: dL/dy, the shape of conv's output.
         x, kernel and the rest: exactly as given to :func:`conv`.
+        activation, output: the ``activation`` given to :func:`conv` and, for 'relu', the
+            ``output`` it returned: grad_y is first multiplied by relu'(output) (1 where
+            output > 0, else 0; NaN: 0), in one compiled pass that also sums dL/dbias
+            (epilogue.relu_gradient).
         use_bias: also return dL/dbias.
         need_input_grad: compute dL/dx (skip it for a model's first layer).
         formulation: force one of :func:`applicable_backward_formulations` (tests and
@@ -393,10 +423,21 @@ def conv_backward(
         )
     plan = backward_plan(geometry, args.kernel.shape[-2], args.filters, formulation)
     g = np.ascontiguousarray(g)  # (N, *O, F)
+    grad_bias = None
+    if epilogue.check(activation, where) == "relu":
+        if output is None:
+            raise ValueError(
+                f"{where}: the gradient through activation='relu' needs the output that conv returned. "
+                "Received: output=None"
+            )
+        y = check_grad_y(output, g.shape, g.dtype, args.data_format, where, name="output")
+        g, grad_bias = epilogue.relu_gradient(g, np.ascontiguousarray(y), use_bias)
     x_padded = pad(args.x, geometry.pads, geometry.padding_mode)
-    grad_kernel, grad_x, grad_bias = gradients(
-        x_padded, g, args.kernel, geometry, plan, need_input_grad, crop=True, with_bias=use_bias
+    grad_kernel, grad_x, bias_sum = gradients(
+        x_padded, g, args.kernel, geometry, plan, need_input_grad, crop=True,
+        with_bias=use_bias and grad_bias is None,
     )
+    grad_bias = bias_sum if grad_bias is None else grad_bias
     if need_input_grad:
         if args.data_format == "channels_first":
             grad_x = np.moveaxis(grad_x, -1, 1)

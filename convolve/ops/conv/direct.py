@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .epilogue import finish
 from .geometry import ConvGeometry, window
 
 
-def forward(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """y (N, *O, F), a new array, from ``x_padded`` (N, *P, G) and ``kernel`` (*K, 1, F):
-    broadcasting over all groups at once, no loop but over taps."""
+    broadcasting over all groups at once, no loop but over taps; then ``activation``."""
     groups, out_sizes = geometry.groups, geometry.out_sizes
     filters = kernel.shape[-1]
     filters_per_group = filters // groups
@@ -28,4 +29,5 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
         tap_window = window(x_padded, tap, geometry)  # (N, *O, G)
         np.multiply(tap_window[..., None], kernel[tap].reshape(groups, filters_per_group), out=term)
         y += term
+    finish(y, activation)
     return y.reshape(batch, *out_sizes, filters)

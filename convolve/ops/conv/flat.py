@@ -27,6 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import blas
 from . import im2col
+from .epilogue import finish
 from .geometry import ConvGeometry
 
 #: ``flat`` columns hold about this many numbers per band (half of im2col's
@@ -90,9 +91,10 @@ def band_grid(flat_rows, layout: Bands, band_rows: int, out_sizes):
     )
 
 
-def forward(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """y (N, *O, F), a new array: per band cols^T (T*C [+ 1], L), then cols (L, T*C [+ 1]) @
-    kernel (T*C [+ 1], F) cropped into y; a row of ones carries the bias, as in im2col."""
+    kernel (T*C [+ 1], F) cropped into y; a row of ones carries the bias, as in im2col, and
+    ``activation`` is applied to the band of y while in cache."""
     out_sizes = geometry.out_sizes
     channels, filters = x_padded.shape[-1], kernel.shape[-1]
     taps = geometry.taps
@@ -116,6 +118,7 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
             flat_rows = out[: length * filters].reshape(length, filters)
             np.matmul(cols_t.T, weights, out=flat_rows)
             y[sample, h0 : h0 + band_rows] = band_grid(flat_rows, layout, band_rows, out_sizes)
+            finish(y[sample, h0 : h0 + band_rows], activation)
 
     blas.run_parallel([partial(work, share) for share in im2col.split(layout.plan, blas.workers())])
     return y

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ...backend import as_float_array, get_array_module
+from .. import kernels
 from ..args import bias_array, standardize_data_format, standardize_padding_mode, standardize_tuple
 from ..shapes import conv_output_shape
 
@@ -86,17 +87,43 @@ def window(x_padded, tap, geometry: ConvGeometry):
     return x_padded[(slice(None), *spatial, slice(None))]
 
 
+#: fewest padded numbers for which the compiled zero padding beats numpy.pad (2 threads: 0.30 against
+#: 0.72 ms on 8x113x113x32, 0.71 against 1.79 ms on 128x28x28x64; below about 2^19 numbers the
+#: hand-over to the worker threads costs more than it saves: 103 against 70 us on 32x1004x16)
+COMPILED_PAD_MIN = 1 << 20
+
+
 def pad(x, pads, mode="zeros"):
     """Pad the spatial axes of a channels_last array ``x`` (N, *S, C).
 
     ``pads`` holds one (before, after) pair per spatial axis; ``mode`` is one of
     'zeros', 'reflect' (mirror without repeating the edge), 'replicate' (repeat the
     edge) or 'circular' (wrap around). Returns ``x`` itself when nothing is padded.
+    Zeros on a C-contiguous float array of at least ``COMPILED_PAD_MIN`` padded numbers go
+    through :func:`zero_pad_into` (compiled).
     """
     if not any(b or a for b, a in pads):
         return x
+    shape = (x.shape[0], *(s + b + a for s, (b, a) in zip(x.shape[1:-1], pads)), x.shape[-1])
+    if mode == "zeros" and math.prod(shape) >= COMPILED_PAD_MIN and kernels.enabled(x):
+        return zero_pad_into(x, pads, np.empty(shape, dtype=x.dtype))
     xp = get_array_module(x)
     return xp.pad(x, ((0, 0), *pads, (0, 0)), mode=NUMPY_PAD_MODES[mode])
+
+
+def zero_pad_into(x, pads, out):
+    """``out`` (N, *P, C), C-contiguous, written whole: ``x`` (N, *S, C), C-contiguous, at the
+    ``pads``' before offsets and zeros around, by the compiled ``ops/kernels/padding.zero_pad``
+    (one pass, the samples split over the worker threads). Returns ``out``."""
+    from ..kernels import padding  # here: the first call imports Numba
+
+    rank = x.ndim - 2
+    lead = (1,) * (3 - rank)
+    x4 = x.reshape(x.shape[0], *lead, *x.shape[1:-2], x.shape[-2] * x.shape[-1])
+    out4 = out.reshape(out.shape[0], *lead, *out.shape[1:-2], out.shape[-2] * out.shape[-1])
+    before = (*(0,) * (3 - rank), *(b for b, _ in pads[:-1]), pads[-1][0] * x.shape[-1])
+    kernels.run(padding.zero_pad, x.shape[0], x4, before, out4, item_size=out[0].size)
+    return out
 
 
 def pad_backward(grad, pads, mode, sizes):
@@ -216,15 +243,15 @@ def common_dtype(x, kernel, bias):
     return (*cast, None if bias is None else bias.astype(dtype, copy=False))
 
 
-def check_grad_y(grad_y, expected_shape, dtype, data_format, where):
-    """dL/dy as a channels_last float array of ``dtype``, which must have ``expected_shape``
-    (N, *O, F) once in channels_last."""
-    g = as_float_array(grad_y, where=where, name="grad_y").astype(dtype, copy=False)
+def check_grad_y(grad_y, expected_shape, dtype, data_format, where, name="grad_y"):
+    """dL/dy (or another array of the output's shape, ``name`` in messages) as a channels_last
+    float array of ``dtype``, which must have ``expected_shape`` (N, *O, F) once in channels_last."""
+    g = as_float_array(grad_y, where=where, name=name).astype(dtype, copy=False)
     if data_format == "channels_first":
         g = np.moveaxis(g, 1, -1)
     if g.shape != tuple(expected_shape):
         raise ValueError(
-            f"{where}: grad_y must have the output's shape {tuple(expected_shape)}. "
-            f"Received: grad_y.shape={g.shape}"
+            f"{where}: {name} must have the output's shape {tuple(expected_shape)}. "
+            f"Received: {name}.shape={g.shape}"
         )
     return g

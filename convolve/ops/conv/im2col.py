@@ -43,7 +43,8 @@ from typing import Iterator, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .. import blas
+from .. import blas, kernels
+from .epilogue import finish
 from .geometry import ConvGeometry, window
 
 #: about how many numbers a block's columns hold (4 MiB of float32: the L2 caches and a
@@ -270,6 +271,8 @@ def fill_columns(
         return mat_t.T
     run = kernel_size[-1] * channels if fused else channels
     mat = cols[: rows * width].reshape(rows, width)
+    if fused and len(kernel_size) == 2 and kernels.enabled(x_padded, mat):
+        return fill_compiled(mat, x_padded, block, geometry, ones)
     # (nc, hc, *O[1:], views, run): mat's first T * C columns (all of them without ``ones``)
     itemsize = mat.strides[1]
     shape = (*sizes, taps * channels // run, run)
@@ -287,6 +290,21 @@ def fill_columns(
             grid[..., j, :] = view[n_slice, h_slice]
     if ones:
         mat[:, -1] = 1
+    return mat
+
+
+def fill_compiled(mat, x_padded, block: Block, geometry: ConvGeometry, ones: bool):
+    """:func:`fill_columns`' 2-D, fused-runs case by the compiled ``ops/kernels/columns.py``
+    (1.4-1.6x faster than the strided copies); ``mat`` (rows, width) and ``x_padded`` C-contiguous."""
+    from ..kernels import columns  # here: the first call imports Numba
+
+    batch, _, padded_width, channels = x_padded.shape
+    rows_view = x_padded.reshape(batch, x_padded.shape[1], padded_width * channels)  # (N, PH, PW * C)
+    columns.fill_columns_2d(
+        rows_view, geometry.kernel_size[0], geometry.kernel_size[1] * channels,
+        (geometry.strides[0], geometry.strides[1] * channels), geometry.dilations[0],
+        (block.n0, block.nc, block.h0, block.hc), geometry.out_sizes[1], ones, mat,
+    )
     return mat
 
 
@@ -325,9 +343,9 @@ def add_columns_tap_major(grad_source, dcols_t, block: Block, geometry: ConvGeom
 # --- the forward formulation -------------------------------------------------------------
 
 
-def forward(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """y (N, *O, F), a new array: columns (rows, T * C) per block of output positions, then one
-    product.
+    product, then ``activation`` on the block's rows while in cache (epilogue.py).
 
     One group: for each block cols (rows, T*C) @ kernel (T*C, F) -> y's rows (rows, F), written
     in place. The bias rides in the product: cols get a column of ones and the kernel the bias
@@ -336,7 +354,7 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
     Several groups go to :func:`forward_grouped`.
     """
     if geometry.groups > 1:
-        return forward_grouped(x_padded, kernel, bias, geometry)
+        return forward_grouped(x_padded, kernel, bias, geometry, activation)
     out_sizes = geometry.out_sizes
     width, filters = geometry.taps * kernel.shape[-2], kernel.shape[-1]  # T * C, F
     weights = kernel.reshape(width, filters)
@@ -357,7 +375,9 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
         for block in share:
             mat = fill_columns(cols, x_padded, block, geometry, fused, source, ones, views)
             start = (block.n0 * out_sizes[0] + block.h0) * per_row
-            np.matmul(mat, weights, out=y_rows[start : start + mat.shape[0]])  # its rows of y, with bias
+            out = y_rows[start : start + mat.shape[0]]
+            np.matmul(mat, weights, out=out)  # its rows of y, with bias
+            finish(out, activation)
 
     blas.run_parallel([partial(work, share) for share in split(plan, blas.workers())])
     return y
@@ -374,7 +394,7 @@ def batch_chunk(per_sample: int) -> int:
     return max(1, WORKSPACE_ELEMENTS // max(per_sample, 1))
 
 
-def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """Several groups G: columns (M, G, T, C/G) per batch chunk, then one batched product.
 
     cols[m, g, t, c] = window_t[m, g * C/G + c], one strided copy per tap (the window is
@@ -399,7 +419,9 @@ def forward_grouped(x_padded, kernel, bias, geometry: ConvGeometry):
             # splitting the last axis is a view
             cols[..., i, :] = tap_window.reshape(*tap_window.shape[:-1], groups, per_group)
         grouped = np.matmul(cols.reshape(rows, groups, taps * per_group).transpose(1, 0, 2), weights)
-        y[start : start + chunk].reshape(rows, groups, filters_per_group)[...] = grouped.transpose(1, 0, 2)
-    if bias is not None:
-        y += bias
+        out = y[start : start + chunk]
+        out.reshape(rows, groups, filters_per_group)[...] = grouped.transpose(1, 0, 2)
+        if bias is not None:
+            out += bias
+        finish(out, activation)
     return y

@@ -13,14 +13,15 @@ import numpy as np
 
 from .. import blas
 from . import im2col
+from .epilogue import finish
 from .geometry import ConvGeometry, window
 
 
-def forward(x_padded, kernel, bias, geometry: ConvGeometry):
+def forward(x_padded, kernel, bias, geometry: ConvGeometry, activation=None):
     """y (N, *O, F), a new array: (M, C) @ (C, F) in blocks of rows, M = N * prod(O).
 
-    Each block of rows is multiplied into y and gets its bias while still in cache, instead
-    of a second pass over the whole of y afterwards.
+    Each block of rows is multiplied into y and gets its bias and ``activation`` while still in
+    cache, instead of a second pass over the whole of y afterwards.
     """
     out_sizes = geometry.out_sizes
     rows = window(x_padded, (0,) * len(out_sizes), geometry)  # (N, *O, C)
@@ -37,6 +38,7 @@ def forward(x_padded, kernel, bias, geometry: ConvGeometry):
             np.matmul(x_rows[start : start + step], weights, out=out)
             if bias is not None:
                 out += bias
+            finish(out, activation)
 
     starts = range(0, x_rows.shape[0], step)
     blas.run_parallel([partial(work, share) for share in im2col.split(list(starts), blas.workers())])

@@ -1,16 +1,19 @@
 """Compiled kernels: the passes that NumPy runs as several whole-array operations, each
 written once more as one Numba loop that reads and writes every array once.
 
-    elementwise.py   activation gradients (relu, leaky_relu, elu, selu, sigmoid, tanh); dropout
+    elementwise.py   activation gradients (relu, leaky_relu, elu, selu, sigmoid, tanh); dropout;
+                     a conv + bias + relu's relu mask and bias gradient in one pass
+    columns.py       im2col's column fill for 2-D convolutions with more than 3 channels
+    padding.py       zero padding in one pass (a convolution's input, the flipped gradient's g)
     pooling.py       max pooling: the forward keeping each window's winner; the backward's scatter
     optimizers.py    one update pass per variable: SGD (momentum, Nesterov), Adam, RMSprop, Adagrad
     winograd.py      Winograd F(m x m, 3 x 3) tile transforms (input, output, the output's adjoint),
                      one tile at a time, for ``ops/conv/winograd.py``'s blocks of tiles
 
 The NumPy formulations beside each caller (``ops/pooling.py``, ``ops/activations.py``,
-``ops/dropout.py``, ``optimizers/*.py``, ``ops/conv/winograd.py``) are the reference and the
-fallback; the caller asks :func:`enabled` and runs one path or the other. This module imports nothing heavy:
-Numba is imported by the kernel modules, which the callers import inside the functions
+``ops/dropout.py``, ``optimizers/*.py``, ``ops/conv/*.py``) are the reference and the fallback;
+the caller asks :func:`enabled` and runs one path or the other. This module imports nothing
+heavy: Numba is imported by the kernel modules, which the callers import inside the functions
 that use them, the first time; ``convolve.config`` says which kernels run.
 
 Kernels are ``@numba.njit(cache=True, nogil=True, error_model="numpy")`` (``_compile.kernel``,

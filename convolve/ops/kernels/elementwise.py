@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._compile import kernel
 
 
@@ -90,3 +92,22 @@ def dropout(x, noise, rate, scale, out, start, stop):
     zero = out.dtype.type(0)
     for i in range(out.shape[0]):
         out[i] = x[i] * (scale if noise[i] >= rate else zero)
+
+
+@kernel
+def relu_backward_bias(grad_y, y, out, bias_sum, start, stop):
+    """Rows [start, stop) of the (M, F) arrays: out = grad_y where y > 0, else 0 (y the relu's
+    output; NaN: 0), and ``bias_sum`` (F,) += the rows of out (dL/dbias of a conv + bias + relu,
+    in the same pass). A select, as ``relu_backward``. The sums run in a float64 array of the
+    kernel's own (one that cannot alias ``out``, so the loop vectorizes; summing into
+    ``bias_sum`` directly ran about 2x slower)."""
+    grad_y, y, out = grad_y[start:stop], y[start:stop], out[start:stop]
+    zero = out.dtype.type(0)
+    sums = np.zeros(out.shape[1], dtype=np.float64)
+    for i in range(out.shape[0]):
+        for f in range(out.shape[1]):
+            value = grad_y[i, f] if y[i, f] > 0 else zero
+            out[i, f] = value
+            sums[f] += value
+    for f in range(out.shape[1]):
+        bias_sum[f] += sums[f]
