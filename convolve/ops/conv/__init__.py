@@ -75,8 +75,8 @@ transforms are fast only compiled); ``flat`` for stride 1, one group,
 blocks with one copy per run, its one product of inner size T * C ran about as fast as a
 bare product of the same shape. (A ``taps`` formulation, T products of inner size C over
 the flat padded input, was never chosen: it was at best about 10% faster on a few shapes and
-collapsed under load, benchmarks/README.md; it lives on in the tests as a second oracle,
-tests/ops/conv_taps.py.)
+collapsed under load (its figures: ``git show 426766b:benchmarks/README.md``); it lives on in
+the tests as a second oracle, tests/ops/conv_taps.py.)
 
 The gradients (:func:`conv_backward`), picked by :func:`choose_backward_formulation`:
 ``winograd4`` / ``winograd2`` where the forward rule picks them; ``flipped`` for stride 1, one
